@@ -1,0 +1,46 @@
+# The two commands: `make run` and `make test`. Everything else is their set-up.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+DATA_DIR ?= data
+export HOST PORT DATA_DIR
+
+.PHONY: run test lint format bench drills clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+$(DATA_DIR)/.ready: $(VENV)/.installed
+	$(BIN)/flask --app app init-data
+	touch $@
+
+run: $(VENV)/.installed $(DATA_DIR)/.ready
+	$(BIN)/python -m spaces.serve
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/audio_fanout.py
+	$(BIN)/python bench/captions.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

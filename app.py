@@ -1,0 +1,3 @@
+from spaces import create_app
+
+app = create_app()

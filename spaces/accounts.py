@@ -1,0 +1,172 @@
+"""Accounts: sign-up, passwords (argon2), profiles, settings, admins and API tokens."""
+
+import hashlib
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlite_utils import Database
+
+from . import db as dbm
+from .clock import now
+from .errors import Conflict, Invalid, NotFound
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
+PASSWORD_MIN, PASSWORD_MAX = 8, 256
+DISPLAY_NAME_MAX, BIO_MAX = 50, 160
+
+_hasher = PasswordHasher()
+# Verifying against this keeps a login for an unknown name as slow as one for a known name.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+PUBLIC_COLUMNS = (
+    "id, username, display_name, bio, protected, caption_consent, view_captions, is_admin,"
+    " created_at"
+)
+
+
+def validate_username(username: str) -> str:
+    username = (username or "").strip()
+    if not USERNAME_RE.match(username):
+        raise Invalid("Usernames are 1-30 letters, digits or underscores.", "username")
+    return username
+
+
+def validate_password(password: str) -> str:
+    if len(password or "") < PASSWORD_MIN:
+        raise Invalid(f"Passwords need at least {PASSWORD_MIN} characters.", "password")
+    if len(password) > PASSWORD_MAX:
+        raise Invalid(f"Passwords are at most {PASSWORD_MAX} characters.", "password")
+    return password
+
+
+def sign_up(db: Database, username: str, password: str) -> dict:
+    username = validate_username(username)
+    validate_password(password)
+    password_hash = _hasher.hash(password)
+    with dbm.write(db):
+        if dbm.scalar(db, "SELECT 1 FROM users WHERE username = ? COLLATE NOCASE", (username,)):
+            raise Conflict("That username is taken.", "username")
+        cur = db.execute(
+            "INSERT INTO users (username, password_hash, display_name, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (username, password_hash, username, now()),
+        )
+    return get(db, cur.lastrowid)
+
+
+def authenticate(db: Database, username: str, password: str) -> dict | None:
+    """The account if the password is right, else None (same work either way)."""
+    row = dbm.one(
+        db,
+        "SELECT id, password_hash FROM users WHERE username = ? COLLATE NOCASE",
+        ((username or "")[:64],),
+    )
+    try:
+        _hasher.verify(
+            row["password_hash"] if row else _DUMMY_HASH, (password or "")[:PASSWORD_MAX]
+        )
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None:
+        return None
+    if _hasher.check_needs_rehash(row["password_hash"]):
+        db.execute(
+            "UPDATE users SET password_hash = ? WHERE id = ?", (_hasher.hash(password), row["id"])
+        )
+    return get(db, row["id"])
+
+
+def get(db: Database, user_id: int) -> dict | None:
+    return dbm.one(db, f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = ?", (user_id,))
+
+
+def by_username(db: Database, username: str) -> dict:
+    user = dbm.one(
+        db,
+        f"SELECT {PUBLIC_COLUMNS} FROM users WHERE username = ? COLLATE NOCASE",
+        ((username or "")[:64],),
+    )
+    if user is None:
+        raise NotFound("No such account.")
+    return user
+
+
+def by_ids(db: Database, ids: list[int]) -> dict[int, dict]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = dbm.all_rows(db, f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id IN ({marks})", tuple(ids))
+    return {r["id"]: r for r in rows}
+
+
+def update_settings(
+    db: Database,
+    user_id: int,
+    *,
+    display_name: str,
+    bio: str,
+    protected: bool,
+    caption_consent: bool,
+) -> dict:
+    display_name = (display_name or "").strip()
+    bio = (bio or "").strip()
+    if not display_name:
+        raise Invalid("Enter a display name.", "display_name")
+    if len(display_name) > DISPLAY_NAME_MAX:
+        raise Invalid(f"Display names are at most {DISPLAY_NAME_MAX} characters.", "display_name")
+    if len(bio) > BIO_MAX:
+        raise Invalid(f"Bios are at most {BIO_MAX} characters.", "bio")
+    with dbm.write(db):
+        db.execute(
+            "UPDATE users SET display_name = ?, bio = ?, protected = ?, caption_consent = ?"
+            " WHERE id = ?",
+            (display_name, bio, int(protected), int(caption_consent), user_id),
+        )
+        if not protected:
+            # Going public approves everyone who was waiting.
+            db.execute(
+                "INSERT OR IGNORE INTO follows (follower_id, followee_id, created_at)"
+                " SELECT requester_id, target_id, ? FROM follow_requests WHERE target_id = ?",
+                (now(), user_id),
+            )
+            db.execute("DELETE FROM follow_requests WHERE target_id = ?", (user_id,))
+    return get(db, user_id)
+
+
+def set_caption_consent(db: Database, user_id: int, consent: bool) -> None:
+    db.execute("UPDATE users SET caption_consent = ? WHERE id = ?", (int(consent), user_id))
+
+
+def set_view_captions(db: Database, user_id: int, on: bool) -> None:
+    db.execute("UPDATE users SET view_captions = ? WHERE id = ?", (int(on), user_id))
+
+
+def make_admin(db: Database, username: str) -> dict:
+    user = by_username(db, username)
+    db.execute("UPDATE users SET is_admin = 1 WHERE id = ?", (user["id"],))
+    return get(db, user["id"])
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(db: Database, user_id: int) -> str:
+    """A bearer token for the terminal client; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    db.execute(
+        "INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
+        (_token_hash(token), user_id, now()),
+    )
+    return token
+
+
+def user_for_token(db: Database, token: str) -> dict | None:
+    if not token or len(token) > 100:
+        return None
+    user_id = dbm.scalar(
+        db, "SELECT user_id FROM api_tokens WHERE token_hash = ?", (_token_hash(token),)
+    )
+    return get(db, user_id) if user_id else None

@@ -1,0 +1,25 @@
+"""Command-line tasks: `flask --app app init-data`, `make-admin USERNAME`."""
+
+import click
+from flask import Flask, current_app
+
+from . import accounts
+from . import db as dbm
+from .errors import DomainError
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("init-data")
+    def init_data():
+        """Create data/, the secret key and the schema (create_app already did all of it)."""
+        click.echo(f"data ready in {current_app.config['DATA_DIR']}")
+
+    @app.cli.command("make-admin")
+    @click.argument("username")
+    def make_admin(username):
+        """Mark an account as admin; admins review reports."""
+        try:
+            user = accounts.make_admin(dbm.connect(current_app.config["DATABASE"]), username)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"{user['username']} is now an admin")

@@ -1,0 +1,53 @@
+"""Settings from the environment, with defaults that work on a fresh machine."""
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("DATA_DIR", "data")).resolve()
+
+
+def secret_key(directory: Path) -> str:
+    """A random key generated once and kept in data/, so sessions survive restarts."""
+    path = directory / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def defaults() -> dict:
+    directory = data_dir()
+    return {
+        "DATA_DIR": str(directory),
+        "DATABASE": str(directory / "spaces.db"),
+        "RECORDINGS_DIR": str(directory / "recordings"),
+        "HOST": os.environ.get("HOST", "127.0.0.1"),
+        "PORT": _env_int("PORT", 5000),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SECURE_COOKIES", "") == "1",
+        "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 30,
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") == "1",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "PRESENCE_GRACE_SECONDS": float(os.environ.get("PRESENCE_GRACE_SECONDS", "10")),
+        "LISTENERS_SHOWN": _env_int("LISTENERS_SHOWN", 60),
+        "SOCK_SERVER_OPTIONS": {"ping_interval": None, "max_message_size": 4096},
+        "CAPTIONS_ENABLED": os.environ.get("CAPTIONS", "1") == "1",
+        "CAPTION_MODEL": os.environ.get("CAPTION_MODEL", ""),
+        "CAPTION_DEVICE": os.environ.get("CAPTION_DEVICE", "cpu"),
+        "CAPTION_COMPUTE_TYPE": os.environ.get("CAPTION_COMPUTE_TYPE", "int8"),
+        "CAPTION_BEAM_SIZE": _env_int("CAPTION_BEAM_SIZE", 1),
+        "CAPTION_THREADS": _env_int("CAPTION_THREADS", 1),
+        "BACKGROUND_WORKERS": True,
+    }

@@ -1,0 +1,102 @@
+"""Room events and the small publish/subscribe interface they travel on.
+
+Domain functions return a `RoomEvent` saying what changed; views publish it; the live hub of every
+node subscribes and pushes fresh fragments. `InProcessBroker` serves one process; a broker for
+several nodes (Redis pub/sub, for example) only has to implement `publish` and `subscribe`, with
+`RoomEvent.to_json` / `from_json` as the wire format.
+"""
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+SECTIONS = frozenset({"meta", "stage", "listeners", "requests", "ended"})
+
+
+@dataclass(frozen=True)
+class RoomEvent:
+    """What changed in one Space.
+
+    sections: parts of the room page every viewer must re-render ('meta', 'stage', 'listeners',
+      'requests', 'ended').
+    users: people whose own controls changed (their role, request, invitation, microphone).
+    notices: (user_id, sentence) pairs announced to that person (`role=status`).
+    removed: people who must leave at once (removed, or blocked by the host).
+    """
+
+    space_id: int
+    sections: frozenset[str] = frozenset()
+    users: frozenset[int] = frozenset()
+    notices: tuple[tuple[int, str], ...] = ()
+    removed: frozenset[int] = frozenset()
+    kind: str = "change"
+    extra: dict = field(default_factory=dict)
+
+    def merge(self, other: "RoomEvent") -> "RoomEvent":
+        assert other.space_id == self.space_id
+        return RoomEvent(
+            self.space_id,
+            self.sections | other.sections,
+            self.users | other.users,
+            self.notices + other.notices,
+            self.removed | other.removed,
+            self.kind if self.kind != "change" else other.kind,
+            {**self.extra, **other.extra},
+        )
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        for key in ("sections", "users", "removed"):
+            data[key] = sorted(data[key])
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RoomEvent":
+        data = json.loads(text)
+        return cls(
+            space_id=int(data["space_id"]),
+            sections=frozenset(data["sections"]),
+            users=frozenset(data["users"]),
+            notices=tuple((int(u), str(t)) for u, t in data["notices"]),
+            removed=frozenset(data["removed"]),
+            kind=data.get("kind", "change"),
+            extra=data.get("extra", {}),
+        )
+
+
+Subscriber = Callable[[RoomEvent], None]
+
+
+class Broker(Protocol):
+    def publish(self, event: RoomEvent) -> None: ...
+
+    def subscribe(self, subscriber: Subscriber) -> None: ...
+
+
+class InProcessBroker:
+    """Delivers each event to every subscriber of this process, in order, on the caller's thread.
+
+    Subscribers must be quick (the live hub only marks what is dirty and returns).
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    def publish(self, event: RoomEvent) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("room event subscriber failed")
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            self._subscribers.append(subscriber)

@@ -1,0 +1,156 @@
+"""The schema, as ordered sqlite-utils migrations. Never change a shipped one: add another."""
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("spaces")
+
+
+@migrations()
+def m001_accounts(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            display_name TEXT NOT NULL DEFAULT '',
+            bio TEXT NOT NULL DEFAULT '',
+            protected INTEGER NOT NULL DEFAULT 0,
+            caption_consent INTEGER,            -- NULL: never asked, 0: no, 1: yes
+            view_captions INTEGER NOT NULL DEFAULT 0,
+            is_admin INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        CREATE UNIQUE INDEX users_username ON users(username COLLATE NOCASE);
+
+        CREATE TABLE api_tokens (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL
+        );
+
+        CREATE TABLE follows (
+            follower_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            followee_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (follower_id, followee_id)
+        );
+        CREATE INDEX follows_followee ON follows(followee_id);
+
+        CREATE TABLE follow_requests (
+            requester_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            target_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (requester_id, target_id)
+        );
+
+        CREATE TABLE blocks (
+            blocker_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            blocked_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (blocker_id, blocked_id)
+        );
+
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            user_a INTEGER NOT NULL REFERENCES users(id),
+            user_b INTEGER NOT NULL REFERENCES users(id),
+            updated_at REAL NOT NULL,
+            UNIQUE (user_a, user_b)
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+            sender_id INTEGER NOT NULL REFERENCES users(id),
+            body TEXT NOT NULL,
+            link TEXT,
+            created_at REAL NOT NULL,
+            read_at REAL
+        );
+        CREATE INDEX messages_conversation ON messages(conversation_id, id);
+
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            author_id INTEGER NOT NULL REFERENCES users(id),
+            body TEXT NOT NULL,
+            link TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX posts_author ON posts(author_id, id);
+        """,
+    )
+
+
+@migrations()
+def m002_spaces(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE spaces (
+            id INTEGER PRIMARY KEY,
+            host_id INTEGER NOT NULL REFERENCES users(id),
+            title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            speaker_policy TEXT NOT NULL DEFAULT 'everyone',
+            created_at REAL NOT NULL,
+            ended_at REAL,
+            ended_reason TEXT                  -- 'host', 'violation', 'restart'
+        );
+        CREATE INDEX spaces_live ON spaces(ended_at, host_id);
+
+        -- One row per person who ever joined; role is their current place while present.
+        CREATE TABLE participants (
+            space_id INTEGER NOT NULL REFERENCES spaces(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            role TEXT NOT NULL,                -- 'host', 'speaker', 'listener'
+            present INTEGER NOT NULL DEFAULT 1,
+            requested_at REAL,                 -- a pending request to speak
+            mic_on INTEGER NOT NULL DEFAULT 0,
+            joined_at REAL NOT NULL,
+            left_at REAL,
+            PRIMARY KEY (space_id, user_id)
+        );
+        CREATE INDEX participants_live ON participants(space_id, present, role);
+
+        CREATE TABLE space_invites (
+            space_id INTEGER NOT NULL REFERENCES spaces(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            created_at REAL NOT NULL,
+            PRIMARY KEY (space_id, user_id)
+        );
+
+        CREATE TABLE space_removals (
+            space_id INTEGER NOT NULL REFERENCES spaces(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            created_at REAL NOT NULL,
+            PRIMARY KEY (space_id, user_id)
+        );
+
+        CREATE TABLE reports (
+            id INTEGER PRIMARY KEY,
+            reporter_id INTEGER NOT NULL REFERENCES users(id),
+            space_id INTEGER REFERENCES spaces(id),
+            account_id INTEGER REFERENCES users(id),
+            message_id INTEGER REFERENCES messages(id),
+            reason TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'open',
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX reports_state ON reports(state, id);
+        """,
+    )
+
+
+def _run(db: Database, script: str) -> None:
+    """Statement by statement: `executescript` would commit the migration's transaction early."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    for statement in "\n".join(lines).split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def apply(db: Database) -> None:
+    migrations.apply(db)

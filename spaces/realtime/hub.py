@@ -1,0 +1,247 @@
+"""The live hub: which sockets are open in which Space, and what each must be shown.
+
+Room events only mark sections dirty; a flusher thread renders each dirty section a few times
+(see room_view.SectionRenderer), builds each websocket frame once, and pushes it through every
+connection's non-blocking outbox. It also runs presence: a person whose last socket closed is
+removed after a grace period unless they reconnect.
+"""
+
+import itertools
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from flask import Flask
+
+from .. import accounts, room_view, rooms
+from ..clock import now
+from ..errors import DomainError
+from ..events import Broker, RoomEvent
+from .outbox import Outbox, frame
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 0.1  # seconds between renders of one room; bounds work under churn
+RESYNC_CLOSE = 1013  # "try again later": the htmx ws extension reconnects and gets a full state
+
+
+@dataclass(eq=False)
+class Connection:
+    id: int
+    space_id: int
+    user_id: int
+    outbox: Outbox
+    visible: bool = True  # the room page is showing (not a hidden tab, not docked)
+
+
+@dataclass
+class RoomDirt:
+    sections: set = field(default_factory=set)
+    users: set = field(default_factory=set)
+    notices: list = field(default_factory=list)
+    removed: set = field(default_factory=set)
+    ended: bool = False
+
+
+class LiveHub:
+    def __init__(self, app: Flask, broker: Broker) -> None:
+        self.app = app
+        self.broker = broker
+        self.lock = threading.Lock()
+        self.wake = threading.Condition(self.lock)
+        self.rooms: dict[int, dict[int, Connection]] = defaultdict(dict)
+        self.dirty: dict[int, RoomDirt] = {}
+        self.last_seen: dict[tuple[int, int], float] = {}
+        self._ids = itertools.count(1)
+        self.listeners: list = []  # callables(event) for other real-time parts (audio, captions)
+        self.grace = app.config["PRESENCE_GRACE_SECONDS"]
+        self.listeners_shown = app.config["LISTENERS_SHOWN"]
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        broker.subscribe(self.on_event)
+
+    # Events ------------------------------------------------------------------------------------
+
+    def on_event(self, event: RoomEvent) -> None:
+        with self.wake:
+            dirt = self.dirty.setdefault(event.space_id, RoomDirt())
+            dirt.sections |= set(event.sections) - {"ended"}
+            dirt.users |= set(event.users)
+            dirt.notices.extend(event.notices)
+            dirt.removed |= set(event.removed)
+            dirt.ended = dirt.ended or event.kind == "ended"
+            self.wake.notify()
+        for listener in self.listeners:
+            listener(event)
+
+    # Connections -------------------------------------------------------------------------------
+
+    def connect(self, space_id: int, user_id: int, outbox: Outbox) -> Connection:
+        conn = Connection(next(self._ids), space_id, user_id, outbox)
+        with self.lock:
+            self.rooms[space_id][conn.id] = conn
+            self.last_seen.pop((space_id, user_id), None)
+        return conn
+
+    def disconnect(self, conn: Connection) -> None:
+        with self.lock:
+            room = self.rooms.get(conn.space_id, {})
+            room.pop(conn.id, None)
+            if not any(c.user_id == conn.user_id for c in room.values()):
+                self.last_seen[(conn.space_id, conn.user_id)] = now()
+            if not room:
+                self.rooms.pop(conn.space_id, None)
+
+    def set_visible(self, conn: Connection, visible: bool) -> None:
+        conn.visible = visible
+
+    def note_join(self, space_id: int, user_id: int) -> None:
+        """Someone joined by HTTP; they must open the room's socket within the grace period."""
+        with self.lock:
+            if not any(c.user_id == user_id for c in self.rooms.get(space_id, {}).values()):
+                self.last_seen[(space_id, user_id)] = now()
+
+    def connections(self, space_id: int, user_id: int | None = None) -> list[Connection]:
+        with self.lock:
+            conns = list(self.rooms.get(space_id, {}).values())
+        return [c for c in conns if user_id is None or c.user_id == user_id]
+
+    def full_state(self, conn: Connection) -> None:
+        """Everything a (re)connected page needs, rendered for that person."""
+        with self.app.app_context():
+            db = self.app.extensions["spaces_db"].get()
+            try:
+                space = rooms.get(db, conn.space_id)
+            except DomainError:
+                conn.outbox.close(1000)
+                return
+            if space["ended_at"] is not None:
+                conn.outbox.push(frame(room_view.ended(space)))
+                return
+            renderer = room_view.SectionRenderer(db, space, self.listeners_shown)
+            user = accounts.get(db, conn.user_id)
+            parts = [renderer.section(s, conn.user_id) for s in room_view.SECTION_TEMPLATES]
+            parts.append(room_view.controls(db, space, user))
+            conn.outbox.push(frame("".join(parts)))
+
+    # Flushing ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True, name="live-hub")
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self.wake:
+            self._stopping = True
+            self.wake.notify()
+
+    def _run(self) -> None:
+        with self.app.app_context():
+            self._adopt_present_participants()
+        next_reap = now() + 1
+        while not self._stopping:
+            with self.wake:
+                if not self.dirty:
+                    self.wake.wait(timeout=1.0)
+            try:
+                self.flush()
+                if now() >= next_reap:
+                    self.reap()
+                    next_reap = now() + 1
+            except Exception:
+                log.exception("live hub flush failed")
+            threading.Event().wait(FLUSH_INTERVAL)
+
+    def _adopt_present_participants(self) -> None:
+        """After a restart, everyone the database says is present gets a grace period to return."""
+        db = self.app.extensions["spaces_db"].get()
+        t = now()
+        rows = db.execute(
+            "SELECT p.space_id, p.user_id FROM participants p JOIN spaces s ON s.id = p.space_id"
+            " WHERE p.present = 1 AND s.ended_at IS NULL"
+        )
+        with self.lock:
+            for space_id, user_id in rows:
+                self.last_seen.setdefault((space_id, user_id), t)
+
+    def flush(self) -> None:
+        with self.lock:
+            dirty, self.dirty = self.dirty, {}
+        if not dirty:
+            return
+        with self.app.app_context():
+            db = self.app.extensions["spaces_db"].get()
+            for space_id, dirt in dirty.items():
+                self._flush_room(db, space_id, dirt)
+
+    def _flush_room(self, db, space_id: int, dirt: RoomDirt) -> None:
+        conns = self.connections(space_id)
+        if not conns:
+            return
+        space = rooms.get(db, space_id)
+        if dirt.ended or space["ended_at"] is not None:
+            data = frame(room_view.ended(space))
+            for conn in conns:
+                conn.outbox.push(data)
+                conn.outbox.close(1000, "ended")
+            return
+        for conn in conns:
+            if conn.user_id in dirt.removed:
+                conn.outbox.push(frame(room_view.removed(space)))
+                conn.outbox.close(1000, "removed")
+        conns = [c for c in conns if c.user_id not in dirt.removed]
+        renderer = room_view.SectionRenderer(db, space, self.listeners_shown)
+        sections = [s for s in room_view.SECTION_TEMPLATES if s in dirt.sections]
+        frames: dict[tuple, bytes] = {}
+        users = {u["id"]: u for u in accounts.by_ids(db, list(dirt.users))} if dirt.users else {}
+        controls: dict[int, str] = {}
+        notices = defaultdict(list)
+        for user_id, text in dirt.notices:
+            notices[user_id].append(text)
+        for conn in conns:
+            parts = [renderer.section(s, conn.user_id) for s in sections]
+            personal = conn.user_id in users or conn.user_id in notices
+            if conn.user_id in users:
+                if conn.user_id not in controls:
+                    controls[conn.user_id] = room_view.controls(db, space, users[conn.user_id])
+                parts.append(controls[conn.user_id])
+            if conn.user_id in notices:
+                parts.append(room_view.status(" ".join(notices[conn.user_id])))
+            if not parts:
+                continue
+            if personal:
+                conn.outbox.push(frame("".join(parts)))
+                continue
+            key = (
+                renderer.viewer(conn.user_id).role,
+                conn.user_id
+                if any(conn.user_id in renderer._in_section[s] for s in sections)
+                else None,
+            )
+            if key not in frames:
+                frames[key] = frame("".join(parts))
+            conn.outbox.push(frames[key])
+
+    def reap(self) -> None:
+        """Removes people whose sockets have been gone longer than the grace period."""
+        cutoff = now() - self.grace
+        with self.lock:
+            expired = [key for key, seen in self.last_seen.items() if seen <= cutoff]
+            for key in expired:
+                del self.last_seen[key]
+        if not expired:
+            return
+        with self.app.app_context():
+            db = self.app.extensions["spaces_db"].get()
+            for space_id, user_id in expired:
+                event = rooms.leave(db, space_id, user_id)
+                if event is not None:
+                    self.broker.publish(event)
+
+    def close_all(self, code: int = 1012) -> None:
+        """On shutdown: 1012 (service restart) makes browsers reconnect."""
+        with self.lock:
+            conns = [c for room in self.rooms.values() for c in room.values()]
+        for conn in conns:
+            conn.outbox.close(code, "restart")

@@ -1,0 +1,106 @@
+"""Rendering a room: the same partials serve the first page, htmx responses and socket pushes.
+
+`SectionRenderer` renders each live section once per kind of viewer (host, speaker, listener,
+visitor) and again only for people who appear in it (their own item has no Block or Report), so
+a push to a thousand listeners costs a few renders, not a thousand.
+"""
+
+from flask import render_template
+from sqlite_utils import Database
+
+from . import policy, rooms
+from .policy import Actor
+
+SECTION_TEMPLATES = {
+    "meta": "rooms/_meta.html",
+    "stage": "rooms/_stage.html",
+    "listeners": "rooms/_listeners.html",
+    "requests": "rooms/_requests.html",
+}
+
+
+def target_actor(row: dict) -> Actor:
+    return Actor(
+        user_id=row["user_id"],
+        role=row.get("role", "listener"),
+        requested=row.get("requested_at") is not None,
+        invited=bool(row.get("invited")),
+        mic_on=bool(row.get("mic_on")),
+    )
+
+
+class SectionRenderer:
+    """Renders sections of one Space for many viewers, sharing work between alike viewers."""
+
+    def __init__(self, db: Database, space: dict, listeners_shown: int) -> None:
+        self.db = db
+        self.space = space
+        self.presence = rooms.presence(db, space["id"], listeners_shown)
+        self.roles = {
+            r[0]: r[1]
+            for r in db.execute(
+                "SELECT user_id, role FROM participants WHERE space_id = ? AND present = 1",
+                (space["id"],),
+            )
+        }
+        self._in_section = {
+            "stage": {r["user_id"] for r in self.presence["host"] + self.presence["speakers"]},
+            "listeners": {r["user_id"] for r in self.presence["listeners"]},
+            "requests": {r["user_id"] for r in self.presence["requests"]},
+            "meta": set(),
+        }
+        self._cache: dict[tuple, str] = {}
+
+    def viewer(self, user_id: int | None) -> Actor:
+        return Actor(user_id=user_id, role=self.roles.get(user_id))
+
+    def section(self, name: str, user_id: int | None) -> str:
+        who = self.viewer(user_id)
+        personal = user_id if user_id in self._in_section[name] else None
+        key = (name, who.role, personal)
+        if key not in self._cache:
+            self._cache[key] = render_template(
+                SECTION_TEMPLATES[name],
+                space=self.space,
+                presence=self.presence,
+                viewer=who,
+                can=policy.can,
+                as_target=target_actor,
+                policy_labels=policy.POLICY_LABELS,
+                oob=True,
+            )
+        return self._cache[key]
+
+
+def controls(db: Database, space: dict, user: dict | None, oob: bool = True) -> str:
+    """The person's own controls: join, leave, request, accept, microphone, stop speaking."""
+    who = rooms.actor(db, space, user)
+    return render_template(
+        "rooms/_controls.html", space=space, viewer=who, can=policy.can, me=user, oob=oob
+    )
+
+
+def status(text: str) -> str:
+    return render_template("rooms/_status.html", text=text)
+
+
+def ended(space: dict, oob: bool = True) -> str:
+    return render_template("rooms/_ended.html", space=space, oob=oob)
+
+
+def removed(space: dict) -> str:
+    return render_template("rooms/_removed.html", space=space)
+
+
+def page_context(db: Database, space: dict, user: dict, listeners_shown: int) -> dict:
+    renderer = SectionRenderer(db, space, listeners_shown)
+    who = rooms.actor(db, space, user)
+    return {
+        "space": space,
+        "viewer": who,
+        "presence": renderer.presence,
+        "can": policy.can,
+        "as_target": target_actor,
+        "policy_labels": policy.POLICY_LABELS,
+        "oob": False,
+    }

@@ -1,0 +1,572 @@
+"""Spaces: lifecycle, presence and roles. Every action asks `policy` and returns a RoomEvent.
+
+Writes run in `BEGIN IMMEDIATE` transactions, so checks (the speaker cap, one live Space per host)
+and the writes they guard cannot interleave with another request's.
+"""
+
+from sqlite_utils import Database
+
+from . import accounts, blocks, follows, policy
+from . import db as dbm
+from .clock import now
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .events import RoomEvent
+from .policy import Actor
+
+TITLE_MAX, DESCRIPTION_MAX = 70, 280
+ON_STAGE = ("host", "speaker")
+
+
+def validate_text(title: str, description: str) -> tuple[str, str]:
+    title = (title or "").strip()
+    description = (description or "").strip()
+    if not title:
+        raise Invalid("Give your Space a title.", "title")
+    if len(title) > TITLE_MAX:
+        raise Invalid(f"Titles are at most {TITLE_MAX} characters.", "title")
+    if len(description) > DESCRIPTION_MAX:
+        raise Invalid(f"Descriptions are at most {DESCRIPTION_MAX} characters.", "description")
+    return title, description
+
+
+def validate_policy(value: str) -> str:
+    if value not in policy.POLICIES:
+        raise Invalid("Choose who can speak.", "speaker_policy")
+    return value
+
+
+def get(db: Database, space_id: int) -> dict:
+    space = dbm.one(
+        db,
+        "SELECT s.*, u.username AS host_username, u.display_name AS host_display_name"
+        " FROM spaces s JOIN users u ON u.id = s.host_id WHERE s.id = ?",
+        (space_id,),
+    )
+    if space is None:
+        raise NotFound("There is no such Space.")
+    return space
+
+
+def live_space_of(db: Database, host_id: int) -> dict | None:
+    return dbm.one(db, "SELECT * FROM spaces WHERE host_id = ? AND ended_at IS NULL", (host_id,))
+
+
+def actor(db: Database, space: dict, user: dict | None) -> Actor:
+    """How the rules see this person in this Space, read from the database."""
+    if user is None:
+        return policy.ANONYMOUS
+    uid, sid, host_id = user["id"], space["id"], space["host_id"]
+    row = (
+        dbm.one(
+            db,
+            "SELECT role, present, requested_at, mic_on FROM participants"
+            " WHERE space_id = ? AND user_id = ?",
+            (sid, uid),
+        )
+        or {}
+    )
+    present = bool(row.get("present"))
+    return Actor(
+        user_id=uid,
+        is_admin=bool(user.get("is_admin")),
+        protected=bool(user.get("protected")),
+        role=row.get("role") if present else None,
+        requested=present and row.get("requested_at") is not None,
+        invited=bool(
+            dbm.scalar(
+                db, "SELECT 1 FROM space_invites WHERE space_id = ? AND user_id = ?", (sid, uid)
+            )
+        ),
+        removed=bool(
+            dbm.scalar(
+                db, "SELECT 1 FROM space_removals WHERE space_id = ? AND user_id = ?", (sid, uid)
+            )
+        ),
+        blocked_by_host=uid != host_id and blocks.has_blocked(db, host_id, uid),
+        followed_by_host=follows.is_following(db, host_id, uid),
+        mic_on=present and bool(row.get("mic_on")),
+    )
+
+
+def _require(db: Database, space: dict, user: dict, action: str, target: dict | None = None):
+    who = actor(db, space, user)
+    target_actor = actor(db, space, target) if target is not None else None
+    reason = policy.why(who, action, space, target_actor)
+    if reason:
+        raise Forbidden(reason)
+    return who, target_actor
+
+
+def _user(db: Database, user_id: int) -> dict:
+    user = accounts.get(db, user_id)
+    if user is None:
+        raise NotFound("There is no such person.")
+    return user
+
+
+def _stage_count(db: Database, space_id: int) -> int:
+    return dbm.scalar(
+        db,
+        "SELECT COUNT(*) FROM participants WHERE space_id = ? AND present = 1"
+        " AND role IN ('host', 'speaker')",
+        (space_id,),
+    )
+
+
+def _put_on_stage(db: Database, space_id: int, user_id: int) -> None:
+    """Inside a write transaction: checks the cap, then makes the person a speaker."""
+    if _stage_count(db, space_id) >= policy.SPEAKER_CAP:
+        raise Conflict(f"This Space already has {policy.SPEAKER_CAP} people speaking.")
+    db.execute(
+        "UPDATE participants SET role = 'speaker', requested_at = NULL, mic_on = 0"
+        " WHERE space_id = ? AND user_id = ? AND present = 1",
+        (space_id, user_id),
+    )
+    db.execute("DELETE FROM space_invites WHERE space_id = ? AND user_id = ?", (space_id, user_id))
+
+
+# Lifecycle ----------------------------------------------------------------------------------
+
+
+def create(db: Database, host: dict, title: str, description: str, speaker_policy: str) -> dict:
+    reason = policy.may_create(Actor(user_id=host["id"], protected=bool(host["protected"])))
+    if reason:
+        raise Forbidden(reason)
+    title, description = validate_text(title, description)
+    speaker_policy = validate_policy(speaker_policy)
+    t = now()
+    with dbm.write(db):
+        if live_space_of(db, host["id"]):
+            raise Conflict("You are already hosting a live Space. End it before starting another.")
+        # Hosting puts you on stage here and nowhere else.
+        db.execute(
+            "UPDATE participants SET present = 0, left_at = ?, role = 'listener', mic_on = 0,"
+            " requested_at = NULL WHERE user_id = ? AND present = 1",
+            (t, host["id"]),
+        )
+        cur = db.execute(
+            "INSERT INTO spaces (host_id, title, description, speaker_policy, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (host["id"], title, description, speaker_policy, t),
+        )
+        db.execute(
+            "INSERT INTO participants (space_id, user_id, role, present, joined_at)"
+            " VALUES (?, ?, 'host', 1, ?)",
+            (cur.lastrowid, host["id"], t),
+        )
+    return get(db, cur.lastrowid)
+
+
+def edit(db: Database, space_id: int, user: dict, title: str, description: str) -> RoomEvent:
+    space = get(db, space_id)
+    _require(db, space, user, "edit")
+    title, description = validate_text(title, description)
+    db.execute(
+        "UPDATE spaces SET title = ?, description = ? WHERE id = ?", (title, description, space_id)
+    )
+    return RoomEvent(space_id, sections=frozenset({"meta"}))
+
+
+def set_policy(db: Database, space_id: int, user: dict, speaker_policy: str) -> RoomEvent:
+    space = get(db, space_id)
+    _require(db, space, user, "set_policy")
+    speaker_policy = validate_policy(speaker_policy)
+    with dbm.write(db):
+        db.execute("UPDATE spaces SET speaker_policy = ? WHERE id = ?", (speaker_policy, space_id))
+        # Requests the new policy no longer allows are withdrawn.
+        if speaker_policy == "invited":
+            db.execute(
+                "UPDATE participants SET requested_at = NULL WHERE space_id = ?", (space_id,)
+            )
+        elif speaker_policy == "following":
+            db.execute(
+                "UPDATE participants SET requested_at = NULL WHERE space_id = ? AND user_id NOT IN"
+                " (SELECT followee_id FROM follows WHERE follower_id = ?)",
+                (space_id, space["host_id"]),
+            )
+    everyone = frozenset(present_user_ids(db, space_id))
+    return RoomEvent(space_id, sections=frozenset({"meta", "requests"}), users=everyone)
+
+
+def end(db: Database, space_id: int, user: dict | None, reason: str = "host") -> RoomEvent:
+    """Ends a live Space. `user` None is the system (a restart clean-up)."""
+    space = get(db, space_id)
+    if user is not None:
+        _require(db, space, user, "end_for_violation" if reason == "violation" else "end")
+    t = now()
+    with dbm.write(db):
+        if get(db, space_id)["ended_at"] is not None:
+            raise Conflict("This Space has already ended.")
+        db.execute(
+            "UPDATE spaces SET ended_at = ?, ended_reason = ? WHERE id = ?", (t, reason, space_id)
+        )
+        db.execute(
+            "UPDATE participants SET present = 0, left_at = ?, mic_on = 0, requested_at = NULL"
+            " WHERE space_id = ? AND present = 1",
+            (t, space_id),
+        )
+    return RoomEvent(
+        space_id, sections=frozenset({"ended"}), kind="ended", extra={"reason": reason}
+    )
+
+
+# Presence ----------------------------------------------------------------------------------
+
+
+def join(db: Database, space_id: int, user: dict) -> RoomEvent:
+    """Joins as a listener; an invited person comes straight on stage if there is room."""
+    space = get(db, space_id)
+    who, _ = _require(db, space, user, "join")
+    uid, t = user["id"], now()
+    notices: tuple = ()
+    with dbm.write(db):
+        if who.present:
+            return RoomEvent(space_id, users=frozenset({uid}))
+        role = "host" if uid == space["host_id"] else "listener"
+        db.execute(
+            "INSERT INTO participants (space_id, user_id, role, present, joined_at)"
+            " VALUES (?, ?, ?, 1, ?) ON CONFLICT (space_id, user_id) DO UPDATE SET"
+            " role = excluded.role, present = 1, joined_at = excluded.joined_at, left_at = NULL,"
+            " requested_at = NULL, mic_on = 0",
+            (space_id, uid, role, t),
+        )
+        if role == "listener" and who.invited and _stage_count(db, space_id) < policy.SPEAKER_CAP:
+            _put_on_stage(db, space_id, uid)
+            notices = ((uid, "You are now a speaker."),)
+    sections = {"listeners", "stage"}
+    return RoomEvent(space_id, frozenset(sections), frozenset({uid}), notices)
+
+
+def leave(db: Database, space_id: int, user_id: int) -> RoomEvent | None:
+    """Leaves (button, closed tab, lost connection past the grace period). The host stays host."""
+    with dbm.write(db):
+        row = dbm.one(
+            db,
+            "SELECT role, present FROM participants WHERE space_id = ? AND user_id = ?",
+            (space_id, user_id),
+        )
+        if not row or not row["present"]:
+            return None
+        role = "host" if row["role"] == "host" else "listener"
+        db.execute(
+            "UPDATE participants SET present = 0, left_at = ?, role = ?, mic_on = 0,"
+            " requested_at = NULL WHERE space_id = ? AND user_id = ?",
+            (now(), role, space_id, user_id),
+        )
+    return RoomEvent(space_id, frozenset({"stage", "listeners", "requests"}), frozenset({user_id}))
+
+
+def present_user_ids(db: Database, space_id: int) -> list[int]:
+    rows = db.execute(
+        "SELECT user_id FROM participants WHERE space_id = ? AND present = 1", (space_id,)
+    )
+    return [r[0] for r in rows]
+
+
+def presence(db: Database, space_id: int, listeners_shown: int = 60) -> dict:
+    """Who is where, for rendering: host, speakers, listeners (the first few), requests, counts."""
+    rows = dbm.all_rows(
+        db,
+        "SELECT p.user_id, p.role, p.requested_at, p.mic_on, u.username, u.display_name"
+        " FROM participants p JOIN users u ON u.id = p.user_id"
+        " WHERE p.space_id = ? AND p.present = 1 AND p.role IN ('host', 'speaker')"
+        " ORDER BY p.role = 'speaker', p.joined_at",
+        (space_id,),
+    )
+    listeners = dbm.all_rows(
+        db,
+        "SELECT p.user_id, p.role, p.requested_at, p.mic_on, u.username, u.display_name"
+        " FROM participants p JOIN users u ON u.id = p.user_id"
+        " WHERE p.space_id = ? AND p.present = 1 AND p.role = 'listener'"
+        " ORDER BY p.joined_at LIMIT ?",
+        (space_id, listeners_shown),
+    )
+    listener_count = dbm.scalar(
+        db,
+        "SELECT COUNT(*) FROM participants WHERE space_id = ? AND present = 1"
+        " AND role = 'listener'",
+        (space_id,),
+    )
+    requests = dbm.all_rows(
+        db,
+        "SELECT p.user_id, u.username, u.display_name FROM participants p"
+        " JOIN users u ON u.id = p.user_id WHERE p.space_id = ? AND p.present = 1"
+        " AND p.requested_at IS NOT NULL ORDER BY p.requested_at",
+        (space_id,),
+    )
+    invited = {
+        r[0]
+        for r in db.execute("SELECT user_id FROM space_invites WHERE space_id = ?", (space_id,))
+    }
+    for row in listeners:
+        row["invited"] = row["user_id"] in invited
+    return {
+        "host": [r for r in rows if r["role"] == "host"],
+        "speakers": [r for r in rows if r["role"] == "speaker"],
+        "listeners": listeners,
+        "listener_count": listener_count,
+        "requests": requests,
+    }
+
+
+# Speaking ----------------------------------------------------------------------------------
+
+
+def request_to_speak(db: Database, space_id: int, user: dict) -> RoomEvent:
+    space = get(db, space_id)
+    with dbm.write(db):
+        _require(db, space, user, "request")
+        db.execute(
+            "UPDATE participants SET requested_at = ? WHERE space_id = ? AND user_id = ?",
+            (now(), space_id, user["id"]),
+        )
+    return RoomEvent(space_id, frozenset({"requests", "listeners"}), frozenset({user["id"]}))
+
+
+def cancel_request(db: Database, space_id: int, user: dict) -> RoomEvent:
+    space = get(db, space_id)
+    _require(db, space, user, "cancel_request")
+    db.execute(
+        "UPDATE participants SET requested_at = NULL WHERE space_id = ? AND user_id = ?",
+        (space_id, user["id"]),
+    )
+    return RoomEvent(space_id, frozenset({"requests", "listeners"}), frozenset({user["id"]}))
+
+
+def _promote(db: Database, space_id: int, host: dict, target_id: int, action: str) -> RoomEvent:
+    space = get(db, space_id)
+    target = _user(db, target_id)
+    with dbm.write(db):
+        _require(db, space, host, action, target)
+        _put_on_stage(db, space_id, target_id)
+    return RoomEvent(
+        space_id,
+        frozenset({"stage", "listeners", "requests"}),
+        frozenset({target_id}),
+        ((target_id, "You are now a speaker."),),
+    )
+
+
+def approve(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
+    return _promote(db, space_id, host, target_id, "approve")
+
+
+def make_speaker(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
+    return _promote(db, space_id, host, target_id, "make_speaker")
+
+
+def accept_invite(db: Database, space_id: int, user: dict) -> RoomEvent:
+    space = get(db, space_id)
+    with dbm.write(db):
+        _require(db, space, user, "accept_invite")
+        _put_on_stage(db, space_id, user["id"])
+    return RoomEvent(
+        space_id,
+        frozenset({"stage", "listeners", "requests"}),
+        frozenset({user["id"]}),
+        ((user["id"], "You are now a speaker."),),
+    )
+
+
+def deny(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
+    space = get(db, space_id)
+    _require(db, space, host, "deny", _user(db, target_id))
+    db.execute(
+        "UPDATE participants SET requested_at = NULL WHERE space_id = ? AND user_id = ?",
+        (space_id, target_id),
+    )
+    return RoomEvent(
+        space_id,
+        frozenset({"requests", "listeners"}),
+        frozenset({target_id}),
+        ((target_id, "The host declined your request to speak."),),
+    )
+
+
+def invite(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
+    """Invites someone to speak; in the room they accept, elsewhere joining makes them a speaker."""
+    space = get(db, space_id)
+    _require(db, space, host, "invite", _user(db, target_id))
+    db.execute(
+        "INSERT OR IGNORE INTO space_invites (space_id, user_id, created_at) VALUES (?, ?, ?)",
+        (space_id, target_id, now()),
+    )
+    return RoomEvent(
+        space_id,
+        frozenset({"listeners"}),
+        frozenset({target_id}),
+        ((target_id, "The host invited you to speak."),),
+    )
+
+
+def _to_listeners(db: Database, space_id: int, user_id: int) -> None:
+    db.execute(
+        "UPDATE participants SET role = 'listener', mic_on = 0, requested_at = NULL"
+        " WHERE space_id = ? AND user_id = ?",
+        (space_id, user_id),
+    )
+
+
+def move_to_listeners(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
+    space = get(db, space_id)
+    _require(db, space, host, "move_to_listeners", _user(db, target_id))
+    _to_listeners(db, space_id, target_id)
+    return RoomEvent(
+        space_id,
+        frozenset({"stage", "listeners"}),
+        frozenset({target_id}),
+        ((target_id, "The host moved you to listeners."),),
+    )
+
+
+def stop_speaking(db: Database, space_id: int, user: dict) -> RoomEvent:
+    space = get(db, space_id)
+    _require(db, space, user, "stop_speaking")
+    _to_listeners(db, space_id, user["id"])
+    return RoomEvent(
+        space_id,
+        frozenset({"stage", "listeners"}),
+        frozenset({user["id"]}),
+        ((user["id"], "You are now a listener."),),
+    )
+
+
+def set_mic(db: Database, space_id: int, user: dict, on: bool) -> RoomEvent:
+    space = get(db, space_id)
+    _require(db, space, user, "mic")
+    db.execute(
+        "UPDATE participants SET mic_on = ? WHERE space_id = ? AND user_id = ?",
+        (int(on), space_id, user["id"]),
+    )
+    return RoomEvent(space_id, frozenset({"stage"}), frozenset({user["id"]}))
+
+
+def mute(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
+    space = get(db, space_id)
+    _require(db, space, host, "mute", _user(db, target_id))
+    db.execute(
+        "UPDATE participants SET mic_on = 0 WHERE space_id = ? AND user_id = ?",
+        (space_id, target_id),
+    )
+    return RoomEvent(
+        space_id,
+        frozenset({"stage"}),
+        frozenset({target_id}),
+        ((target_id, "The host muted your microphone."),),
+    )
+
+
+# Removing and blocking -----------------------------------------------------------------------
+
+
+def _remove(db: Database, space_id: int, target_id: int) -> None:
+    t = now()
+    db.execute(
+        "INSERT OR IGNORE INTO space_removals (space_id, user_id, created_at) VALUES (?, ?, ?)",
+        (space_id, target_id, t),
+    )
+    db.execute(
+        "DELETE FROM space_invites WHERE space_id = ? AND user_id = ?", (space_id, target_id)
+    )
+    db.execute(
+        "UPDATE participants SET present = 0, left_at = ?, role = 'listener', mic_on = 0,"
+        " requested_at = NULL WHERE space_id = ? AND user_id = ?",
+        (t, space_id, target_id),
+    )
+
+
+def remove(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
+    space = get(db, space_id)
+    with dbm.write(db):
+        _require(db, space, host, "remove", _user(db, target_id))
+        _remove(db, space_id, target_id)
+    return RoomEvent(
+        space_id,
+        frozenset({"stage", "listeners", "requests"}),
+        frozenset({target_id}),
+        removed=frozenset({target_id}),
+    )
+
+
+def block(db: Database, space_id: int, user: dict, target_id: int) -> RoomEvent:
+    """An account block from the room; when the host blocks, the person leaves the Space."""
+    space = get(db, space_id)
+    _require(db, space, user, "block", _user(db, target_id))
+    blocks.block(db, user["id"], target_id)
+    if user["id"] == space["host_id"]:
+        return remove_blocked(db, space, target_id)
+    return RoomEvent(space_id, users=frozenset({user["id"]}))
+
+
+def remove_blocked(db: Database, space: dict, target_id: int) -> RoomEvent:
+    with dbm.write(db):
+        _remove(db, space["id"], target_id)
+    return RoomEvent(
+        space["id"],
+        frozenset({"stage", "listeners", "requests"}),
+        frozenset({target_id}),
+        removed=frozenset({target_id}),
+    )
+
+
+def after_account_block(db: Database, blocker_id: int, blocked_id: int) -> list[RoomEvent]:
+    """A host's block made anywhere removes the person from that host's live Space."""
+    space = live_space_of(db, blocker_id)
+    if space is None:
+        return []
+    present = dbm.scalar(
+        db,
+        "SELECT present FROM participants WHERE space_id = ? AND user_id = ?",
+        (space["id"], blocked_id),
+    )
+    if not present:
+        return []
+    return [remove_blocked(db, space, blocked_id)]
+
+
+def after_settings_change(db: Database, user_id: int) -> list[RoomEvent]:
+    """Consent and names show in rooms; tell the rooms this person is in."""
+    rows = db.execute(
+        "SELECT p.space_id FROM participants p JOIN spaces s ON s.id = p.space_id"
+        " WHERE p.user_id = ? AND p.present = 1 AND s.ended_at IS NULL",
+        (user_id,),
+    )
+    return [RoomEvent(r[0], frozenset({"stage", "listeners"}), frozenset({user_id})) for r in rows]
+
+
+# Discovery -----------------------------------------------------------------------------------
+
+
+def live_now(db: Database, viewer_id: int, limit: int = 20) -> list[dict]:
+    """Live Spaces whose host or a current speaker is someone the viewer follows."""
+    spaces = dbm.all_rows(
+        db,
+        """
+        SELECT s.id, s.title, s.host_id, u.username AS host_username,
+               u.display_name AS host_display_name,
+               (SELECT COUNT(*) FROM participants l WHERE l.space_id = s.id AND l.present = 1
+                  AND l.role = 'listener') AS listener_count
+        FROM spaces s JOIN users u ON u.id = s.host_id
+        WHERE s.ended_at IS NULL AND EXISTS (
+            SELECT 1 FROM participants p JOIN follows f ON f.followee_id = p.user_id
+            WHERE p.space_id = s.id AND p.present = 1 AND p.role IN ('host', 'speaker')
+              AND f.follower_id = :me)
+          AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = s.host_id
+              AND b.blocked_id = :me)
+        ORDER BY s.created_at DESC LIMIT :limit
+        """,
+        {"me": viewer_id, "limit": limit},
+    )
+    for space in spaces:
+        space["speakers"] = dbm.all_rows(
+            db,
+            "SELECT u.username, u.display_name FROM participants p JOIN users u"
+            " ON u.id = p.user_id WHERE p.space_id = ? AND p.present = 1 AND p.role = 'speaker'"
+            " ORDER BY p.joined_at LIMIT 10",
+            (space["id"],),
+        )
+    return spaces
+
+
+def live_space_ids(db: Database) -> list[int]:
+    return [r[0] for r in db.execute("SELECT id FROM spaces WHERE ended_at IS NULL")]

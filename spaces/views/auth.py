@@ -1,0 +1,64 @@
+"""Sign up, log in, log out."""
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+
+from .. import accounts
+from ..errors import DomainError
+from ..web import get_db, limiter
+
+bp = Blueprint("auth", __name__)
+
+
+def _username_key() -> str:
+    return "login-user:" + (request.form.get("username") or "").strip().lower()[:64]
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("home.index")
+
+
+def _sign_in(user: dict) -> None:
+    session.clear()
+    session["user_id"] = user["id"]
+    session.permanent = True
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def signup():
+    form = {"username": request.form.get("username", "")}
+    if request.method == "POST":
+        try:
+            user = accounts.sign_up(get_db(), form["username"], request.form.get("password", ""))
+        except DomainError as exc:
+            return render_template("signup.html", form=form, errors={exc.field: exc.message}), 400
+        _sign_in(user)
+        return redirect(url_for("home.index"))
+    return render_template("signup.html", form=form, errors={})
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("5 per minute", methods=["POST"], key_func=_username_key, deduct_when=_failed)
+@limiter.limit("30 per 10 minutes", methods=["POST"], deduct_when=_failed)
+def login():
+    form = {"username": request.form.get("username", "")}
+    if request.method == "POST":
+        user = accounts.authenticate(get_db(), form["username"], request.form.get("password", ""))
+        if user is None:
+            errors = {"password": "That username and password do not match."}
+            return render_template("login.html", form=form, errors=errors), 401
+        _sign_in(user)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", form=form, errors={})
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("home.index"))

@@ -1,0 +1,70 @@
+"""The room's live socket: HTML fragments pushed to the page, a few small messages from it."""
+
+import json
+import time
+
+from flask import Blueprint, abort, current_app, request
+from simple_websocket import ConnectionClosed
+
+from .. import rooms
+from ..realtime.outbox import attach
+from ..web import current_user, get_db, same_origin, sock
+
+bp = Blueprint("live", __name__)
+
+MAX_MESSAGES_PER_SECOND = 10
+POLICY_VIOLATION = 1008
+
+
+@bp.before_request
+def check_socket_request():
+    """Refuses the upgrade itself (403/404): other sites, signed-out people, unknown Spaces."""
+    if not same_origin():
+        abort(403)
+    if current_user() is None:
+        abort(403)
+    rooms.get(get_db(), request.view_args["space_id"])
+
+
+@sock.route("/spaces/<int:space_id>/live", bp=bp)
+def live(ws, space_id: int):
+    user = current_user()
+    hub = current_app.extensions["spaces_hub"]
+    outbox = attach(ws, max_backlog=32, overflow="close")
+    conn = hub.connect(space_id, user["id"], outbox)
+    try:
+        hub.full_state(conn)
+        allowance, last = MAX_MESSAGES_PER_SECOND, time.monotonic()
+        while not outbox.dead:
+            message = ws.receive(timeout=5)
+            if message is None:
+                continue
+            t = time.monotonic()
+            allowance = min(
+                MAX_MESSAGES_PER_SECOND, allowance + (t - last) * MAX_MESSAGES_PER_SECOND
+            )
+            last = t
+            if allowance < 1:
+                outbox.close(POLICY_VIOLATION, "too many messages")
+                break
+            allowance -= 1
+            handle_message(hub, conn, message)
+    except ConnectionClosed:
+        pass
+    finally:
+        hub.disconnect(conn)
+        outbox.close(1000)
+
+
+def handle_message(hub, conn, message) -> None:
+    """Messages the page sends: whether the room is visible (captions go only to visible pages)."""
+    if not isinstance(message, str):
+        return
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return
+    if not isinstance(data, dict):
+        return
+    if data.get("type") == "visibility" and isinstance(data.get("visible"), bool):
+        hub.set_visible(conn, data["visible"])

@@ -1,0 +1,143 @@
+"""Profiles, follows, blocks and settings."""
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from .. import accounts, blocks, follows, posts
+from ..errors import DomainError
+from ..web import current_user, get_db, is_htmx, login_required
+
+bp = Blueprint("people", __name__)
+
+
+def _profile_context(db, viewer: dict, person: dict) -> dict:
+    me = viewer["id"]
+    visible = follows.can_see_content(db, me, person)
+    return {
+        "person": person,
+        "counts": follows.counts(db, person["id"]),
+        "is_me": me == person["id"],
+        "following": follows.is_following(db, me, person["id"]),
+        "requested": follows.has_requested(db, me, person["id"]),
+        "i_blocked": blocks.has_blocked(db, me, person["id"]),
+        "blocked_me": blocks.has_blocked(db, person["id"], me),
+        "content_visible": visible,
+        "posts": posts.by_author(db, person["id"]) if visible else [],
+    }
+
+
+def _render_actions_or_redirect(person: dict):
+    db = get_db()
+    if is_htmx():
+        return render_template(
+            "_profile_actions.html", **_profile_context(db, current_user(), person)
+        )
+    return redirect(url_for("people.profile", username=person["username"]))
+
+
+@bp.get("/u/<username>")
+@login_required
+def profile(username: str):
+    db = get_db()
+    person = accounts.by_username(db, username)
+    context = _profile_context(db, current_user(), person)
+    if context["blocked_me"]:
+        context["posts"] = []
+    return render_template("profile.html", **context)
+
+
+@bp.get("/u/<username>/<any(followers, following):direction>")
+@login_required
+def people_list(username: str, direction: str):
+    db = get_db()
+    person = accounts.by_username(db, username)
+    if not follows.can_see_content(db, current_user()["id"], person):
+        return render_template("people_list.html", person=person, direction=direction, people=None)
+    people = follows.list_people(db, person["id"], direction)
+    return render_template("people_list.html", person=person, direction=direction, people=people)
+
+
+@bp.post("/u/<username>/follow")
+@login_required
+def follow(username: str):
+    db = get_db()
+    person = accounts.by_username(db, username)
+    follows.follow(db, current_user()["id"], person["id"])
+    return _render_actions_or_redirect(person)
+
+
+@bp.post("/u/<username>/unfollow")
+@login_required
+def unfollow(username: str):
+    db = get_db()
+    person = accounts.by_username(db, username)
+    follows.unfollow(db, current_user()["id"], person["id"])
+    return _render_actions_or_redirect(person)
+
+
+@bp.post("/u/<username>/block")
+@login_required
+def block(username: str):
+    db = get_db()
+    person = accounts.by_username(db, username)
+    blocks.block(db, current_user()["id"], person["id"])
+    from .. import rooms
+
+    rooms.after_account_block(db, current_user()["id"], person["id"])
+    return _render_actions_or_redirect(person)
+
+
+@bp.post("/u/<username>/unblock")
+@login_required
+def unblock(username: str):
+    db = get_db()
+    person = accounts.by_username(db, username)
+    blocks.unblock(db, current_user()["id"], person["id"])
+    return _render_actions_or_redirect(person)
+
+
+@bp.get("/follow-requests")
+@login_required
+def follow_requests():
+    return render_template(
+        "follow_requests.html", requests=follows.pending_requests(get_db(), current_user()["id"])
+    )
+
+
+@bp.post("/follow-requests/<username>/<any(approve, decline):decision>")
+@login_required
+def decide_follow_request(username: str, decision: str):
+    db = get_db()
+    person = accounts.by_username(db, username)
+    if decision == "approve":
+        follows.approve(db, current_user()["id"], person["id"])
+    else:
+        follows.decline(db, current_user()["id"], person["id"])
+    return redirect(url_for("people.follow_requests"))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    user = current_user()
+    if request.method == "POST":
+        form = {
+            "display_name": request.form.get("display_name", ""),
+            "bio": request.form.get("bio", ""),
+            "protected": request.form.get("protected") == "on",
+            "caption_consent": request.form.get("caption_consent") == "on",
+        }
+        try:
+            accounts.update_settings(get_db(), user["id"], **form)
+        except DomainError as exc:
+            return render_template("settings.html", form=form, errors={exc.field: exc.message}), 400
+        from .. import rooms
+
+        rooms.after_settings_change(get_db(), user["id"])
+        return render_template("settings.html", form=form, errors={}, saved=True)
+    form = {
+        "display_name": user["display_name"],
+        "bio": user["bio"],
+        "protected": bool(user["protected"]),
+        "caption_consent": bool(user["caption_consent"]),
+    }
+    return render_template("settings.html", form=form, errors={})

@@ -1,0 +1,87 @@
+"""The report form (from a profile, a message, a person in a room, or a whole Space)."""
+
+from flask import Blueprint, render_template, request
+
+from .. import accounts, messages, reports, rooms
+from ..errors import DomainError
+from ..web import current_user, get_db, is_htmx, limiter, login_required
+
+bp = Blueprint("reports", __name__)
+
+
+def _subject(db, args) -> dict:
+    """What is being reported, from ?space=ID, ?account=USERNAME or ?message=ID."""
+    me = current_user()
+    subject = {"space_id": None, "account_id": None, "message_id": None, "label": ""}
+    if args.get("space"):
+        space = rooms.get(db, _int(args.get("space")))
+        subject.update(space_id=space["id"], label=f"the Space “{space['title']}”")
+    if args.get("account"):
+        person = accounts.by_username(db, args.get("account"))
+        subject.update(account_id=person["id"], label=f"@{person['username']}")
+    if args.get("message"):
+        message = messages.get_message(db, _int(args.get("message")), me["id"])
+        subject.update(message_id=message["id"], account_id=message["sender_id"], label="a message")
+    if not subject["label"]:
+        raise DomainError("Say what you are reporting.")
+    return subject
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise DomainError("That link is not valid.") from None
+
+
+@bp.route("/reports/new", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per minute", methods=["POST"])
+def new():
+    db = get_db()
+    source = request.form if request.method == "POST" else request.args
+    subject = _subject(db, source)
+    form = {"reason": request.form.get("reason", ""), "details": request.form.get("details", "")}
+    template = "_report_form.html" if is_htmx() else "report.html"
+    if request.method == "POST":
+        try:
+            reports.create(
+                db,
+                current_user()["id"],
+                form["reason"],
+                form["details"],
+                space_id=subject["space_id"],
+                account_id=subject["account_id"],
+                message_id=subject["message_id"],
+            )
+        except DomainError as exc:
+            return render_template(
+                template,
+                subject=subject,
+                form=form,
+                reasons=reports.REASONS,
+                errors={exc.field: exc.message},
+                args=source,
+            ), exc.status
+        return render_template(
+            template,
+            subject=subject,
+            sent=True,
+            form={},
+            errors={},
+            reasons=reports.REASONS,
+            args=source,
+        )
+    return render_template(
+        template, subject=subject, form=form, errors={}, reasons=reports.REASONS, args=source
+    )
+
+
+@bp.get("/reports")
+@login_required
+def mine():
+    return render_template(
+        "my_reports.html",
+        reports=reports.by_reporter(get_db(), current_user()["id"]),
+        reasons=reports.REASONS,
+    )

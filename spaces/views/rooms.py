@@ -1,0 +1,235 @@
+"""Room pages and actions. Each action calls the domain, publishes its RoomEvent, and answers an
+htmx request with the fragments it changed for the person who acted."""
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from .. import accounts, policy, room_view, rooms
+from ..errors import DomainError, NotFound
+from ..events import RoomEvent
+from ..web import current_user, get_db, is_htmx, limiter, login_required
+
+bp = Blueprint("rooms", __name__)
+
+
+def publish(event: RoomEvent | None) -> None:
+    if event is not None:
+        current_app.extensions["spaces_broker"].publish(event)
+
+
+def _space(space_id: int) -> dict:
+    return rooms.get(get_db(), space_id)
+
+
+def _respond(space_id: int, event: RoomEvent):
+    """The fragments this action changed, as the actor now sees them."""
+    if not is_htmx():
+        return redirect(url_for("rooms.room", space_id=space_id))
+    db, user = get_db(), current_user()
+    space = rooms.get(db, space_id)
+    if space["ended_at"] is not None:
+        return room_view.ended(space)
+    if user["id"] in event.removed:
+        return room_view.removed(space)
+    renderer = room_view.SectionRenderer(db, space, current_app.config["LISTENERS_SHOWN"])
+    parts = [
+        renderer.section(s, user["id"]) for s in room_view.SECTION_TEMPLATES if s in event.sections
+    ]
+    parts.append(room_view.controls(db, space, user))
+    mine = [text for uid, text in event.notices if uid == user["id"]]
+    if mine:
+        parts.append(room_view.status(" ".join(mine)))
+    return "".join(parts)
+
+
+def _act(space_id: int, event: RoomEvent):
+    publish(event)
+    return _respond(space_id, event)
+
+
+@bp.route("/spaces/new", methods=["GET", "POST"])
+@login_required
+def new():
+    user = current_user()
+    refusal = policy.may_create(rooms.actor(get_db(), {"id": 0, "host_id": 0}, user))
+    form = {
+        "title": request.form.get("title", ""),
+        "description": request.form.get("description", ""),
+        "speaker_policy": request.form.get("speaker_policy", "everyone"),
+    }
+    if request.method == "POST" and not refusal:
+        try:
+            space = rooms.create(get_db(), user, **form)
+        except DomainError as exc:
+            return render_template(
+                "rooms/new.html",
+                form=form,
+                errors={exc.field: exc.message},
+                refusal=None,
+                labels=policy.POLICY_LABELS,
+            ), exc.status
+        return redirect(url_for("rooms.room", space_id=space["id"]))
+    status = 403 if refusal and request.method == "POST" else 200
+    return render_template(
+        "rooms/new.html", form=form, errors={}, refusal=refusal, labels=policy.POLICY_LABELS
+    ), status
+
+
+@bp.get("/spaces/<int:space_id>")
+@login_required
+def room(space_id: int):
+    db, user = get_db(), current_user()
+    space = rooms.get(db, space_id)
+    who = rooms.actor(db, space, user)
+    if space["ended_at"] is not None:
+        if not policy.can(who, "view", space):
+            return render_template("rooms/ended_public.html", space=space), 410
+        return render_template("rooms/ended.html", space=space)
+    context = room_view.page_context(db, space, user, current_app.config["LISTENERS_SHOWN"])
+    context["join_refusal"] = policy.why(who, "join", space) if not who.present else None
+    return render_template("rooms/room.html", **context)
+
+
+@bp.post("/spaces/<int:space_id>/join")
+@login_required
+@limiter.limit("30 per minute")
+def join(space_id: int):
+    event = rooms.join(get_db(), space_id, current_user())
+    current_app.extensions["spaces_hub"].note_join(space_id, current_user()["id"])
+    return _act(space_id, event)
+
+
+@bp.post("/spaces/<int:space_id>/leave")
+@login_required
+def leave(space_id: int):
+    _space(space_id)
+    event = rooms.leave(get_db(), space_id, current_user()["id"])
+    return _act(space_id, event or RoomEvent(space_id, users=frozenset({current_user()["id"]})))
+
+
+@bp.post("/spaces/<int:space_id>/request")
+@login_required
+@limiter.limit("10 per minute")
+def request_to_speak(space_id: int):
+    return _act(space_id, rooms.request_to_speak(get_db(), space_id, current_user()))
+
+
+SELF_ACTIONS = {
+    "cancel-request": rooms.cancel_request,
+    "accept-invite": rooms.accept_invite,
+    "stop-speaking": rooms.stop_speaking,
+}
+
+
+@bp.post("/spaces/<int:space_id>/<any('cancel-request', 'accept-invite', 'stop-speaking'):name>")
+@login_required
+def self_action(space_id: int, name: str):
+    return _act(space_id, SELF_ACTIONS[name](get_db(), space_id, current_user()))
+
+
+@bp.post("/spaces/<int:space_id>/mic")
+@login_required
+@limiter.limit("120 per minute")
+def mic(space_id: int):
+    on = request.form.get("on") == "1"
+    return _act(space_id, rooms.set_mic(get_db(), space_id, current_user(), on))
+
+
+PERSON_ACTIONS = {
+    "approve": rooms.approve,
+    "deny": rooms.deny,
+    "make-speaker": rooms.make_speaker,
+    "invite": rooms.invite,
+    "move-to-listeners": rooms.move_to_listeners,
+    "mute": rooms.mute,
+    "remove": rooms.remove,
+    "block": rooms.block,
+}
+
+
+@bp.post("/spaces/<int:space_id>/people/<int:user_id>/<name>")
+@login_required
+@limiter.limit("120 per minute")
+def person_action(space_id: int, user_id: int, name: str):
+    action = PERSON_ACTIONS.get(name)
+    if action is None:
+        raise NotFound("That action is not available here.")
+    return _act(space_id, action(get_db(), space_id, current_user(), user_id))
+
+
+@bp.post("/spaces/<int:space_id>/edit")
+@login_required
+def edit(space_id: int):
+    form = request.form
+    event = rooms.edit(
+        get_db(), space_id, current_user(), form.get("title", ""), form.get("description", "")
+    )
+    return _act(space_id, event)
+
+
+@bp.post("/spaces/<int:space_id>/policy")
+@login_required
+def set_policy(space_id: int):
+    event = rooms.set_policy(
+        get_db(), space_id, current_user(), request.form.get("speaker_policy", "")
+    )
+    return _act(space_id, event)
+
+
+@bp.post("/spaces/<int:space_id>/end")
+@login_required
+def end(space_id: int):
+    publish(rooms.end(get_db(), space_id, current_user()))
+    if is_htmx():
+        return room_view.ended(_space(space_id))
+    return redirect(url_for("rooms.room", space_id=space_id))
+
+
+@bp.post("/spaces/<int:space_id>/share/post")
+@login_required
+@limiter.limit("10 per minute")
+def share_post(space_id: int):
+    from .. import posts
+
+    db, user = get_db(), current_user()
+    space = _space(space_id)
+    if not policy.can(rooms.actor(db, space, user), "share", space):
+        raise NotFound("This Space has ended.")
+    link = url_for("rooms.room", space_id=space_id)
+    posts.create(db, user["id"], f"Listen in: {space['title']}", link)
+    return _share_done("Posted to your followers.")
+
+
+@bp.post("/spaces/<int:space_id>/share/dm")
+@login_required
+@limiter.limit("10 per minute")
+def share_dm(space_id: int):
+    """Sends the room link by DM; the host may invite the people to speak at the same time."""
+    from .. import messages
+
+    db, user = get_db(), current_user()
+    space = _space(space_id)
+    who = rooms.actor(db, space, user)
+    if not policy.can(who, "share", space):
+        raise NotFound("This Space has ended.")
+    names = [n for n in request.form.get("usernames", "").replace(",", " ").split() if n][:20]
+    if not names:
+        raise DomainError("Enter at least one username.", "usernames")
+    as_speaker = request.form.get("invite_to_speak") == "on"
+    link = url_for("rooms.room", space_id=space_id)
+    sent = []
+    for name in names:
+        person = accounts.by_username(db, name)
+        if as_speaker:
+            publish(rooms.invite(db, space_id, user, person["id"]))
+            text = f"{user['username']} invites you to speak in their Space: {space['title']}"
+        else:
+            text = f"Join me in this Space: {space['title']}"
+        messages.send(db, user["id"], person["id"], text, link)
+        sent.append(person["username"])
+    return _share_done("Sent to " + ", ".join(sent) + ".")
+
+
+def _share_done(text: str):
+    if is_htmx():
+        return room_view.status(text)
+    return redirect(request.referrer or url_for("home.index"))

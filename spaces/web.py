@@ -1,0 +1,155 @@
+"""Web wiring: database per thread, current user, CSRF, rate limits, headers, errors."""
+
+import functools
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, current_app, g, render_template, request, session
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_sock import Sock
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from . import accounts, commands, migrations
+from . import db as dbm
+from .errors import DomainError
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+sock = Sock()
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
+
+
+def get_db():
+    return current_app.extensions["spaces_db"].get()
+
+
+def current_user() -> dict | None:
+    if "user" not in g:
+        user_id = session.get("user_id")
+        g.user = accounts.get(get_db(), user_id) if user_id else None
+    return g.user
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_user() is None:
+            if request.headers.get("HX-Request"):
+                return "", 401, {"HX-Redirect": "/login"}
+            from flask import redirect, url_for
+
+            return redirect(url_for("auth.login", next=request.path))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def admin_required(view):
+    """Admin pages do not exist for anyone else: 404, not 403."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        user = current_user()
+        if user is None or not user["is_admin"]:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def same_origin() -> bool:
+    """True when the request's Origin header names this site (websocket handshakes need it)."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False
+    parts = urlsplit(origin)
+    return parts.netloc == request.host and parts.scheme in ("http", "https")
+
+
+def error_page(message: str, status: int):
+    if is_htmx():
+        return render_template("_error.html", message=message), status, {"HX-Reswap": "none"}
+    return render_template("error.html", message=message, status=status), status
+
+
+def init_app(app: Flask) -> None:
+    from .views import register
+
+    app.extensions["spaces_db"] = dbm.ThreadLocalDatabases(app.config["DATABASE"])
+    migrations.apply(dbm.connect(app.config["DATABASE"]))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    sock.init_app(app)
+
+    @app.teardown_appcontext
+    def _forget_user(_exc):
+        g.pop("user", None)
+
+    @app.context_processor
+    def _template_globals():
+        user = current_user()
+        unread = 0
+        if user:
+            from . import messages
+
+            unread = messages.unread_count(get_db(), user["id"])
+        return {"me": user, "unread_count": unread}
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Permissions-Policy", "microphone=(self)")
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        return error_page(
+            "This form has expired or did not come from this site. Reload the page and try again.",
+            400,
+        )
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        return error_page(exc.message, exc.status)
+
+    @app.errorhandler(404)
+    def _not_found(_exc):
+        return error_page("There is nothing here.", 404)
+
+    @app.errorhandler(405)
+    def _not_allowed(_exc):
+        return error_page("That action is not available here.", 405)
+
+    @app.errorhandler(413)
+    def _too_large(_exc):
+        return error_page("That request is too large.", 413)
+
+    @app.errorhandler(429)
+    def _too_many(exc):
+        return error_page(f"Too many attempts. Please wait and try again ({exc.description}).", 429)
+
+    @app.errorhandler(400)
+    def _bad_request(_exc):
+        return error_page("That request was not understood.", 400)
+
+    register(app)
+    commands.register(app)
+
+    from .events import InProcessBroker
+    from .realtime.hub import LiveHub
+
+    broker = InProcessBroker()
+    app.extensions["spaces_broker"] = broker
+    app.extensions["spaces_hub"] = LiveHub(app, broker)
