@@ -28,7 +28,7 @@ _SELECT = "SELECT p.*, u.username, u.display_name FROM posts p JOIN users u ON u
 
 
 def timeline(db: Database, user_id: int, limit: int = 50) -> list[dict]:
-    """Posts of the people one follows (following a protected account means approved) and one's own."""
+    """Posts of people one follows (for a protected account: approved) and one's own."""
     return dbm.all_rows(
         db,
         _SELECT + " WHERE p.author_id = :me OR p.author_id IN"
