@@ -6,13 +6,14 @@ connection's non-blocking outbox. It also runs presence: a person whose last soc
 removed after a grace period unless they reconnect.
 """
 
+import contextlib
 import itertools
 import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from flask import Flask
+from flask import Flask, g
 
 from .. import accounts, room_view, rooms
 from ..clock import now
@@ -107,10 +108,16 @@ class LiveHub:
             conns = list(self.rooms.get(space_id, {}).values())
         return [c for c in conns if user_id is None or c.user_id == user_id]
 
+    @contextlib.contextmanager
+    def _render_context(self):
+        """A request context for templates (url_for), marked as shared: no per-session token."""
+        with self.app.test_request_context("/"):
+            g.shared_render = True
+            yield self.app.extensions["spaces_db"].get()
+
     def full_state(self, conn: Connection) -> None:
         """Everything a (re)connected page needs, rendered for that person."""
-        with self.app.app_context():
-            db = self.app.extensions["spaces_db"].get()
+        with self._render_context() as db:
             try:
                 space = rooms.get(db, conn.space_id)
             except DomainError:
@@ -170,8 +177,7 @@ class LiveHub:
             dirty, self.dirty = self.dirty, {}
         if not dirty:
             return
-        with self.app.app_context():
-            db = self.app.extensions["spaces_db"].get()
+        with self._render_context() as db:
             for space_id, dirt in dirty.items():
                 self._flush_room(db, space_id, dirt)
 
@@ -194,7 +200,7 @@ class LiveHub:
         renderer = room_view.SectionRenderer(db, space, self.listeners_shown)
         sections = [s for s in room_view.SECTION_TEMPLATES if s in dirt.sections]
         frames: dict[tuple, bytes] = {}
-        users = {u["id"]: u for u in accounts.by_ids(db, list(dirt.users))} if dirt.users else {}
+        users = accounts.by_ids(db, list(dirt.users))
         controls: dict[int, str] = {}
         notices = defaultdict(list)
         for user_id, text in dirt.notices:

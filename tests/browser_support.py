@@ -1,0 +1,50 @@
+"""Chromium through Playwright: Debian's /usr/bin/chromium, never a downloaded browser."""
+
+import contextlib
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+BASE_FLAGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+needs_chromium = pytest.mark.skipif(
+    not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (see README)"
+)
+
+
+@contextlib.contextmanager
+def chromium(microphone_wav: str | None = None, headless: bool = True):
+    """A Chromium process; with `microphone_wav`, that file is the microphone (looped)."""
+    from playwright.sync_api import sync_playwright
+
+    flags = list(BASE_FLAGS)
+    if microphone_wav:
+        flags += [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={microphone_wav}",
+        ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=headless, args=flags)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def sign_up(page, base_url: str, username: str, password: str = "correct horse") -> None:
+    page.goto(base_url + "/signup")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url(base_url + "/")
