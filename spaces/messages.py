@@ -24,7 +24,8 @@ def validate_link(link: str | None) -> str | None:
     relative = not parts.scheme and not parts.netloc and link.startswith("/")
     if not relative and parts.scheme not in ("http", "https"):
         raise Invalid("Links must start with http://, https:// or /.", "link")
-    if link.startswith("//"):
+    # Browsers read "/\\host" like "//host": both leave the site.
+    if link.startswith(("//", "/\\")):
         raise Invalid("Links must start with http://, https:// or /.", "link")
     return link
 

@@ -144,6 +144,25 @@ def m002_spaces(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_recordings(db: Database) -> None:
+    _run(
+        db,
+        """
+        -- One row per recorded part of a Space (a restart starts a new part).
+        CREATE TABLE recordings (
+            id INTEGER PRIMARY KEY,
+            space_id INTEGER NOT NULL REFERENCES spaces(id),
+            path TEXT NOT NULL,
+            start_offset REAL NOT NULL,       -- seconds since the Space started
+            created_at REAL NOT NULL,
+            error TEXT
+        );
+        CREATE INDEX recordings_space ON recordings(space_id)
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     """Statement by statement: `executescript` would commit the migration's transaction early."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]

@@ -27,6 +27,7 @@ def main() -> None:
 
     def stop(_signum, _frame):
         app.extensions["spaces_hub"].close_all(1012)
+        app.extensions["spaces_audio"].stop()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
@@ -38,6 +39,7 @@ def main() -> None:
 
 def start_workers(app) -> None:
     app.extensions["spaces_hub"].start()
+    app.extensions["spaces_audio"].start()
 
 
 if __name__ == "__main__":

@@ -33,6 +33,10 @@ def current_user() -> dict | None:
     if "user" not in g:
         user_id = session.get("user_id")
         g.user = accounts.get(get_db(), user_id) if user_id else None
+        auth = request.headers.get("Authorization", "")
+        if g.user is None and auth.startswith("Bearer "):
+            # The terminal client: a token, never a cookie, so CSRF does not arise.
+            g.user = accounts.user_for_token(get_db(), auth[7:].strip())
     return g.user
 
 
@@ -159,8 +163,11 @@ def init_app(app: Flask) -> None:
     commands.register(app)
 
     from .events import InProcessBroker
+    from .realtime.audio import AudioEngine
     from .realtime.hub import LiveHub
 
     broker = InProcessBroker()
     app.extensions["spaces_broker"] = broker
     app.extensions["spaces_hub"] = LiveHub(app, broker)
+    app.extensions["spaces_audio"] = audio = AudioEngine(app)
+    broker.subscribe(audio.on_event)

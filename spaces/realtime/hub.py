@@ -32,8 +32,9 @@ class Connection:
     id: int
     space_id: int
     user_id: int
-    outbox: Outbox
+    outbox: Outbox | None
     visible: bool = True  # the room page is showing (not a hidden tab, not docked)
+    kind: str = "live"  # "live": the room page's socket; "audio": holds presence only
 
 
 @dataclass
@@ -85,6 +86,17 @@ class LiveHub:
             self.last_seen.pop((space_id, user_id), None)
         return conn
 
+    def hold(self, space_id: int, user_id: int) -> Connection:
+        """Presence without fragments: the audio socket keeps a docked listener in the room."""
+        conn = Connection(next(self._ids), space_id, user_id, None, kind="audio")
+        with self.lock:
+            self.rooms[space_id][conn.id] = conn
+            self.last_seen.pop((space_id, user_id), None)
+        return conn
+
+    def release(self, conn: Connection) -> None:
+        self.disconnect(conn)
+
     def disconnect(self, conn: Connection) -> None:
         with self.lock:
             room = self.rooms.get(conn.space_id, {})
@@ -106,7 +118,7 @@ class LiveHub:
     def connections(self, space_id: int, user_id: int | None = None) -> list[Connection]:
         with self.lock:
             conns = list(self.rooms.get(space_id, {}).values())
-        return [c for c in conns if user_id is None or c.user_id == user_id]
+        return [c for c in conns if c.kind == "live" and (user_id is None or c.user_id == user_id)]
 
     @contextlib.contextmanager
     def _render_context(self):
@@ -248,6 +260,6 @@ class LiveHub:
     def close_all(self, code: int = 1012) -> None:
         """On shutdown: 1012 (service restart) makes browsers reconnect."""
         with self.lock:
-            conns = [c for room in self.rooms.values() for c in room.values()]
+            conns = [c for room in self.rooms.values() for c in room.values() if c.outbox]
         for conn in conns:
             conn.outbox.close(code, "restart")

@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import auth, home, live, messages, people, reports, rooms
+    from . import audio, auth, home, live, messages, people, reports, rooms
 
-    for module in (auth, home, live, messages, people, reports, rooms):
+    for module in (audio, auth, home, live, messages, people, reports, rooms):
         app.register_blueprint(module.bp)

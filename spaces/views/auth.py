@@ -1,10 +1,10 @@
 """Sign up, log in, log out."""
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
 
 from .. import accounts
 from ..errors import DomainError
-from ..web import get_db, limiter
+from ..web import csrf, get_db, limiter
 
 bp = Blueprint("auth", __name__)
 
@@ -56,6 +56,20 @@ def login():
         _sign_in(user)
         return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", form=form, errors={})
+
+
+@bp.post("/api/token")
+@csrf.exempt
+@limiter.limit("5 per minute", key_func=_username_key, deduct_when=_failed)
+@limiter.limit("30 per 10 minutes", deduct_when=_failed)
+def api_token():
+    """A bearer token for the terminal client (`spaces login`), for a username and password."""
+    user = accounts.authenticate(
+        get_db(), request.form.get("username", ""), request.form.get("password", "")
+    )
+    if user is None:
+        return jsonify(error="That username and password do not match."), 401
+    return jsonify(token=accounts.issue_token(get_db(), user["id"]), username=user["username"])
 
 
 @bp.post("/logout")

@@ -1,0 +1,277 @@
+"""The audio relay: speakers' frames in, one mix out to every listener, on a steady 20 ms tick.
+
+Who may send is decided from in-memory room state (`on_air`), refreshed from the database when a
+room event arrives, never per frame. Each tick builds the listeners' websocket frame once and
+writes it through every connection's non-blocking outbox (see outbox.py); speakers get their own
+mix-minus. The mix is recorded, and each consenting speaker's own frames go to the caption worker.
+"""
+
+import itertools
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from flask import Flask
+
+from .. import rooms
+from ..clock import now
+from ..events import RoomEvent
+from .mixer import FRAME_BYTES, FRAME_SECONDS, SpeakerBuffer, mix_tick
+from .outbox import Outbox, frame
+from .recorder import Recorder, recording_path
+
+log = logging.getLogger(__name__)
+
+LEVELS_EVERY = 5  # ticks (100 ms)
+REMOVED_CLOSE, ENDED_CLOSE = 4403, 4410
+
+
+@dataclass(eq=False)
+class AudioConnection:
+    id: int
+    space_id: int
+    user_id: int
+    outbox: Outbox
+    frames_in: int = 0
+    frames_dropped: int = 0  # not on air, wrong size, or over the rate
+    allowance: float = 100.0
+    last: float = field(default_factory=time.monotonic)
+
+    RATE = 60.0  # frames per second allowed (50 expected), with a 2 s burst after a reconnect
+    BURST = 100.0
+
+    def take(self) -> bool:
+        t = time.monotonic()
+        self.allowance = min(self.BURST, self.allowance + (t - self.last) * self.RATE)
+        self.last = t
+        if self.allowance < 1:
+            return False
+        self.allowance -= 1
+        return True
+
+
+class AudioRoom:
+    def __init__(self, space: dict, recordings_dir: str) -> None:
+        self.space_id = space["id"]
+        self.started = space["created_at"]
+        self.conns: dict[int, AudioConnection] = {}
+        self.buffers: dict[int, SpeakerBuffer] = {}
+        self.stage: set[int] = set()
+        self.on_air: set[int] = set()
+        self.consent: set[int] = set()
+        self.recordings_dir = recordings_dir
+        self.recorder: Recorder | None = None
+        self.ticks = 0
+        self.last_levels: dict[int, float] = {}
+        self.peak_levels: dict[int, float] = {}
+        self.error_reported = False
+
+    def offset(self) -> float:
+        """Seconds since the Space started, by the recording's own clock once it runs."""
+        if self.recorder is None:
+            return now() - self.started
+        return self.recorder.start_offset + self.recorder.seconds
+
+
+class AudioEngine:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.rooms: dict[int, AudioRoom] = {}
+        self._ids = itertools.count(1)
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.caption_sink = None  # callable(space_id, user_id, frame, offset) or None
+        self.stats = {"ticks": 0, "late_ticks": 0, "frames_dropped": 0}
+
+    def _db(self):
+        return self.app.extensions["spaces_db"].get()
+
+    # Connections -------------------------------------------------------------------------------
+
+    def connect(self, space_id: int, user_id: int, outbox: Outbox) -> AudioConnection:
+        conn = AudioConnection(next(self._ids), space_id, user_id, outbox)
+        with self.lock:
+            room = self.rooms.get(space_id)
+        if room is None:
+            room = self._open_room(space_id)
+        with self.lock:
+            room.conns[conn.id] = conn
+        return conn
+
+    def disconnect(self, conn: AudioConnection) -> None:
+        with self.lock:
+            room = self.rooms.get(conn.space_id)
+            if room is not None:
+                room.conns.pop(conn.id, None)
+
+    def receive(self, conn: AudioConnection, data) -> None:
+        """One message from a client: a frame is kept only from a speaker with the mic on."""
+        room = self.rooms.get(conn.space_id)
+        if (
+            room is None
+            or not isinstance(data, bytes | bytearray)
+            or len(data) != FRAME_BYTES
+            or conn.user_id not in room.on_air
+            or not conn.take()
+        ):
+            conn.frames_dropped += 1
+            self.stats["frames_dropped"] += 1
+            return
+        conn.frames_in += 1
+        buffer = room.buffers.get(conn.user_id)
+        if buffer is not None:
+            buffer.push(bytes(data))
+
+    def _open_room(self, space_id: int) -> AudioRoom:
+        with self.app.app_context():
+            db = self._db()
+            space = rooms.get(db, space_id)
+            room = AudioRoom(space, self.app.config["RECORDINGS_DIR"])
+            self._refresh(db, room)
+        with self.lock:
+            existing = self.rooms.get(space_id)
+            if existing is not None:
+                return existing
+            self.rooms[space_id] = room
+        return room
+
+    def _start_recording(self, room: AudioRoom) -> None:
+        with self.app.app_context():
+            db = self._db()
+            part = db.execute(
+                "SELECT COUNT(*) FROM recordings WHERE space_id = ?", (room.space_id,)
+            ).fetchone()[0]
+            path = recording_path(room.recordings_dir, room.space_id, part)
+            room.recorder = Recorder(path, start_offset=max(0.0, now() - room.started))
+            db.execute(
+                "INSERT INTO recordings (space_id, path, start_offset, created_at, error)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (room.space_id, str(path), room.recorder.start_offset, now(), room.recorder.error),
+            )
+
+    # Room state from events --------------------------------------------------------------------
+
+    def _refresh(self, db, room: AudioRoom) -> None:
+        rows = db.execute(
+            "SELECT p.user_id, p.mic_on, u.caption_consent FROM participants p"
+            " JOIN users u ON u.id = p.user_id WHERE p.space_id = ? AND p.present = 1"
+            " AND p.role IN ('host', 'speaker')",
+            (room.space_id,),
+        ).fetchall()
+        stage = {r[0] for r in rows}
+        on_air = {r[0] for r in rows if r[1]}
+        with self.lock:
+            for user_id in set(room.buffers) - on_air:
+                room.buffers.pop(user_id).clear()
+            for user_id in on_air - set(room.buffers):
+                room.buffers[user_id] = SpeakerBuffer()
+            room.stage, room.on_air = stage, on_air
+            room.consent = {r[0] for r in rows if r[2]}
+
+    def on_event(self, event: RoomEvent) -> None:
+        room = self.rooms.get(event.space_id)
+        if room is None:
+            return
+        if event.kind == "ended":
+            self._close_room(room, ENDED_CLOSE, "ended")
+            return
+        with self.app.app_context():
+            self._refresh(self._db(), room)
+        for conn in list(room.conns.values()):
+            if conn.user_id in event.removed:
+                conn.outbox.close(REMOVED_CLOSE, "removed")
+
+    def _close_room(self, room: AudioRoom, code: int, reason: str) -> None:
+        with self.lock:
+            self.rooms.pop(room.space_id, None)
+            conns = list(room.conns.values())
+            room.on_air = set()
+        for conn in conns:
+            conn.outbox.close(code, reason)
+        if room.recorder is not None:
+            room.recorder.close()
+
+    # The tick ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True, name="audio-mixer")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        for room in list(self.rooms.values()):
+            self._close_room(room, 1012, "restart")
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stopping:
+            next_tick += FRAME_SECONDS
+            try:
+                self.tick()
+            except Exception:
+                log.exception("audio tick failed")
+            delay = next_tick - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                self.stats["late_ticks"] += 1
+                if delay < -0.2:  # far behind (a stall): skip ahead rather than burst
+                    next_tick = time.monotonic()
+
+    def tick(self) -> None:
+        self.stats["ticks"] += 1
+        with self.lock:
+            rooms_now = list(self.rooms.values())
+        for room in rooms_now:
+            self._tick_room(room)
+
+    def _tick_room(self, room: AudioRoom) -> None:
+        with self.lock:
+            conns = list(room.conns.values())
+            buffers = dict(room.buffers)
+            stage = room.stage
+        if room.recorder is None and conns:
+            self._start_recording(room)
+        speakers_listening = {c.user_id for c in conns if c.user_id in stage}
+        result = mix_tick(buffers, speakers_listening)
+        offset = room.offset()
+        room.ticks += 1
+        mix_frame = frame(result.mix)
+        minus_frames = {uid: frame(data) for uid, data in result.minus.items()}
+        for conn in conns:
+            conn.outbox.push(minus_frames.get(conn.user_id, mix_frame))
+        if room.recorder is not None:
+            room.recorder.write(result.mix)
+            if room.recorder.error and not room.error_reported:
+                self._report_recording_error(room)
+        sink = self.caption_sink
+        if sink is not None:
+            for user_id, data in result.frames.items():
+                if user_id in room.consent:
+                    sink(room.space_id, user_id, data, offset)
+        for uid, value in result.levels.items():
+            room.peak_levels[uid] = max(value, room.peak_levels.get(uid, 0.0))
+        if room.ticks % LEVELS_EVERY == 0:
+            levels = {uid: round(v, 2) for uid, v in room.peak_levels.items()}
+            room.peak_levels = {}
+            if levels or room.last_levels:
+                room.last_levels = levels
+                message = frame(json.dumps({"type": "levels", "levels": levels}))
+                for conn in conns:
+                    conn.outbox.push(message)
+
+    def _report_recording_error(self, room: AudioRoom) -> None:
+        """A failed recording (a full disk) is written where admins see it; the room goes on."""
+        room.error_reported = True
+        with self.app.app_context():
+            self._db().execute(
+                "UPDATE recordings SET error = ? WHERE path = ?",
+                (room.recorder.error, str(room.recorder.path)),
+            )
+
+    def recording_error(self, space_id: int) -> str | None:
+        room = self.rooms.get(space_id)
+        return room.recorder.error if room and room.recorder else None

@@ -1,0 +1,109 @@
+"""Mixing for one room: per-speaker jitter buffers, the room mix and each speaker's mix-minus.
+
+All audio is 16 kHz mono signed 16-bit little-endian, in 20 ms frames of 320 samples (640 bytes).
+The mixer runs on a steady tick; each tick takes at most one frame per speaker. A speaker's buffer
+starts playing once it holds PREFILL frames (absorbing network jitter) and drops its oldest frames
+beyond MAX_BUFFER, so a speaker whose clock runs fast never adds delay.
+"""
+
+from collections import deque
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+FRAME_SAMPLES = 320
+FRAME_BYTES = FRAME_SAMPLES * 2
+FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
+PREFILL = 2  # frames (40 ms) buffered before a speaker is heard
+MAX_BUFFER = 6  # frames (120 ms); older ones are dropped
+SILENCE = bytes(FRAME_BYTES)
+
+
+class SpeakerBuffer:
+    """Small jitter buffer for one speaker's incoming frames."""
+
+    def __init__(self) -> None:
+        self.frames: deque[bytes] = deque()
+        self.playing = False
+        self.dropped = 0
+        self.underruns = 0
+
+    def push(self, frame: bytes) -> None:
+        self.frames.append(frame)
+        while len(self.frames) > MAX_BUFFER:
+            self.frames.popleft()
+            self.dropped += 1
+
+    def pop(self) -> bytes | None:
+        """The next frame, or None while (re)filling or after the speaker stopped sending."""
+        if not self.playing:
+            if len(self.frames) < PREFILL:
+                return None
+            self.playing = True
+        if not self.frames:
+            self.playing = False
+            self.underruns += 1
+            return None
+        return self.frames.popleft()
+
+    def clear(self) -> None:
+        self.frames.clear()
+        self.playing = False
+
+
+def level(samples: np.ndarray) -> float:
+    """Loudness of one frame from 0 to 1 (RMS on a log scale, -60 dBFS..0 dBFS)."""
+    if samples.size == 0:
+        return 0.0
+    rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) / 32768.0
+    if rms <= 1e-3:
+        return 0.0
+    return min(1.0, (20 * np.log10(rms) + 60) / 60)
+
+
+class MixResult:
+    """One tick's output: the room mix, each speaker's mix-minus, and levels."""
+
+    __slots__ = ("mix", "minus", "levels", "frames")
+
+    def __init__(
+        self,
+        mix: bytes,
+        minus: dict[int, bytes],
+        levels: dict[int, float],
+        frames: dict[int, bytes],
+    ) -> None:
+        self.mix = mix
+        self.minus = minus
+        self.levels = levels
+        self.frames = frames  # each speaker's own frame this tick (for captions)
+
+
+def mix_tick(
+    buffers: dict[int, SpeakerBuffer], wanted_minus: set[int] | frozenset = frozenset()
+) -> MixResult:
+    """Mixes one frame from every buffer. Sums in int32 and clamps, so loud voices never wrap."""
+    frames: dict[int, bytes] = {}
+    arrays: dict[int, np.ndarray] = {}
+    for user_id, buffer in buffers.items():
+        frame = buffer.pop()
+        if frame is not None:
+            frames[user_id] = frame
+            arrays[user_id] = np.frombuffer(frame, dtype="<i2")
+    if not arrays:
+        return MixResult(SILENCE, {u: SILENCE for u in wanted_minus}, {}, {})
+    total = np.zeros(FRAME_SAMPLES, dtype=np.int32)
+    for samples in arrays.values():
+        total += samples
+    mix = np.clip(total, -32768, 32767).astype("<i2").tobytes()
+    minus = {}
+    for user_id in wanted_minus:
+        own = arrays.get(user_id)
+        if own is None:
+            minus[user_id] = mix
+        elif len(arrays) == 1:
+            minus[user_id] = SILENCE
+        else:
+            minus[user_id] = np.clip(total - own, -32768, 32767).astype("<i2").tobytes()
+    levels = {user_id: level(samples) for user_id, samples in arrays.items()}
+    return MixResult(mix, minus, levels, frames)

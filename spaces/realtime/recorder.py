@@ -1,0 +1,70 @@
+"""The room mix, recorded for review as Ogg/Opus through libsndfile (soundfile).
+
+Ogg is written page by page, so a flush every second leaves a file that plays up to the last
+second or so even after `kill -9`. A write error (a full disk) stops the recording, keeps the
+Space running, and is reported through `error` for admins.
+"""
+
+import logging
+import threading
+from pathlib import Path
+
+import soundfile as sf
+
+from .mixer import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+FLUSH_EVERY = 50  # frames (1 s)
+
+
+def recording_path(directory: str | Path, space_id: int, part: int = 0) -> Path:
+    name = f"space-{space_id}.ogg" if part == 0 else f"space-{space_id}.part{part}.ogg"
+    return Path(directory) / name
+
+
+class Recorder:
+    """Appends 20 ms frames of the room mix. `start_offset` is this file's place in the Space's
+    timeline (seconds since it started), so captions and review can point into it."""
+
+    def __init__(self, path: Path, start_offset: float = 0.0) -> None:
+        self.path = path
+        self.start_offset = start_offset
+        self.frames = 0
+        self.error: str | None = None
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._file = sf.SoundFile(
+                str(path), "w", samplerate=SAMPLE_RATE, channels=1, format="OGG", subtype="OPUS"
+            )
+        except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+            self._fail(exc)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames * 0.02
+
+    def write(self, frame: bytes) -> None:
+        if self.error:
+            return
+        with self._lock:
+            try:
+                self._file.buffer_write(frame, dtype="int16")
+                self.frames += 1
+                if self.frames % FLUSH_EVERY == 0:
+                    self._file.flush()
+            except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+                self._fail(exc)
+
+    def close(self) -> None:
+        with self._lock:
+            f = getattr(self, "_file", None)
+            if f is not None and not f.closed:
+                try:
+                    f.close()
+                except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+                    self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        self.error = f"Recording stopped: {exc}"
+        log.error("recording %s failed: %s", self.path, exc)

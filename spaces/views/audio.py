@@ -1,0 +1,54 @@
+"""The audio socket: binary 20 ms frames in from speakers, the room mix out to everyone.
+
+The protocol is documented in docs/audio-protocol.md.
+"""
+
+from flask import Blueprint, abort, current_app, request
+from simple_websocket import ConnectionClosed
+
+from .. import policy, rooms
+from ..realtime.outbox import attach
+from ..web import current_user, get_db, same_origin, sock
+
+bp = Blueprint("audio", __name__)
+
+AUDIO_BACKLOG = 8  # frames (160 ms) queued for a slow listener before the oldest are dropped
+
+
+@bp.before_request
+def check_audio_request():
+    """Refused before the upgrade: other sites, signed-out people, people not in a live Space."""
+    token_client = request.headers.get("Authorization", "").startswith("Bearer ")
+    if not token_client and not same_origin():
+        abort(403)
+    user = current_user()
+    if user is None:
+        abort(401)
+    db = get_db()
+    space = rooms.get(db, request.view_args["space_id"])
+    who = rooms.actor(db, space, user)
+    if space["ended_at"] is not None:
+        abort(410)
+    if not policy.can(who, "leave", space):  # i.e. present in the Space
+        abort(403)
+
+
+@sock.route("/spaces/<int:space_id>/audio", bp=bp)
+def audio(ws, space_id: int):
+    engine = current_app.extensions["spaces_audio"]
+    hub = current_app.extensions["spaces_hub"]
+    user = current_user()
+    outbox = attach(ws, max_backlog=AUDIO_BACKLOG, overflow="drop-oldest")
+    conn = engine.connect(space_id, user["id"], outbox)
+    presence = hub.hold(space_id, user["id"])
+    try:
+        while not outbox.dead:
+            data = ws.receive(timeout=5)
+            if data is not None:
+                engine.receive(conn, data)
+    except ConnectionClosed:
+        pass
+    finally:
+        engine.disconnect(conn)
+        hub.release(presence)
+        outbox.close(1000)
