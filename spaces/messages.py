@@ -24,8 +24,8 @@ def validate_link(link: str | None) -> str | None:
     relative = not parts.scheme and not parts.netloc and link.startswith("/")
     if not relative and parts.scheme not in ("http", "https"):
         raise Invalid("Links must start with http://, https:// or /.", "link")
-    # Browsers read "/\\host" like "//host": both leave the site.
-    if link.startswith(("//", "/\\")):
+    # Browsers drop tabs and newlines and read "/\\host" like "//host": both leave the site.
+    if link.startswith(("//", "/\\")) or any(ord(c) < 32 or ord(c) == 127 for c in link):
         raise Invalid("Links must start with http://, https:// or /.", "link")
     return link
 

@@ -105,10 +105,11 @@ def _user(db: Database, user_id: int) -> dict:
 
 
 def _stage_count(db: Database, space_id: int) -> int:
+    """Seats taken on stage. The host's seat counts even while the host is away (they keep it)."""
     return dbm.scalar(
         db,
-        "SELECT COUNT(*) FROM participants WHERE space_id = ? AND present = 1"
-        " AND role IN ('host', 'speaker')",
+        "SELECT COUNT(*) FROM participants WHERE space_id = ?"
+        " AND (role = 'host' OR (present = 1 AND role = 'speaker'))",
         (space_id,),
     )
 

@@ -27,6 +27,14 @@
     }
   });
 
+  // Every htmx request carries the CSRF token of the page now shown. It is read from <main>,
+  // which hx-boost navigation replaces, so a sign-in (a new session, a new token) is followed.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var main = document.getElementById("content");
+    var token = main && main.getAttribute("data-csrf-token");
+    if (token) event.detail.headers["X-CSRFToken"] = token;
+  });
+
   // The room socket: remember it so the page can say when it is hidden or shown.
   var roomSocket = null;
   function sendVisibility() {

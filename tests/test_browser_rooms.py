@@ -52,6 +52,6 @@ def test_host_and_listener_see_each_change_live(live_server):
 
         host.get_by_role("button", name="End Space").click()
         host.get_by_role("dialog").get_by_role("button", name="End").click()
-        expect(guest.get_by_text("This Space has ended.")).to_be_visible()
-        expect(host.get_by_text("This Space has ended.")).to_be_visible()
+        expect(guest.get_by_role("main").get_by_text("This Space has ended.")).to_be_visible()
+        expect(host.get_by_role("main").get_by_text("This Space has ended.")).to_be_visible()
         expect(guest.get_by_role("button", name="Turn on microphone")).to_have_count(0)
