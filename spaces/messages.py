@@ -37,6 +37,7 @@ def _pair(a: int, b: int) -> tuple[int, int]:
 def send(
     db: Database, sender_id: int, recipient_id: int, body: str, link: str | None = None
 ) -> dict:
+    """Sends a message; the system account's notices reach people whatever they blocked."""
     body = (body or "").strip()
     if not body:
         raise Invalid("Write a message.", "body")
@@ -47,7 +48,8 @@ def send(
         raise Invalid("You cannot message yourself.")
     if accounts.get(db, recipient_id) is None:
         raise NotFound("No such account.")
-    if blocks.either_blocked(db, sender_id, recipient_id):
+    system = dbm.scalar(db, "SELECT is_system FROM users WHERE id = ?", (sender_id,))
+    if not system and blocks.either_blocked(db, sender_id, recipient_id):
         raise Forbidden("You cannot message this account.")
     a, b = _pair(sender_id, recipient_id)
     t = now()

@@ -163,6 +163,59 @@ def m003_recordings(db: Database) -> None:
     )
 
 
+@migrations()
+def m004_captions_and_moderation(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE captions (
+            id INTEGER PRIMARY KEY,
+            space_id INTEGER NOT NULL REFERENCES spaces(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            start REAL NOT NULL,              -- seconds since the Space started
+            end REAL NOT NULL,
+            text TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX captions_space ON captions(space_id, start);
+
+        ALTER TABLE spaces ADD COLUMN violation_at REAL;     -- a violation was found (retention)
+        ALTER TABLE spaces ADD COLUMN purged_at REAL;        -- audio and captions are gone
+
+        ALTER TABLE reports ADD COLUMN rule TEXT;
+        ALTER TABLE reports ADD COLUMN note TEXT;
+        ALTER TABLE reports ADD COLUMN decided_at REAL;
+        ALTER TABLE reports ADD COLUMN decided_by INTEGER REFERENCES users(id);
+        ALTER TABLE reports ADD COLUMN appeal_text TEXT;
+        ALTER TABLE reports ADD COLUMN appealed_at REAL;
+        ALTER TABLE reports ADD COLUMN appeal_outcome TEXT;  -- 'upheld', 'overturned'
+        ALTER TABLE reports ADD COLUMN appeal_decided_at REAL;
+
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            actor_id INTEGER REFERENCES users(id),
+            action TEXT NOT NULL,
+            report_id INTEGER REFERENCES reports(id),
+            space_id INTEGER REFERENCES spaces(id),
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        ALTER TABLE users ADD COLUMN is_system INTEGER NOT NULL DEFAULT 0
+        """,
+    )
+    # The account that sends moderation notices. "!" is no argon2 hash: nobody can log in as it.
+    for name in ("spaces", "spaces_notices", "spaces_team"):
+        if not db.execute(
+            "SELECT 1 FROM users WHERE username = ? COLLATE NOCASE", (name,)
+        ).fetchone():
+            db.execute(
+                "INSERT INTO users (username, password_hash, display_name, is_system, created_at)"
+                " VALUES (?, '!', 'Spaces', 1, 0)",
+                (name,),
+            )
+            break
+
+
 def _run(db: Database, script: str) -> None:
     """Statement by statement: `executescript` would commit the migration's transaction early."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]

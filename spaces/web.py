@@ -1,6 +1,7 @@
 """Web wiring: database per thread, current user, CSRF, rate limits, headers, errors."""
 
 import functools
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, render_template, request, session
@@ -38,6 +39,20 @@ def current_user() -> dict | None:
             # The terminal client: a token, never a cookie, so CSRF does not arise.
             g.user = accounts.user_for_token(get_db(), auth[7:].strip())
     return g.user
+
+
+def token_request() -> bool:
+    """A terminal-client request: `Authorization: Bearer` and no session cookie.
+
+    A browser never adds an Authorization header to a cross-site form or fetch without a CORS
+    preflight (which this app never grants), and this request carries no cookie to ride on, so
+    CSRF does not arise. Only a valid token counts; anything else is checked as usual.
+    """
+    return (
+        request.headers.get("Authorization", "").startswith("Bearer ")
+        and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
+        and current_user() is not None
+    )
 
 
 def login_required(view):
@@ -91,13 +106,36 @@ def init_app(app: Flask) -> None:
 
     app.extensions["spaces_db"] = dbm.ThreadLocalDatabases(app.config["DATABASE"])
     migrations.apply(dbm.connect(app.config["DATABASE"]))
+    # CSRF is checked by _csrf_unless_token below, so token clients can POST room actions.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+
+    @app.before_request
+    def _csrf_unless_token():
+        if not app.config["WTF_CSRF_ENABLED"]:
+            return
+        if request.method not in app.config["WTF_CSRF_METHODS"] or token_request():
+            return
+        csrf.protect(apply_exemptions=True)
+
     limiter.init_app(app)
     sock.init_app(app)
 
     @app.teardown_appcontext
     def _forget_user(_exc):
         g.pop("user", None)
+
+    @app.template_filter("datetime")
+    def _datetime(ts: float | None) -> str:
+        if ts is None:
+            return ""
+        return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    @app.template_filter("clock")
+    def _clock(seconds: float) -> str:
+        minutes, secs = divmod(int(seconds or 0), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
     @app.template_global()
     def csrf_input():

@@ -4,7 +4,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import audio, auth, home, live, messages, people, reports, rooms
+    from . import admin, audio, auth, home, live, messages, people, reports, rooms, transcripts
 
-    for module in (audio, auth, home, live, messages, people, reports, rooms):
+    modules = (admin, audio, auth, home, live, messages, people, reports, rooms, transcripts)
+    for module in modules:
         app.register_blueprint(module.bp)

@@ -83,7 +83,15 @@ def room(space_id: int):
     if space["ended_at"] is not None:
         if not policy.can(who, "view", space):
             return render_template("rooms/ended_public.html", space=space), 410
-        return render_template("rooms/ended.html", space=space)
+        from .. import retention
+        from .transcripts import recordings_of
+
+        return render_template(
+            "rooms/ended.html",
+            space=space,
+            deadline=retention.deadline(space),
+            recordings=recordings_of(db, space_id),
+        )
     context = room_view.page_context(db, space, user, current_app.config["LISTENERS_SHOWN"])
     context["join_refusal"] = policy.why(who, "join", space) if not who.present else None
     return render_template("rooms/room.html", **context)

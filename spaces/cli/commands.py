@@ -1,0 +1,183 @@
+"""The three commands: login, listen, speak."""
+
+import contextlib
+import getpass
+import json
+import time
+
+from . import config
+from .api import Api, SpaceURL, server_url
+from .audio_files import FRAME_BYTES, WavWriter, frame_level, frames_forever, load_frames
+from .errors import EXIT_OK, CliError
+from .link import AudioLink, Closed
+from .meter import Meter, clock
+
+FRAME_SECONDS = 0.02
+TAIL_SECONDS = 0.3  # after the last frame, before the mic goes off: the server's buffer plays out
+
+
+def login(url: str, username: str | None, password: str | None, meter: Meter) -> int:
+    server = server_url(url)
+    try:
+        username = username or input("Username: ").strip()
+        password = password or getpass.getpass("Password: ")
+    except EOFError as exc:
+        raise CliError("A username and password are needed to sign in.") from exc
+    answer = Api(server).get_token(username, password)
+    path = config.save_token(server, answer["token"], answer.get("username") or username)
+    meter.say(
+        f"Signed in to {server} as {answer.get('username') or username}; token saved in {path}."
+    )
+    return EXIT_OK
+
+
+def _enter(url: SpaceURL) -> tuple[Api, str, int | None]:
+    """Checks the sign-in and the Space, joins it, and returns (api, token, your user id)."""
+    token, _ = config.token_for(url.server)
+    api = Api(url.server, token)
+    me = api.me(url.space_id)
+    api.join(url.space_id)
+    return api, token, me
+
+
+def listen(url: SpaceURL, out: str | None, seconds: float | None, meter: Meter) -> int:
+    _, token, _ = _enter(url)
+    if out:
+        sink = WavWriter(out)
+    else:
+        from .sound import Speaker
+
+        sink = Speaker()
+    limit = round(seconds / FRAME_SECONDS) if seconds else None
+    where = f", recording to {out}" if out else ""
+    meter.say(f"Listening to {url.page}{where}. Ctrl-C to stop.")
+    code = EXIT_OK
+    try:
+        with AudioLink(url, token, meter.say) as link:
+            while limit is None or sink.frames < limit:
+                message = link.recv(timeout=1.0)
+                if isinstance(message, bytes) and len(message) == FRAME_BYTES:
+                    sink.write(message)
+                    meter.show(frame_level(message), clock(sink.seconds))
+    except Closed as exc:
+        if exc.code != EXIT_OK:
+            raise
+        meter.say(exc.message)
+    except KeyboardInterrupt:
+        meter.say("Stopped.")
+    finally:
+        meter.clear()
+        sink.close()
+        if out:
+            meter.say(f"Recorded {sink.seconds:.1f} s to {out}.")
+    return code
+
+
+def speak(
+    url: SpaceURL,
+    file: str | None,
+    use_mic: bool,
+    loop: bool,
+    hear: bool,
+    meter: Meter,
+) -> int:
+    frames = load_frames(file) if file else None
+    api, token, me = _enter(url)
+    mic = speaker = None
+    if use_mic:
+        from .sound import Microphone
+
+        mic = Microphone()
+    try:
+        if hear:
+            from .sound import Speaker
+
+            speaker = Speaker()
+        api.set_mic(url.space_id, True)  # refuses a listener with a clear message
+        try:
+            source = "the microphone" if mic else file
+            meter.say(f"Speaking in {url.page} from {source}. Ctrl-C to stop.")
+            with AudioLink(url, token, meter.say) as link:
+                talk = _Talk(link, me, meter, speaker)
+                if mic:
+                    talk.from_microphone(mic)
+                else:
+                    talk.from_frames(frames_forever(frames, loop))
+                talk.wait(TAIL_SECONDS)
+        except Closed as exc:
+            if exc.code != EXIT_OK:
+                raise
+            meter.say(exc.message)
+        except KeyboardInterrupt:
+            meter.say("Stopped.")
+        finally:
+            meter.clear()
+            # Removed or ended: there is no microphone left to turn off.
+            with contextlib.suppress(CliError):
+                api.set_mic(url.space_id, False)
+    finally:
+        for device in (mic, speaker):
+            if device is not None:
+                device.close()
+    return EXIT_OK
+
+
+class _Talk:
+    """Sends frames at real-time pace and, while waiting, handles what the server sends: levels
+    for the meter ("the server hears you") and, with --hear, the mix without your voice."""
+
+    def __init__(self, link: AudioLink, me: int | None, meter: Meter, speaker=None) -> None:
+        self.link = link
+        self.me = me
+        self.meter = meter
+        self.speaker = speaker
+        self.sent = 0
+        self.started = time.monotonic()
+
+    def from_frames(self, frames) -> None:
+        start = time.monotonic()
+        for i, frame in enumerate(frames):
+            due = start + i * FRAME_SECONDS
+            lag = time.monotonic() - due
+            if lag > 0.2:  # stalled (a reconnect): carry on from now rather than burst
+                start += lag
+                due += lag
+            self.wait_until(due)
+            self.link.send(frame)
+            self.sent += 1
+
+    def from_microphone(self, mic) -> None:
+        while True:
+            frame = mic.read()  # blocks for about 20 ms: the device paces the stream
+            self.link.send(frame)
+            self.sent += 1
+            self.wait_until(0)
+
+    def wait(self, seconds: float) -> None:
+        self.wait_until(time.monotonic() + seconds)
+
+    def wait_until(self, due: float) -> None:
+        """Handles incoming messages until `due` (at least those already arrived)."""
+        while True:
+            message = self.link.recv(timeout=max(0.0, due - time.monotonic()))
+            if message is None:
+                return
+            self.handle(message)
+
+    def handle(self, message: bytes | str) -> None:
+        if isinstance(message, bytes):
+            if self.speaker is not None and len(message) == FRAME_BYTES:
+                self.speaker.write(message)
+            return
+        try:
+            data = json.loads(message)
+        except ValueError:
+            return
+        if not isinstance(data, dict) or data.get("type") != "levels":
+            return
+        levels = data.get("levels") or {}
+        if self.me is not None:
+            level = float(levels.get(str(self.me), 0.0))
+        else:
+            level = max((float(v) for v in levels.values()), default=0.0)
+        self.meter.show(level, f"{clock(time.monotonic() - self.started)} the server hears you")

@@ -1,0 +1,84 @@
+"""Retention: how long an ended Space's recording and captions are kept, and the exact purge.
+
+Kept 30 days from the end. A violation keeps them 90 days from the decision (counted from the
+decision, so a violation found on day 29 still leaves 90 days to appeal); an appeal extends
+nothing by itself, and an overturned violation no longer extends anything. Past the deadline the
+recording files are deleted and the caption rows too, with SQLite's secure_delete on and the WAL
+checkpointed, so the words are gone from the database file and its WAL, not only hidden. The
+Space's row stays as a tombstone (title, times) for the reports that point to it.
+"""
+
+import logging
+import time
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from . import db as dbm
+from .clock import now
+
+log = logging.getLogger(__name__)
+
+DAY = 24 * 60 * 60
+KEEP_AFTER_END = 30 * DAY
+KEEP_AFTER_VIOLATION = 90 * DAY
+
+
+def deadline(space: dict) -> float | None:
+    """When the Space's audio and captions must be gone; None while it is live."""
+    if space.get("ended_at") is None:
+        return None
+    end = space["ended_at"] + KEEP_AFTER_END
+    if space.get("violation_at") is not None:
+        return max(end, space["violation_at"] + KEEP_AFTER_VIOLATION)
+    return end
+
+
+def is_kept(space: dict) -> bool:
+    """Whether the recording and captions are still there (ended, not yet purged)."""
+    return space.get("ended_at") is not None and space.get("purged_at") is None
+
+
+def due(db: Database) -> list[dict]:
+    t = now()
+    rows = dbm.all_rows(
+        db,
+        "SELECT id, ended_at, violation_at FROM spaces"
+        " WHERE ended_at IS NOT NULL AND purged_at IS NULL",
+    )
+    return [row for row in rows if deadline(row) < t]
+
+
+def purge(db: Database) -> list[int]:
+    """Purges every Space past its deadline. Idempotent; safe while the server runs."""
+    purged = []
+    for space in due(db):
+        paths = [
+            Path(r[0])
+            for r in db.execute("SELECT path FROM recordings WHERE space_id = ?", (space["id"],))
+        ]
+        for path in paths:
+            path.unlink(missing_ok=True)
+        with dbm.write(db):
+            db.execute("DELETE FROM captions WHERE space_id = ?", (space["id"],))
+            db.execute("DELETE FROM recordings WHERE space_id = ?", (space["id"],))
+            db.execute("UPDATE spaces SET purged_at = ? WHERE id = ?", (now(), space["id"]))
+        purged.append(space["id"])
+        log.info("purged the recording and captions of Space %s", space["id"])
+    if purged:
+        # secure_delete (set on every connection) zeroes freed pages; the checkpoint moves them
+        # into the main file and truncates the WAL, so no copy of the old pages is left there.
+        checkpoint(db)
+    return purged
+
+
+def checkpoint(db: Database, attempts: int = 50) -> bool:
+    """Checkpoints the WAL into the database file and truncates it; retries while readers hold
+    older snapshots. True when the WAL is empty."""
+    for _ in range(attempts):
+        busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if not busy:
+            return True
+        time.sleep(0.1)
+    log.warning("the WAL could not be checkpointed: readers kept it busy")
+    return False

@@ -1,0 +1,96 @@
+"""Recordings and transcripts of ended Spaces, for their host and admins during retention, and
+the host's appeal page."""
+
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, send_file, url_for
+
+from .. import captions_store, moderation, retention, rooms
+from .. import db as dbm
+from ..errors import DomainError
+from ..web import current_user, get_db, login_required
+
+bp = Blueprint("transcripts", __name__)
+
+
+def recordings_of(db, space_id: int) -> list[dict]:
+    return dbm.all_rows(
+        db,
+        "SELECT id, start_offset, error FROM recordings WHERE space_id = ? ORDER BY id",
+        (space_id,),
+    )
+
+
+def _space_for_owner(space_id: int) -> dict:
+    """The Space if the person is its host or an admin and its evidence is kept; else 404."""
+    db, user = get_db(), current_user()
+    space = rooms.get(db, space_id)
+    if not (user["is_admin"] or user["id"] == space["host_id"]):
+        abort(404)
+    if space["purged_at"] is not None:
+        abort(404)
+    if space["ended_at"] is None and not user["is_admin"]:
+        abort(404)
+    return space
+
+
+@bp.get("/spaces/<int:space_id>/recordings/<int:recording_id>.ogg")
+@login_required
+def recording(space_id: int, recording_id: int):
+    _space_for_owner(space_id)
+    row = dbm.one(
+        get_db(),
+        "SELECT path FROM recordings WHERE id = ? AND space_id = ?",
+        (recording_id, space_id),
+    )
+    if row is None or not Path(row["path"]).exists():
+        abort(404)
+    download = request.args.get("download") == "1"
+    return send_file(
+        row["path"],
+        mimetype="audio/ogg",
+        conditional=True,
+        as_attachment=download,
+        download_name=f"space-{space_id}-{recording_id}.ogg",
+    )
+
+
+@bp.get("/spaces/<int:space_id>/transcript.<any(vtt, txt):kind>")
+@login_required
+def transcript(space_id: int, kind: str):
+    _space_for_owner(space_id)
+    captions = captions_store.for_space(get_db(), space_id)
+    if kind == "vtt":
+        body, mimetype = captions_store.to_webvtt(captions), "text/vtt"
+    else:
+        body, mimetype = captions_store.to_text(captions), "text/plain"
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="space-{space_id}.{kind}"'},
+    )
+
+
+@bp.route("/appeals/<int:report_id>", methods=["GET", "POST"])
+@login_required
+def appeal(report_id: int):
+    db, user = get_db(), current_user()
+    report = moderation.get_report(db, report_id)
+    if report["host_id"] != user["id"]:
+        abort(404)
+    errors, text = {}, request.form.get("text", "")
+    if request.method == "POST":
+        try:
+            moderation.appeal(db, user, report_id, text)
+            return redirect(url_for("transcripts.appeal", report_id=report_id))
+        except DomainError as exc:
+            errors = {exc.field or "text": exc.message}
+    report = moderation.get_report(db, report_id)
+    return render_template(
+        "appeal.html",
+        report=report,
+        errors=errors,
+        form={"text": text},
+        rules=moderation.RULES,
+        kept=retention.is_kept(report | {"ended_at": report["space_ended_at"]}),
+    ), (400 if errors else 200)
