@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask --app app init-data`, `make-admin USERNAME`."""
+"""Command-line tasks: `flask --app app init-data`, `make-admin USERNAME`, `purge`."""
 
 import click
 from flask import Flask, current_app
@@ -13,6 +13,14 @@ def register(app: Flask) -> None:
     def init_data():
         """Create data/, the secret key and the schema (create_app already did all of it)."""
         click.echo(f"data ready in {current_app.config['DATA_DIR']}")
+
+    @app.cli.command("purge")
+    def purge():
+        """Delete the recordings and captions past their retention deadline (cron-safe)."""
+        from . import retention
+
+        purged = retention.purge(dbm.connect(current_app.config["DATABASE"]))
+        click.echo(f"purged {len(purged)} Space(s)" + (f": {purged}" if purged else ""))
 
     @app.cli.command("make-admin")
     @click.argument("username")

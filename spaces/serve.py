@@ -8,6 +8,8 @@ of sqlite, faster-whisper or numpy. The README has the figures.
 import logging
 import signal
 import sys
+import threading
+import time
 
 from werkzeug.serving import make_server
 
@@ -37,9 +39,27 @@ def main() -> None:
         stop(None, None)
 
 
+PURGE_EVERY = 600  # seconds
+
+
 def start_workers(app) -> None:
     app.extensions["spaces_hub"].start()
     app.extensions["spaces_audio"].start()
+    threading.Thread(target=_purge_forever, args=(app,), daemon=True, name="purge").start()
+
+
+def _purge_forever(app) -> None:
+    """Retention runs in the server too, every 10 minutes (the CLI `purge` is for cron)."""
+    from . import retention
+    from .db import connect
+
+    db = connect(app.config["DATABASE"])
+    while True:
+        try:
+            retention.purge(db)
+        except Exception:
+            logging.getLogger("spaces").exception("purge failed")
+        time.sleep(PURGE_EVERY)
 
 
 if __name__ == "__main__":
