@@ -21,11 +21,8 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-$(DATA_DIR)/.ready: $(VENV)/.installed
-	$(BIN)/flask --app app init-data
-	touch $@
-
-run: $(VENV)/.installed $(DATA_DIR)/.ready
+# Serving prepares $(DATA_DIR) itself: the directory, the secret key, the schema (migrations).
+run: $(VENV)/.installed
 	$(BIN)/python -m spaces.serve
 
 test: $(VENV)/.installed-test
