@@ -6,6 +6,7 @@ a push to a thousand listeners costs a few renders, not a thousand.
 """
 
 from flask import render_template
+from markupsafe import Markup
 from sqlite_utils import Database
 
 from . import policy, rooms
@@ -76,7 +77,32 @@ def controls(db: Database, space: dict, user: dict | None, oob: bool = True) -> 
     """The person's own controls: join, leave, request, accept, microphone, stop speaking."""
     who = rooms.actor(db, space, user)
     return render_template(
-        "rooms/_controls.html", space=space, viewer=who, can=policy.can, me=user, oob=oob
+        "rooms/_controls.html",
+        space=space,
+        viewer=who,
+        can=policy.can,
+        me=user,
+        oob=oob,
+        ask_consent=bool(user) and consent_needed(who, user),
+    )
+
+
+def captions_section(db: Database, space: dict, user_id: int, app, oob: bool = False) -> str:
+    """The `View captions` toggle and, when on, the `Captions` log with the recent finals."""
+    from . import accounts, captions_store
+
+    user = accounts.get(db, user_id)
+    relay = app.extensions.get("spaces_captions")
+    on = bool(user and user["view_captions"])
+    return Markup(  # noqa: S704 - an autoescaped template's output
+        render_template(
+            "rooms/_captions.html",
+            space=space,
+            captions_on=on,
+            captions_available=bool(relay and relay.status()["available"]),
+            recent=captions_store.for_space(db, space["id"], limit=20) if on else [],
+            oob=oob,
+        )
     )
 
 
@@ -104,3 +130,8 @@ def page_context(db: Database, space: dict, user: dict, listeners_shown: int) ->
         "policy_labels": policy.POLICY_LABELS,
         "oob": False,
     }
+
+
+def consent_needed(viewer: Actor, user: dict) -> bool:
+    """The `Captions` consent dialog shows once: to someone on stage who was never asked."""
+    return viewer.on_stage and user.get("caption_consent") is None

@@ -35,6 +35,7 @@ class Connection:
     outbox: Outbox | None
     visible: bool = True  # the room page is showing (not a hidden tab, not docked)
     kind: str = "live"  # "live": the room page's socket; "audio": holds presence only
+    captions_on: bool = False  # the person turned `View captions` on
 
 
 @dataclass
@@ -79,8 +80,10 @@ class LiveHub:
 
     # Connections -------------------------------------------------------------------------------
 
-    def connect(self, space_id: int, user_id: int, outbox: Outbox) -> Connection:
-        conn = Connection(next(self._ids), space_id, user_id, outbox)
+    def connect(
+        self, space_id: int, user_id: int, outbox: Outbox, captions_on: bool = False
+    ) -> Connection:
+        conn = Connection(next(self._ids), space_id, user_id, outbox, captions_on=captions_on)
         with self.lock:
             self.rooms[space_id][conn.id] = conn
             self.last_seen.pop((space_id, user_id), None)
@@ -107,7 +110,24 @@ class LiveHub:
                 self.rooms.pop(conn.space_id, None)
 
     def set_visible(self, conn: Connection, visible: bool) -> None:
+        """Captions go only to visible room pages; a page shown again gets the recent ones."""
+        was = conn.visible
         conn.visible = visible
+        if visible and not was and conn.captions_on:
+            self.push_captions_section(conn)
+
+    def set_captions(self, space_id: int, user_id: int, on: bool) -> None:
+        for conn in self.connections(space_id, user_id):
+            conn.captions_on = on
+
+    def caption_viewers(self, space_id: int) -> list[Connection]:
+        return [c for c in self.connections(space_id) if c.captions_on and c.visible]
+
+    def push_captions_section(self, conn: Connection) -> None:
+        with self.render_context() as db:
+            space = rooms.get(db, conn.space_id)
+            html = room_view.captions_section(db, space, conn.user_id, self.app, oob=True)
+        conn.outbox.push(frame(html))
 
     def note_join(self, space_id: int, user_id: int) -> None:
         """Someone joined by HTTP; they must open the room's socket within the grace period."""
@@ -121,7 +141,7 @@ class LiveHub:
         return [c for c in conns if c.kind == "live" and (user_id is None or c.user_id == user_id)]
 
     @contextlib.contextmanager
-    def _render_context(self):
+    def render_context(self):
         """A request context for templates (url_for), marked as shared: no per-session token."""
         with self.app.test_request_context("/"):
             g.shared_render = True
@@ -129,7 +149,7 @@ class LiveHub:
 
     def full_state(self, conn: Connection) -> None:
         """Everything a (re)connected page needs, rendered for that person."""
-        with self._render_context() as db:
+        with self.render_context() as db:
             try:
                 space = rooms.get(db, conn.space_id)
             except DomainError:
@@ -142,6 +162,7 @@ class LiveHub:
             user = accounts.get(db, conn.user_id)
             parts = [renderer.section(s, conn.user_id) for s in room_view.SECTION_TEMPLATES]
             parts.append(room_view.controls(db, space, user))
+            parts.append(room_view.captions_section(db, space, conn.user_id, self.app, oob=True))
             conn.outbox.push(frame("".join(parts)))
 
     # Flushing ----------------------------------------------------------------------------------
@@ -189,7 +210,7 @@ class LiveHub:
             dirty, self.dirty = self.dirty, {}
         if not dirty:
             return
-        with self._render_context() as db:
+        with self.render_context() as db:
             for space_id, dirt in dirty.items():
                 self._flush_room(db, space_id, dirt)
 

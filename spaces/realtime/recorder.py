@@ -32,8 +32,8 @@ class Recorder:
         self.frames = 0
         self.error: str | None = None
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             self._file = sf.SoundFile(
                 str(path), "w", samplerate=SAMPLE_RATE, channels=1, format="OGG", subtype="OPUS"
             )

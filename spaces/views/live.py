@@ -31,7 +31,7 @@ def live(ws, space_id: int):
     user = current_user()
     hub = current_app.extensions["spaces_hub"]
     outbox = attach(ws, max_backlog=32, overflow="close")
-    conn = hub.connect(space_id, user["id"], outbox)
+    conn = hub.connect(space_id, user["id"], outbox, captions_on=bool(user["view_captions"]))
     try:
         hub.full_state(conn)
         allowance, last = MAX_MESSAGES_PER_SECOND, time.monotonic()

@@ -94,6 +94,8 @@ def room(space_id: int):
         )
     context = room_view.page_context(db, space, user, current_app.config["LISTENERS_SHOWN"])
     context["join_refusal"] = policy.why(who, "join", space) if not who.present else None
+    context["captions_html"] = room_view.captions_section(db, space, user["id"], current_app)
+    context["ask_consent"] = room_view.consent_needed(who, user)
     return render_template("rooms/room.html", **context)
 
 
@@ -190,6 +192,33 @@ def end(space_id: int):
     if is_htmx():
         return room_view.ended(_space(space_id))
     return redirect(url_for("rooms.room", space_id=space_id))
+
+
+@bp.post("/spaces/<int:space_id>/captions-view")
+@login_required
+def view_captions(space_id: int):
+    """The viewer's `View captions` toggle, remembered on the account."""
+    db, user = get_db(), current_user()
+    space = _space(space_id)
+    on = request.form.get("on") == "1"
+    accounts.set_view_captions(db, user["id"], on)
+    current_app.extensions["spaces_hub"].set_captions(space_id, user["id"], on)
+    if is_htmx():
+        return room_view.captions_section(db, space, user["id"], current_app, oob=True)
+    return redirect(url_for("rooms.room", space_id=space_id))
+
+
+@bp.post("/spaces/<int:space_id>/captions-consent")
+@login_required
+def captions_consent(space_id: int):
+    """`Allow captions` / `Not now` in the `Captions` dialog; kept on the account."""
+    db, user = get_db(), current_user()
+    _space(space_id)
+    accounts.set_caption_consent(db, user["id"], request.form.get("allow") == "1")
+    for event in rooms.after_settings_change(db, user["id"]):
+        publish(event)
+    event = RoomEvent(space_id, users=frozenset({user["id"]}))
+    return _act(space_id, event)
 
 
 @bp.post("/spaces/<int:space_id>/share/post")
