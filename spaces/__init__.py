@@ -27,5 +27,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import web
 
+    app.url_map.converters["int"] = web.SqliteInt
     web.init_app(app)
     return app

@@ -10,10 +10,20 @@ from flask_limiter.util import get_remote_address
 from flask_sock import Sock
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from markupsafe import Markup
+from werkzeug.routing import IntegerConverter
 
 from . import accounts, commands, migrations
 from . import db as dbm
 from .errors import DomainError
+
+class SqliteInt(IntegerConverter):
+    """Ids in URLs: positive and small enough for SQLite, so a huge number is a 404, not a crash."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

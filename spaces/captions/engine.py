@@ -183,8 +183,8 @@ class Transcriber:
         )
         tok = self.tokenizer
         prompt = [*tok.sot_sequence, tok.no_timestamps]
-        if prefix.strip():
-            prompt += tok.encode(" " + prefix.strip())[-200:]
+        forced = tok.encode(" " + prefix.strip())[-200:] if prefix.strip() else []
+        prompt += forced
         budget = int(7 * len(audio) / SAMPLE_RATE) + 12
         result = self.model.model.generate(
             encoded,
@@ -197,6 +197,8 @@ class Transcriber:
             suppress_tokens=self.suppress,
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < tok.eot]
+        if forced and tokens[: len(forced)] == forced:  # CTranslate2 returns the prefix too
+            tokens = tokens[len(forced) :]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         if not prefix and result.no_speech_prob > 0.6 and avg_logprob < -1.0:
             return ""  # Whisper's own no-speech rule, as faster-whisper applies it

@@ -3,6 +3,9 @@
 The protocol is documented in docs/audio-protocol.md.
 """
 
+import contextlib
+import socket
+
 from flask import Blueprint, abort, current_app, request
 from simple_websocket import ConnectionClosed
 
@@ -13,6 +16,10 @@ from ..web import current_user, get_db, same_origin, sock
 bp = Blueprint("audio", __name__)
 
 AUDIO_BACKLOG = 8  # frames (160 ms) queued for a slow listener before the oldest are dropped
+# The kernel's send buffer per audio socket, fixed (Linux doubles it: about 0.4 s of audio).
+# Autotuned it grows to megabytes: minutes of audio queued for a slow client before the backlog
+# above drops anything, and as much kernel memory held for each stuck one.
+AUDIO_SNDBUF = 8 * 1024
 
 
 @bp.before_request
@@ -38,6 +45,8 @@ def audio(ws, space_id: int):
     engine = current_app.extensions["spaces_audio"]
     hub = current_app.extensions["spaces_hub"]
     user = current_user()
+    with contextlib.suppress(OSError):
+        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, AUDIO_SNDBUF)
     outbox = attach(ws, max_backlog=AUDIO_BACKLOG, overflow="drop-oldest")
     conn = engine.connect(space_id, user["id"], outbox)
     presence = hub.hold(space_id, user["id"])
@@ -51,4 +60,5 @@ def audio(ws, space_id: int):
     finally:
         engine.disconnect(conn)
         hub.release(presence)
-        outbox.close(1000)
+        if ws.connected:  # simple-websocket has not already closed it (1009, client close)
+            outbox.close(1000)

@@ -53,7 +53,8 @@ def live(ws, space_id: int):
         pass
     finally:
         hub.disconnect(conn)
-        outbox.close(1000)
+        if ws.connected:  # simple-websocket has not already closed it (1009, client close)
+            outbox.close(1000)
 
 
 def handle_message(hub, conn, message) -> None:

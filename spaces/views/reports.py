@@ -29,9 +29,12 @@ def _subject(db, args) -> dict:
 
 def _int(value) -> int:
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise DomainError("That link is not valid.") from None
+    if not 1 <= number < 2**63:
+        raise DomainError("That link is not valid.")
+    return number
 
 
 @bp.route("/reports/new", methods=["GET", "POST"])

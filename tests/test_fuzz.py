@@ -1,0 +1,196 @@
+"""Bad input: hundreds of malformed, oversized, wrong-type and wrong-order requests and socket
+frames. Zero server errors, a clear refusal each time, and nothing stored that should not be."""
+
+import base64
+import os
+import random
+import re
+import socket
+import struct
+
+import pytest
+from conftest import HttpUser
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from spaces import db as dbm
+
+XSS = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "javascript:alert(1)",
+    "<svg/onload=alert(1)>",
+    "{{7*7}}",
+    "'; DROP TABLE users; --",
+]
+ODD = ["", " ", "\x00", "a" * 5000, "é" * 400, "\u202e", "-1", "99999999999999999999999", "[]"]
+
+POST_ROUTES = [
+    ("/signup", ["username", "password"]),
+    ("/login", ["username", "password"]),
+    ("/posts", ["body", "link"]),
+    ("/messages/other", ["body", "link"]),
+    ("/settings", ["display_name", "bio", "protected", "caption_consent"]),
+    ("/spaces/new", ["title", "description", "speaker_policy"]),
+    ("/spaces/1/join", []),
+    ("/spaces/1/request", []),
+    ("/spaces/1/mic", ["on"]),
+    ("/spaces/1/edit", ["title", "description"]),
+    ("/spaces/1/policy", ["speaker_policy"]),
+    ("/spaces/1/people/2/approve", []),
+    ("/spaces/1/people/2/remove", []),
+    ("/spaces/1/people/999999999999999999999/block", []),
+    ("/spaces/1/share/dm", ["usernames", "invite_to_speak"]),
+    ("/spaces/1/captions-view", ["on"]),
+    ("/reports/new", ["reason", "details", "space", "account", "message"]),
+    ("/admin/reports/1/decide", ["decision", "rule", "note"]),
+    ("/appeals/1", ["text"]),
+    ("/api/token", ["username", "password"]),
+    ("/u/other/follow", []),
+    ("/spaces/99999999999999999999/join", []),
+]
+GET_ROUTES = [
+    "/u/{}",
+    "/messages/{}",
+    "/spaces/{}",
+    "/reports/new?space={}",
+    "/reports/new?message={}",
+    "/admin/reports?state={}",
+    "/spaces/1/transcript.vtt",
+]
+
+
+def close_code_after_oversized_frame(server, user) -> int:
+    """A raw client: upgrade, send one 10 kB masked frame, read until the server's close frame."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /spaces/1/audio HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {server.url}\r\nCookie: {user.cookie_header()}\r\n\r\n"
+        ).encode()
+    )
+    payload, mask = b"\x01" * 10_000, os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    sock.sendall(struct.pack("!BBH", 0x82, 0x80 | 126, len(payload)) + mask + masked)
+    stream = sock.makefile("rb")
+    while stream.readline() not in (b"\r\n", b""):  # the 101 response's headers
+        pass
+    while True:  # server frames are unmasked: opcode, length, payload
+        head = stream.read(2)
+        if len(head) < 2:
+            return -1
+        length = head[1] & 0x7F
+        if length == 126:
+            length = struct.unpack("!H", stream.read(2))[0]
+        elif length == 127:
+            length = struct.unpack("!Q", stream.read(8))[0]
+        body = stream.read(length)
+        if head[0] & 0x0F == 0x8:
+            sock.close()
+            return struct.unpack("!H", body[:2])[0]
+
+
+def value(rng: random.Random) -> str:
+    return rng.choice([*XSS, *ODD, rng.choice(XSS) * rng.randint(1, 50)])
+
+
+def test_300_malformed_http_requests_get_clear_refusals_and_store_nothing_bad(app, browser):
+    rng = random.Random(20261125)
+    host = browser("fuzzhost")
+    browser("other")
+    host.post("/spaces/new", {"title": "Fuzzed", "speaker_policy": "everyone"}, htmx=False)
+    statuses = []
+    for i in range(360):
+        if i % 4 == 3:
+            template = rng.choice(GET_ROUTES)
+            response = host.get(template.format(value(rng)) if "{}" in template else template)
+        else:
+            path, fields = rng.choice(POST_ROUTES)
+            data = {f: value(rng) for f in fields if rng.random() < 0.85}
+            if rng.random() < 0.2:
+                data[value(rng)[:20] or "x"] = value(rng)  # unknown field
+            response = host.post(path, data, htmx=rng.random() < 0.5)
+        statuses.append(response.status_code)
+        assert response.status_code < 500, (response.status_code, response.request.path)
+        if response.status_code >= 400:
+            body = response.get_data(as_text=True)
+            assert "Traceback" not in body
+            assert re.search(r"[A-Za-z]{3,}", body), "an error must say something"
+    print(f"fuzz: {len(statuses)} requests, {sum(s >= 400 for s in statuses)} refused")
+
+    db = dbm.connect(app.config["DATABASE"])
+    assert all(len(r[0]) <= 280 for r in db.execute("SELECT body FROM posts"))
+    assert all(
+        re.fullmatch(r"[A-Za-z0-9_]{1,30}", r[0]) for r in db.execute("SELECT username FROM users")
+    )
+    assert all(1 <= len(r[0]) <= 70 for r in db.execute("SELECT title FROM spaces"))
+    assert not db.execute("SELECT 1 FROM posts WHERE link LIKE 'javascript:%'").fetchall()
+    page = host.get("/").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+
+
+@pytest.mark.live
+def test_300_malformed_socket_frames_never_crash_the_server(live_server):
+    url = live_server.url
+    host = HttpUser(url, "sockhost")
+    host.post("/spaces/new", {"title": "Sockets", "speaker_policy": "everyone"}, htmx=False)
+    listener = HttpUser(url, "socklistener")
+    listener.post("/spaces/1/join")
+    ws_base = url.replace("http", "ws")
+    rng = random.Random(7)
+    sent = refused = 0
+
+    # Cross-origin and unauthenticated handshakes are refused before the upgrade.
+    for path in ("/spaces/1/live", "/spaces/1/audio"):
+        for headers in (
+            {"Cookie": listener.cookie_header(), "Origin": "http://evil.example"},
+            {"Origin": url},
+            {"Cookie": listener.cookie_header()},
+        ):
+            with pytest.raises(InvalidStatus):
+                connect(ws_base + path, additional_headers=headers, open_timeout=5)
+            refused += 1
+
+    junk = [
+        b"",
+        b"\x00" * 639,
+        b"\x00" * 641,
+        bytes(rng.randbytes(640)),
+        b"x" * 3000,
+        "not json",
+        '{"type": "visibility"}',
+        '{"type": "visibility", "visible": "yes"}',
+        "[1,2,3]",
+        '{"type": "approve", "user": 1}',
+        '{"type": "make_speaker", "user_id": 2}',
+        '{"type": "end"}',
+        "null",
+        "{" * 500,
+        '"' + "a" * 3000 + '"',
+    ]
+    headers = {"Cookie": listener.cookie_header(), "Origin": url}
+    for path in ("/spaces/1/live", "/spaces/1/audio"):
+        with connect(ws_base + path, additional_headers=headers, max_size=None) as ws:
+            for _ in range(150):
+                ws.send(rng.choice(junk))
+                sent += 1
+    # An oversized frame closes that socket with 1009 (message too big), and nothing else.
+    assert close_code_after_oversized_frame(live_server, listener) == 1009
+    sent += 1
+
+    # The server is alive, the listener is still a listener, and nobody was promoted or ended.
+    status, page = host.request("GET", "/spaces/1", htmx=False)
+    assert status == 200 and "This Space has ended" not in page
+    db = dbm.connect(live_server.data_dir / "spaces.db")
+    roles = dict(
+        db.execute(
+            "SELECT u.username, p.role FROM participants p JOIN users u ON u.id = p.user_id"
+        ).fetchall()
+    )
+    assert roles["socklistener"] == "listener"
+    print(f"fuzz: {sent} socket frames sent, {refused} handshakes refused")
+    assert sent >= 300
+    assert "Traceback" not in (live_server.data_dir / "server.log").read_text()
