@@ -16,6 +16,7 @@ from . import accounts, commands, migrations
 from . import db as dbm
 from .errors import DomainError
 
+
 class SqliteInt(IntegerConverter):
     """Ids in URLs: positive and small enough for SQLite, so a huge number is a 404, not a crash."""
 

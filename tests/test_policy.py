@@ -1,0 +1,346 @@
+"""The authorization matrix: every role against every action, in a live Space and an ended one.
+
+Each cell below is written out by hand from the product rules (issue 4), not computed: `+` means
+allowed, a letter means refused with the sentence in REASONS. A change to the rules or to the list
+of actions breaks this test on purpose.
+"""
+
+import pytest
+
+from spaces import policy
+from spaces.policy import Actor
+
+HOST_ID = 1
+LIVE = {"id": 7, "host_id": HOST_ID, "speaker_policy": "everyone", "ended_at": None}
+ENDED = {**LIVE, "ended_at": 1_800_000_000.0}
+
+REASONS = {
+    "S": "Sign in first.",
+    "E": "This Space has ended.",
+    "J": "Join the Space first.",
+    "H": "Only the host can do that.",
+    "A": "Only admins can do that.",
+    "R": "The host removed you from this Space.",
+    "B": "You cannot join this host's Spaces.",
+    "O": "You are already on stage.",
+    "Q": "You have already asked to speak.",
+    "C": "You have not asked to speak.",
+    "I": "You have no invitation to speak.",
+    "P": "Only speakers can do that.",
+    "M": "Only speakers can use the microphone.",
+    "F": "Your microphone is off.",
+    "K": "Only the host and speakers can block from the room.",
+}
+
+# Who is acting. Everyone but the host has their own id; "present" people have a role.
+ROLES = {
+    "anonymous": Actor(user_id=None),
+    "stranger": Actor(user_id=2),
+    "listener": Actor(user_id=3, role="listener"),
+    "requester": Actor(user_id=4, role="listener", requested=True),
+    "invited": Actor(user_id=5, role="listener", invited=True),
+    "speaker": Actor(user_id=6, role="speaker"),
+    "speaker_mic_on": Actor(user_id=6, role="speaker", mic_on=True),
+    "host": Actor(user_id=HOST_ID, role="host"),
+    "host_away": Actor(user_id=HOST_ID),  # the host closed the tab; still the host
+    "removed": Actor(user_id=7, removed=True),
+    "blocked_by_host": Actor(user_id=8, blocked_by_host=True),
+    "admin": Actor(user_id=9, is_admin=True),
+    "admin_listener": Actor(user_id=9, is_admin=True, role="listener"),
+    "protected": Actor(user_id=10, protected=True),
+    "protected_speaker": Actor(user_id=10, protected=True, role="speaker"),
+}
+
+# The person a target action is done to: a suitable one for each action.
+REQUESTING_LISTENER = Actor(user_id=101, role="listener", requested=True)
+LISTENER = Actor(user_id=102, role="listener")
+OUTSIDER = Actor(user_id=103)
+SPEAKER = Actor(user_id=104, role="speaker")
+SPEAKER_MIC_ON = Actor(user_id=105, role="speaker", mic_on=True)
+TARGETS = {
+    "approve": REQUESTING_LISTENER,
+    "deny": REQUESTING_LISTENER,
+    "make_speaker": LISTENER,
+    "invite": OUTSIDER,  # by direct message: they need not be in the room
+    "move_to_listeners": SPEAKER,
+    "mute": SPEAKER_MIC_ON,
+    "remove": LISTENER,
+    "block": LISTENER,
+    "report": LISTENER,
+}
+
+COLUMNS = {
+    "vw": "view",
+    "jn": "join",
+    "lv": "leave",
+    "rq": "request",
+    "cr": "cancel_request",
+    "ai": "accept_invite",
+    "ss": "stop_speaking",
+    "mc": "mic",
+    "sa": "send_audio",
+    "vc": "view_captions",
+    "sh": "share",
+    "rs": "report_space",
+    "ed": "edit",
+    "sp": "set_policy",
+    "en": "end",
+    "ev": "end_for_violation",
+    "ap": "approve",
+    "dn": "deny",
+    "ms": "make_speaker",
+    "in": "invite",
+    "ml": "move_to_listeners",
+    "mu": "mute",
+    "rm": "remove",
+    "bk": "block",
+    "rp": "report",
+}
+
+LIVE_GRID = """
+                    vw jn lv rq cr ai ss mc sa vc sh rs ed sp en ev | ap dn ms in ml mu rm bk rp
+anonymous           S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  | S  S  S  S  S  S  S  S  S
+stranger            +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
+listener            +  +  +  +  C  I  P  M  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  K  +
+requester           +  +  +  Q  +  I  P  M  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  K  +
+invited             +  +  +  +  C  +  P  M  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  K  +
+speaker             +  +  +  O  C  I  +  +  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  +  +
+speaker_mic_on      +  +  +  O  C  I  +  +  +  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  +  +
+host                +  +  +  O  C  I  P  +  F  +  +  +  +  +  +  A  | +  +  +  +  +  +  +  +  +
+host_away           +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
+removed             +  R  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
+blocked_by_host     +  B  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
+admin               +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  +  | H  H  H  H  H  H  H  K  +
+admin_listener      +  +  +  +  C  I  P  M  F  +  +  +  H  H  H  +  | H  H  H  H  H  H  H  K  +
+protected           +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
+protected_speaker   +  +  +  O  C  I  +  +  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  +  +
+"""
+
+# Once ended, a Space is gone for everyone: only its host and admins may still look at its page.
+ENDED_GRID = """
+                    vw jn lv rq cr ai ss mc sa vc sh rs ed sp en ev | ap dn ms in ml mu rm bk rp
+anonymous           S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  | S  S  S  S  S  S  S  S  S
+stranger            E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+listener            E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+requester           E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+invited             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+speaker             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+speaker_mic_on      E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+host                +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+host_away           +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+removed             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+blocked_by_host     E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+admin               +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+admin_listener      +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+protected           E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+protected_speaker   E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+"""
+
+
+def parse(grid: str, state: str) -> list[tuple[str, str, str, str]]:
+    lines = [line.split() for line in grid.strip().splitlines()]
+    header = [COLUMNS[h] for h in lines[0] if h != "|"]
+    cells = []
+    for row in lines[1:]:
+        role, marks = row[0], [m for m in row[1:] if m != "|"]
+        assert len(marks) == len(header), f"{state} {role}: {len(marks)} marks"
+        cells += [(state, role, action, mark) for action, mark in zip(header, marks, strict=True)]
+    return cells
+
+
+CELLS = parse(LIVE_GRID, "live") + parse(ENDED_GRID, "ended")
+SPACES = {"live": LIVE, "ended": ENDED}
+
+
+def test_matrix_covers_every_role_and_every_action():
+    header = [COLUMNS[h] for h in LIVE_GRID.split("\n")[1].split() if h != "|"]
+    assert header == list(policy.ACTIONS), "the grid's columns are exactly policy.ACTIONS"
+    for state in SPACES:
+        covered = {(role, action) for s, role, action, _ in CELLS if s == state}
+        assert covered == {(r, a) for r in ROLES for a in policy.ACTIONS}
+    required = {
+        "anonymous",
+        "stranger",
+        "listener",
+        "requester",
+        "invited",
+        "speaker",
+        "host",
+        "removed",
+        "blocked_by_host",
+        "admin",
+        "protected",
+    }
+    assert required <= set(ROLES)
+    assert len(CELLS) == len(ROLES) * len(policy.ACTIONS) * 2
+    assert len(CELLS) >= 700
+    print(
+        f"authorization matrix: {len(CELLS)} cells ({len(ROLES)} roles x "
+        f"{len(policy.ACTIONS)} actions x live/ended)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "role", "action", "mark"), CELLS, ids=[f"{s}-{r}-{a}" for s, r, a, _ in CELLS]
+)
+def test_cell(state, role, action, mark):
+    space = SPACES[state]
+    target = TARGETS.get(action)
+    reason = policy.why(ROLES[role], action, space, target)
+    allowed = policy.can(ROLES[role], action, space, target)
+    if mark == "+":
+        assert reason is None
+        assert allowed
+    else:
+        assert reason == REASONS[mark]
+        assert not allowed
+
+
+# The host acting on people an action does not suit ----------------------------------------------
+
+HOST = ROLES["host"]
+UNSUITABLE = [
+    ("approve", LISTENER, "There is no such request."),
+    ("approve", SPEAKER, "There is no such request."),
+    ("approve", Actor(user_id=110, requested=True), "They are not in the Space."),
+    ("deny", LISTENER, "There is no such request."),
+    ("make_speaker", SPEAKER, "They are already on stage."),
+    ("make_speaker", OUTSIDER, "They are not in the Space."),
+    ("invite", SPEAKER, "They are already on stage."),
+    ("invite", Actor(user_id=111, removed=True), "They cannot join this Space."),
+    ("invite", Actor(user_id=112, blocked_by_host=True), "They cannot join this Space."),
+    ("move_to_listeners", LISTENER, "They are not a speaker."),
+    ("move_to_listeners", OUTSIDER, "They are not in the Space."),
+    ("mute", SPEAKER, "Their microphone is off."),
+    ("mute", LISTENER, "Their microphone is off."),
+    ("remove", OUTSIDER, "They are not in the Space."),
+]
+
+
+@pytest.mark.parametrize(("action", "target", "reason"), UNSUITABLE)
+def test_host_against_unsuitable_targets(action, target, reason):
+    assert policy.why(HOST, action, LIVE, target) == reason
+    assert not policy.can(HOST, action, LIVE, target)
+
+
+@pytest.mark.parametrize(
+    ("action", "target"),
+    [
+        ("invite", LISTENER),  # in the room, by `Invite to speak`
+        ("remove", SPEAKER),
+        ("block", SPEAKER),
+        ("block", OUTSIDER),  # the account block works on anyone
+        ("report", OUTSIDER),
+    ],
+)
+def test_host_against_other_suitable_targets(action, target):
+    assert policy.why(HOST, action, LIVE, target) is None
+
+
+@pytest.mark.parametrize("action", policy.TARGET_ACTIONS)
+@pytest.mark.parametrize("role", ["host", "speaker", "listener"])
+def test_nobody_targets_themselves(role, action):
+    actor = ROLES[role]
+    assert policy.why(actor, action, LIVE, actor) == "You cannot do that to yourself."
+
+
+@pytest.mark.parametrize("action", policy.TARGET_ACTIONS)
+@pytest.mark.parametrize("target", [None, Actor(user_id=None)], ids=["none", "anonymous"])
+def test_target_actions_need_a_person(action, target):
+    assert policy.why(HOST, action, LIVE, target) == "There is no such person."
+
+
+def test_speaker_may_block_and_report_even_the_host():
+    """Blocking from the room is an account block, the speaker's own choice."""
+    speaker, host_as_target = ROLES["speaker"], ROLES["host"]
+    assert policy.can(speaker, "block", LIVE, host_as_target)
+    assert policy.can(speaker, "report", LIVE, host_as_target)
+    assert policy.why(speaker, "remove", LIVE, host_as_target) == "Only the host can do that."
+
+
+# Speaker policies -------------------------------------------------------------------------------
+
+FOLLOWED = Actor(user_id=20, role="listener", followed_by_host=True)
+NOT_FOLLOWED = Actor(user_id=21, role="listener")
+INVITED_NOT_FOLLOWED = Actor(user_id=22, role="listener", invited=True)
+INVITED_FOLLOWED = Actor(user_id=23, role="listener", invited=True, followed_by_host=True)
+FOLLOWS_ONLY = "Only people the host follows can ask to speak."
+INVITES_ONLY = "Only people the host invites can speak in this Space."
+
+SPEAKER_POLICY_CELLS = [
+    # policy, who, request, accept_invite
+    ("everyone", FOLLOWED, None, "You have no invitation to speak."),
+    ("everyone", NOT_FOLLOWED, None, "You have no invitation to speak."),
+    ("everyone", INVITED_NOT_FOLLOWED, None, None),
+    ("everyone", INVITED_FOLLOWED, None, None),
+    ("following", FOLLOWED, None, "You have no invitation to speak."),
+    ("following", NOT_FOLLOWED, FOLLOWS_ONLY, "You have no invitation to speak."),
+    ("following", INVITED_NOT_FOLLOWED, FOLLOWS_ONLY, None),
+    ("following", INVITED_FOLLOWED, None, None),
+    ("invited", FOLLOWED, INVITES_ONLY, "You have no invitation to speak."),
+    ("invited", NOT_FOLLOWED, INVITES_ONLY, "You have no invitation to speak."),
+    ("invited", INVITED_NOT_FOLLOWED, INVITES_ONLY, None),
+    ("invited", INVITED_FOLLOWED, INVITES_ONLY, None),
+]
+
+
+@pytest.mark.parametrize(("speaker_policy", "who", "ask", "accept"), SPEAKER_POLICY_CELLS)
+def test_who_may_take_the_stage_under_each_speaker_policy(speaker_policy, who, ask, accept):
+    space = {**LIVE, "speaker_policy": speaker_policy}
+    assert policy.why(who, "request", space) == ask
+    assert policy.why(who, "accept_invite", space) == accept
+
+
+@pytest.mark.parametrize("speaker_policy", policy.POLICIES)
+def test_host_approves_and_makes_speakers_under_every_policy(speaker_policy):
+    space = {**LIVE, "speaker_policy": speaker_policy}
+    assert policy.can(HOST, "approve", space, REQUESTING_LISTENER)
+    assert policy.can(HOST, "make_speaker", space, LISTENER)
+    assert policy.can(HOST, "invite", space, OUTSIDER)
+
+
+def test_the_three_policies_and_their_labels():
+    assert policy.POLICIES == ("everyone", "following", "invited")
+    assert policy.POLICY_LABELS == {
+        "everyone": "Everyone",
+        "following": "People you follow",
+        "invited": "Only people you invite",
+    }
+    assert policy.SPEAKER_CAP == 11
+
+
+# Odd requests -----------------------------------------------------------------------------------
+
+
+def test_unknown_action():
+    assert policy.why(HOST, "launch_rockets", LIVE) == "Unknown action."
+    assert not policy.can(HOST, "launch_rockets", LIVE)
+
+
+def test_no_such_space():
+    assert policy.why(ROLES["stranger"], "view", None) == "There is no such Space."
+    assert policy.why(ROLES["anonymous"], "view", None) == "Sign in first."
+
+
+# Creating a Space -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("actor", "reason"),
+    [
+        (Actor(user_id=None), "Sign in to start a Space."),
+        (Actor(user_id=2), None),
+        (Actor(user_id=9, is_admin=True), None),
+        (
+            Actor(user_id=10, protected=True),
+            "Accounts with protected posts cannot start Spaces. You can still join and speak.",
+        ),
+        (
+            Actor(user_id=11, protected=True, is_admin=True),
+            "Accounts with protected posts cannot start Spaces. You can still join and speak.",
+        ),
+    ],
+    ids=["anonymous", "signed-in", "admin", "protected", "protected-admin"],
+)
+def test_may_create(actor, reason):
+    assert policy.may_create(actor) == reason
