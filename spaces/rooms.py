@@ -388,6 +388,8 @@ def invite(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent
     """Invites someone to speak; in the room they accept, elsewhere joining makes them a speaker."""
     space = get(db, space_id)
     _require(db, space, host, "invite", _user(db, target_id))
+    if blocks.either_blocked(db, host["id"], target_id):
+        raise Forbidden("You cannot invite this person.")
     db.execute(
         "INSERT OR IGNORE INTO space_invites (space_id, user_id, created_at) VALUES (?, ?, ?)",
         (space_id, target_id, now()),
@@ -552,8 +554,8 @@ def live_now(db: Database, viewer_id: int, limit: int = 20) -> list[dict]:
             SELECT 1 FROM participants p JOIN follows f ON f.followee_id = p.user_id
             WHERE p.space_id = s.id AND p.present = 1 AND p.role IN ('host', 'speaker')
               AND f.follower_id = :me)
-          AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = s.host_id
-              AND b.blocked_id = :me)
+          AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = s.host_id
+              AND b.blocked_id = :me) OR (b.blocker_id = :me AND b.blocked_id = s.host_id))
         ORDER BY s.created_at DESC LIMIT :limit
         """,
         {"me": viewer_id, "limit": limit},

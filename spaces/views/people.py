@@ -81,8 +81,10 @@ def block(username: str):
     person = accounts.by_username(db, username)
     blocks.block(db, current_user()["id"], person["id"])
     from .. import rooms
+    from .rooms import publish
 
-    rooms.after_account_block(db, current_user()["id"], person["id"])
+    for event in rooms.after_account_block(db, current_user()["id"], person["id"]):
+        publish(event)
     return _render_actions_or_redirect(person)
 
 

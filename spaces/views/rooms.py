@@ -254,14 +254,15 @@ def share_dm(space_id: int):
     as_speaker = request.form.get("invite_to_speak") == "on"
     link = url_for("rooms.room", space_id=space_id)
     sent = []
-    for name in names:
-        person = accounts.by_username(db, name)
+    people = [accounts.by_username(db, name) for name in names]  # all exist, or nothing is sent
+    for person in people:
         if as_speaker:
-            publish(rooms.invite(db, space_id, user, person["id"]))
             text = f"{user['username']} invites you to speak in their Space: {space['title']}"
         else:
             text = f"Join me in this Space: {space['title']}"
-        messages.send(db, user["id"], person["id"], text, link)
+        messages.send(db, user["id"], person["id"], text, link)  # refused if blocked: no invite
+        if as_speaker:
+            publish(rooms.invite(db, space_id, user, person["id"]))
         sent.append(person["username"])
     return _share_done("Sent to " + ", ".join(sent) + ".")
 
