@@ -1,6 +1,7 @@
 """Web wiring: database per thread, current user, CSRF, rate limits, headers, errors."""
 
 import functools
+import sqlite3
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -183,6 +184,13 @@ def init_app(app: Flask) -> None:
             "This form has expired or did not come from this site. Reload the page and try again.",
             400,
         )
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def _database_busy(exc):
+        """The database stayed locked past the busy timeout: say so; the change was not made."""
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise exc
+        return error_page("The server is busy. Nothing was changed; please try again.", 503)
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):

@@ -1,0 +1,105 @@
+"""Faults, short versions (the long drills are in bench/drills.py): kill -9 and restart, and a
+database locked by another process."""
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import HttpUser, LiveServer
+from websockets.sync.client import connect
+
+pytestmark = pytest.mark.live
+
+TONE = (np.sin(np.arange(320) * 2 * np.pi * 440 / 16000) * 8000).astype("<i2").tobytes()
+
+
+def test_kill_9_loses_nothing_but_the_last_seconds_of_audio(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    server = LiveServer(data).start()
+    host = HttpUser(server.url, "survivor")
+    host.post("/spaces/new", {"title": "Still here", "speaker_policy": "everyone"}, htmx=False)
+    guest = HttpUser(server.url, "guest")
+    guest.post("/spaces/1/join")
+    guest.post("/spaces/1/request")
+    host.post(f"/spaces/1/people/{guest.id}/approve")
+    guest.post("/reports/new", {"space": "1", "reason": "spam", "details": "kept"})
+    host.post("/spaces/1/mic", {"on": "1"})
+    headers = {"Cookie": host.cookie_header(), "Origin": server.url}
+    with connect(
+        server.url.replace("http", "ws") + "/spaces/1/audio", additional_headers=headers
+    ) as ws:
+        start = time.monotonic()
+        for i in range(250):  # 5 s of audio
+            ws.send(TONE)
+            time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait()
+
+    recording = data / "recordings" / "space-1.ogg"
+    audio, rate = sf.read(str(recording), dtype="int16")
+    assert rate == 16000
+    assert len(audio) / rate >= 3.0, "more than the last couple of seconds were lost"
+
+    restarted = LiveServer(data)
+    restarted.port, restarted.url = server.port, server.url
+    restarted.env["PORT"] = str(server.port)
+    restarted.start()
+    try:
+        db = sqlite3.connect(data / "spaces.db")
+        roles = dict(
+            db.execute(
+                "SELECT u.username, p.role FROM participants p JOIN users u ON u.id = p.user_id"
+                " WHERE p.present = 1"
+            ).fetchall()
+        )
+        assert roles == {"survivor": "host", "guest": "speaker"}
+        assert db.execute("SELECT details FROM reports").fetchone() == ("kept",)
+        # The same sessions still work, and the room page reconnects with everyone in place.
+        status, page = guest.request("GET", "/spaces/1", htmx=False)
+        assert status == 200 and "Turn on microphone" in page
+        headers = {"Cookie": guest.cookie_header(), "Origin": server.url}
+        with connect(
+            server.url.replace("http", "ws") + "/spaces/1/live", additional_headers=headers
+        ) as ws:
+            state = ws.recv(timeout=5)
+            assert "survivor" in state and "guest" in state
+    finally:
+        restarted.stop()
+
+
+def test_a_database_locked_for_two_seconds_makes_requests_wait_not_fail(live_server):
+    user = HttpUser(live_server.url, "patient")
+    locker = sqlite3.connect(
+        live_server.data_dir / "spaces.db", isolation_level=None, check_same_thread=False
+    )
+    locker.execute("BEGIN EXCLUSIVE")
+    released = threading.Timer(2.0, lambda: locker.execute("COMMIT"))
+    released.start()
+    started = time.monotonic()
+    status, _ = user.post("/posts", {"body": "written while the database was locked"})
+    waited = time.monotonic() - started
+    released.join()
+    assert status == 200
+    assert waited >= 1.5, "the write should have waited for the lock"
+    assert "written while the database was locked" in user.get("/")
+
+
+def test_a_database_locked_past_the_busy_timeout_fails_cleanly(browser, monkeypatch):
+    """Past the busy timeout sqlite raises "database is locked": the person gets a clear 503."""
+    import spaces.posts
+
+    user = browser("impatient")
+
+    def locked(*_args, **_kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(spaces.posts, "create", locked)
+    response = user.post("/posts", {"body": "too late"})
+    assert response.status_code == 503
+    assert "Nothing was changed" in response.get_data(as_text=True)
