@@ -1,0 +1,71 @@
+"""Security headers, session cookies and the rate limits that bound every kind of input."""
+
+import pytest
+from conftest import Browser
+
+
+def test_every_page_sends_the_security_headers(app, browser):
+    user = browser("headers")
+    for path in ("/", "/signup", "/u/headers", "/settings", "/static/app.css", "/nowhere"):
+        response = user.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+        assert "unsafe-eval" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_pages_carry_no_inline_script_and_htmx_is_configured_for_the_policy(browser):
+    page = browser("noinline").get("/").get_data(as_text=True)
+    assert "<script>" not in page and "onclick=" not in page and "hx-on" not in page
+    assert '"allowEval":false' in page and '"includeIndicatorStyles":false' in page
+
+
+def test_session_cookie_is_httponly_and_samesite(app):
+    client = app.test_client()
+    response = client.post("/signup", data={"username": "cookie", "password": "correct horse"})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "allowed"),
+    [
+        ("/messages/target", {"body": "hello"}, 30),
+        ("/reports/new", {"account": "target", "reason": "spam"}, 10),
+        ("/posts", {"body": "hello"}, 30),
+    ],
+)
+def test_rate_limits_refuse_floods_with_a_clear_message(limited_app, path, data, allowed):
+    Browser(limited_app, "target")
+    sender = Browser(limited_app, "flooder")
+    statuses = [sender.post(path, data).status_code for _ in range(allowed + 2)]
+    assert all(s < 400 for s in statuses[:allowed]), statuses
+    refused = sender.post(path, data)
+    assert refused.status_code == 429
+    assert "Too many attempts" in refused.get_data(as_text=True)
+
+
+def test_requests_to_speak_are_rate_limited(limited_app):
+    host = Browser(limited_app, "ratehost")
+    host.post("/spaces/new", {"title": "Busy", "speaker_policy": "everyone"}, htmx=False)
+    eager = Browser(limited_app, "eager")
+    eager.post("/spaces/1/join")
+    statuses = []
+    for _ in range(12):
+        statuses.append(eager.post("/spaces/1/request").status_code)
+        eager.post("/spaces/1/cancel-request")
+    assert 429 in statuses
+    assert statuses[:10].count(429) == 0
+
+
+def test_sign_ups_from_one_address_are_rate_limited(limited_app):
+    client = limited_app.test_client()
+    statuses = [
+        client.post(
+            "/signup", data={"username": f"bot{i}", "password": "correct horse"}
+        ).status_code
+        for i in range(22)
+    ]
+    assert statuses[:20].count(429) == 0 and statuses[-1] == 429
