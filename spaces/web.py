@@ -212,6 +212,10 @@ def init_app(app: Flask) -> None:
     def _too_many(exc):
         return error_page(f"Too many attempts. Please wait and try again ({exc.description}).", 429)
 
+    @app.errorhandler(500)
+    def _server_error(_exc):
+        return error_page("Something went wrong on our side. Nothing you did caused it.", 500)
+
     @app.errorhandler(400)
     def _bad_request(_exc):
         return error_page("That request was not understood.", 400)

@@ -24,36 +24,34 @@ def login(url: str, username: str | None, password: str | None, meter: Meter) ->
     except EOFError as exc:
         raise CliError("A username and password are needed to sign in.") from exc
     answer = Api(server).get_token(username, password)
-    path = config.save_token(server, answer["token"], answer.get("username") or username)
-    meter.say(
-        f"Signed in to {server} as {answer.get('username') or username}; token saved in {path}."
-    )
+    name = answer.get("username") or username
+    path = config.save_token(server, answer["token"], name)
+    meter.say(f"Signed in to {server} as {name}; token saved in {path}.")
     return EXIT_OK
 
 
-def _enter(url: SpaceURL) -> tuple[Api, str, int | None]:
-    """Checks the sign-in and the Space, joins it, and returns (api, token, your user id)."""
-    token, _ = config.token_for(url.server)
+def _enter(url: SpaceURL, token: str) -> tuple[Api, int | None]:
+    """Checks the sign-in and the Space, joins it, and returns (api, your user id)."""
     api = Api(url.server, token)
     me = api.me(url.space_id)
     api.join(url.space_id)
-    return api, token, me
+    return api, me
 
 
 def listen(url: SpaceURL, out: str | None, seconds: float | None, meter: Meter) -> int:
-    _, token, _ = _enter(url)
+    token, _ = config.token_for(url.server)
     if out:
         sink = WavWriter(out)
     else:
         from .sound import Speaker
 
-        sink = Speaker()
+        sink = Speaker()  # before joining: no sound device, no half-joined listener
     limit = round(seconds / FRAME_SECONDS) if seconds else None
     where = f", recording to {out}" if out else ""
-    meter.say(f"Listening to {url.page}{where}. Ctrl-C to stop.")
-    code = EXIT_OK
     try:
+        _enter(url, token)
         with AudioLink(url, token, meter.say) as link:
+            meter.say(f"Listening to {url.page}{where}. Ctrl-C to stop.")
             while limit is None or sink.frames < limit:
                 message = link.recv(timeout=1.0)
                 if isinstance(message, bytes) and len(message) == FRAME_BYTES:
@@ -68,9 +66,9 @@ def listen(url: SpaceURL, out: str | None, seconds: float | None, meter: Meter) 
     finally:
         meter.clear()
         sink.close()
-        if out:
+        if out and sink.frames:
             meter.say(f"Recorded {sink.seconds:.1f} s to {out}.")
-    return code
+    return EXIT_OK
 
 
 def speak(
@@ -82,22 +80,23 @@ def speak(
     meter: Meter,
 ) -> int:
     frames = load_frames(file) if file else None
-    api, token, me = _enter(url)
+    token, _ = config.token_for(url.server)
     mic = speaker = None
-    if use_mic:
-        from .sound import Microphone
-
-        mic = Microphone()
     try:
+        if use_mic:
+            from .sound import Microphone
+
+            mic = Microphone()
         if hear:
             from .sound import Speaker
 
             speaker = Speaker()
+        api, me = _enter(url, token)
         api.set_mic(url.space_id, True)  # refuses a listener with a clear message
         try:
             source = "the microphone" if mic else file
-            meter.say(f"Speaking in {url.page} from {source}. Ctrl-C to stop.")
             with AudioLink(url, token, meter.say) as link:
+                meter.say(f"Speaking in {url.page} from {source}. Ctrl-C to stop.")
                 talk = _Talk(link, me, meter, speaker)
                 if mic:
                     talk.from_microphone(mic)

@@ -5,7 +5,7 @@ EXIT_ERROR = 1  # network trouble, a bad file, an unexpected answer
 EXIT_USAGE = 2  # argparse's own code for a bad command line
 EXIT_REFUSED = 3  # not signed in, not allowed, a listener trying to speak, removed
 EXIT_ENDED = 4  # the Space has ended
-EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_INTERRUPTED = 130  # Ctrl-C while signing in (listen and speak stop cleanly with 0)
 
 
 class CliError(Exception):

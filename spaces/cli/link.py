@@ -65,6 +65,13 @@ class AudioLink:
         self.close()
 
     def open(self) -> None:
+        try:
+            self._connect()
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            raise CliError(f"Cannot open the audio connection to {self.url.server}: {exc}") from exc
+
+    def _connect(self) -> None:
+        """Raises CliError for a refusal (final), the network's own errors otherwise."""
         self._stack.close()
         self._stack = contextlib.ExitStack()
         try:
@@ -120,7 +127,7 @@ class AudioLink:
             time.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
             attempt += 1
             try:
-                self.open()  # a refusal now (removed, ended...) is final: CliError
+                self._connect()  # a refusal now (removed, ended...) is final: CliError
             except (OSError, TimeoutError, InvalidHandshake) as error:
                 if time.monotonic() > deadline:
                     raise CliError(

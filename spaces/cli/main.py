@@ -12,7 +12,7 @@ import sys
 
 from . import commands
 from .api import SpaceURL
-from .errors import EXIT_ERROR, CliError
+from .errors import EXIT_INTERRUPTED, CliError
 from .meter import Meter
 
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code
     except KeyboardInterrupt:
         meter.clear()
-        return EXIT_ERROR
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -157,6 +157,7 @@ class LiveHub:
                 return
             if space["ended_at"] is not None:
                 conn.outbox.push(frame(room_view.ended(space)))
+                conn.outbox.close(1000, "ended")
                 return
             renderer = room_view.SectionRenderer(db, space, self.listeners_shown)
             user = accounts.get(db, conn.user_id)

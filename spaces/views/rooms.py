@@ -3,8 +3,8 @@ htmx request with the fragments it changed for the person who acted."""
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from .. import accounts, policy, room_view, rooms
-from ..errors import DomainError, NotFound
+from .. import accounts, blocks, policy, room_view, rooms
+from ..errors import DomainError, Forbidden, NotFound
 from ..events import RoomEvent
 from ..web import current_user, get_db, is_htmx, limiter, login_required
 
@@ -255,6 +255,13 @@ def share_dm(space_id: int):
     link = url_for("rooms.room", space_id=space_id)
     sent = []
     people = [accounts.by_username(db, name) for name in names]  # all exist, or nothing is sent
+    for person in people:  # every refusal before any message: all are sent, or none
+        if blocks.either_blocked(db, user["id"], person["id"]):
+            raise Forbidden(f"You cannot message {person['username']}.")
+        if as_speaker:
+            reason = policy.why(who, "invite", space, rooms.actor(db, space, person))
+            if reason:
+                raise Forbidden(reason)
     for person in people:
         if as_speaker:
             text = f"{user['username']} invites you to speak in their Space: {space['title']}"

@@ -1,0 +1,340 @@
+"""The `spaces` terminal client: `speak --file` into a Space, `listen --out` records it, and the
+recording matches the input; refusals and closes end it with a clear message. Plus its parts
+(addresses, tokens, resampling) and the server's rule that token clients need no CSRF token."""
+
+import os
+import re
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import SHARED_AUDIO, HttpUser, LiveServer
+
+from spaces import accounts, rooms
+from spaces.cli import config
+from spaces.cli.api import SpaceURL, server_url
+from spaces.cli.audio_files import FRAME_BYTES, load_frames
+from spaces.cli.errors import EXIT_ENDED, EXIT_REFUSED, CliError
+from spaces.cli.main import main
+from spaces.cli.meter import Meter
+
+SPEECH = SHARED_AUDIO / "sample01.wav"
+LISTENER_MESSAGE = "You are a listener in this Space: ask the host to make you a speaker"
+
+
+def spaces_command() -> list[str]:
+    script = Path(sys.executable).with_name("spaces")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "spaces.cli.main"]
+
+
+class Terminal:
+    """One person's `spaces` runs: their own token file (SPACES_CONFIG)."""
+
+    def __init__(self, tmp_path: Path, name: str) -> None:
+        self.env = {**os.environ, "SPACES_CONFIG": str(tmp_path / f"{name}-tokens.json")}
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*spaces_command(), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [*spaces_command(), *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+def wait_for_line(proc: subprocess.Popen, needle: str, within: float = 20.0) -> list[str]:
+    """Reads the process's stderr until a line holds `needle`; the rest is kept for later."""
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+            if needle in line:
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not found.wait(within):
+        proc.kill()
+        pytest.fail(f"no {needle!r} from the client within {within}s: {''.join(lines)}")
+    return lines
+
+
+def finish(proc: subprocess.Popen, lines: list[str], timeout: float = 30) -> tuple[int, str]:
+    code = proc.wait(timeout)
+    time.sleep(0.1)  # the reader thread takes the last lines
+    return code, "".join(lines)
+
+
+def best_correlation(recording: np.ndarray, reference: np.ndarray) -> tuple[float, int]:
+    """Peak normalized cross-correlation of `reference` against every lag in `recording`."""
+    rec, ref = recording.astype(np.float64), reference.astype(np.float64)
+    n = 1 << (rec.size + ref.size - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(rec, n) * np.conj(np.fft.rfft(ref, n)), n)[: rec.size]
+    energy = np.concatenate([[0.0], np.cumsum(rec**2)])
+    lags = np.arange(rec.size)
+    window = energy[np.minimum(lags + ref.size, rec.size)] - energy[lags]
+    ref_energy = np.sum(ref**2)
+    # Lags where the recording is all but silent would divide rounding noise by nothing.
+    audible = window > 0.01 * ref_energy
+    score = np.where(audible, corr / np.sqrt(np.maximum(window, 1.0) * ref_energy), 0.0)
+    best = int(np.argmax(score))
+    return float(score[best]), best
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    live = LiveServer(tmp_path_factory.mktemp("cli-live")).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def accounts_made(server, tmp_path_factory):
+    """A host and a listener with accounts on the server, each signed in with `spaces login`."""
+    tmp = tmp_path_factory.mktemp("cli-people")
+    made = {}
+    for role in ("host", "fan"):
+        name = f"cli_{role}_{os.getpid()}"
+        person = HttpUser(server.url, name)
+        term = Terminal(tmp, role)
+        result = term.run("login", server.url, "--username", name, "--password", "correct horse")
+        assert result.returncode == 0, result.stderr
+        assert f"Signed in to {server.url} as {name}" in result.stderr
+        made[role] = (person, term)
+    return made
+
+
+@pytest.fixture
+def space(server, accounts_made):
+    host, _ = accounts_made["host"]
+    status, body = host.post(
+        "/spaces/new", {"title": "Terminal", "speaker_policy": "everyone"}, htmx=False
+    )
+    assert status == 200, body
+    space_id = int(re.search(r'data-space-id="(\d+)"', body).group(1))
+    yield f"{server.url}/spaces/{space_id}", space_id
+    host.post(f"/spaces/{space_id}/end")
+
+
+# Speak and listen -----------------------------------------------------------------------------
+
+
+@pytest.mark.live
+def test_speak_file_is_recorded_by_listen_out(space, accounts_made, tmp_path):
+    url, _ = space
+    _, host = accounts_made["host"]
+    _, fan = accounts_made["fan"]
+    out = tmp_path / "heard.wav"
+    reference, rate = sf.read(str(SPEECH), dtype="int16")
+    seconds = reference.size / rate + 2.5
+
+    listener = fan.start("listen", url, "--out", str(out), "--seconds", f"{seconds:.1f}", "--meter")
+    lines = wait_for_line(listener, "Listening to")
+    spoken = host.run("speak", url, "--file", str(SPEECH), "--meter")
+    code, err = finish(listener, lines)
+
+    assert spoken.returncode == 0, spoken.stderr
+    assert "Speaking in" in spoken.stderr
+    assert re.search(r"\[#+-*\] +-?\d+\.\d dB .*the server hears you", spoken.stderr)
+    assert code == 0, err
+    assert f"Recorded {seconds:.1f} s to {out}" in err
+    assert re.search(r"\[#+-*\]", err)  # the listener's meter moved too
+
+    info = sf.info(str(out))
+    assert (info.samplerate, info.channels, info.subtype) == (16_000, 1, "PCM_16")
+    assert info.duration == pytest.approx(seconds, abs=0.05)
+    recording, _ = sf.read(str(out), dtype="int16")
+    score, lag = best_correlation(recording, reference)
+    assert score > 0.5, score
+    assert 0 < lag / rate < 2.5  # the speech came in after the listener joined, in one piece
+    other, _ = sf.read(str(SHARED_AUDIO / "sample02.wav"), dtype="int16")
+    assert best_correlation(recording, other)[0] < 0.3  # the measure tells speeches apart
+
+
+@pytest.mark.live
+def test_a_listener_cannot_speak_and_is_told_why(space, accounts_made):
+    url, _ = space
+    fan_person, fan = accounts_made["fan"]
+    result = fan.run("speak", url, "--file", str(SPEECH))
+    assert result.returncode == EXIT_REFUSED
+    assert LISTENER_MESSAGE in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.live
+def test_listen_stops_with_a_clear_message_when_removed(space, accounts_made):
+    url, space_id = space
+    host_person, _ = accounts_made["host"]
+    fan_person, fan = accounts_made["fan"]
+    listener = fan.start("listen", url, "--out", os.devnull)
+    lines = wait_for_line(listener, "Listening to")
+    status, _ = host_person.post(f"/spaces/{space_id}/people/{fan_person.id}/remove")
+    assert status == 200
+    code, err = finish(listener, lines, timeout=10)
+    assert code == EXIT_REFUSED
+    assert "The host removed you from this Space." in err
+    # Coming back is refused before any audio, with the server's own reason.
+    again = fan.run("listen", url, "--out", os.devnull, "--seconds", "1")
+    assert again.returncode == EXIT_REFUSED
+    assert "The host removed you from this Space." in again.stderr
+
+
+@pytest.mark.live
+def test_listen_and_speak_stop_with_a_clear_message_when_the_space_ends(space, accounts_made):
+    url, space_id = space
+    host_person, host = accounts_made["host"]
+    _, fan = accounts_made["fan"]
+    listener = fan.start("listen", url, "--out", os.devnull)
+    listener_lines = wait_for_line(listener, "Listening to")
+    speaker = host.start("speak", url, "--file", str(SPEECH), "--loop")
+    speaker_lines = wait_for_line(speaker, "Speaking in")
+    status, _ = host_person.post(f"/spaces/{space_id}/end")
+    assert status == 200
+    for proc, lines in ((listener, listener_lines), (speaker, speaker_lines)):
+        code, err = finish(proc, lines, timeout=10)
+        assert code == EXIT_ENDED, err
+        assert "This Space has ended." in err
+        assert "Traceback" not in err
+    late = fan.run("listen", url, "--out", os.devnull)
+    assert late.returncode == EXIT_ENDED
+    assert "This Space has ended." in late.stderr
+
+
+@pytest.mark.live
+def test_login_keeps_the_token_private_and_refuses_a_wrong_password(server, tmp_path):
+    term = Terminal(tmp_path, "someone")
+    HttpUser(server.url, f"cli_login_{os.getpid()}")
+    wrong = term.run("login", server.url, "-u", f"cli_login_{os.getpid()}", "-p", "nope nope")
+    assert wrong.returncode == EXIT_REFUSED
+    assert "That username and password do not match." in wrong.stderr
+    assert not Path(term.env["SPACES_CONFIG"]).exists()
+
+    right = term.run(
+        "login", server.url + "/spaces/1", "-u", f"cli_login_{os.getpid()}", "-p", "correct horse"
+    )
+    assert right.returncode == 0, right.stderr
+    path = Path(term.env["SPACES_CONFIG"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    token, username = config.token_for(server.url, path)
+    assert username == f"cli_login_{os.getpid()}" and len(token) > 20
+
+
+@pytest.mark.live
+def test_not_signed_in_and_bad_tokens_are_told_to_log_in(server, space, tmp_path):
+    url, _ = space
+    term = Terminal(tmp_path, "nobody")
+    result = term.run("listen", url, "--out", os.devnull)
+    assert result.returncode == EXIT_REFUSED
+    assert f"You are not signed in to {server.url}. Run: spaces login {server.url}" in (
+        result.stderr
+    )
+    config.save_token(server.url, "forged-token", "nobody", Path(term.env["SPACES_CONFIG"]))
+    result = term.run("speak", url, "--file", str(SPEECH))
+    assert result.returncode == EXIT_REFUSED
+    assert "did not accept your sign-in" in result.stderr
+
+
+# Parts ----------------------------------------------------------------------------------------
+
+
+def test_space_addresses_and_server_names():
+    url = SpaceURL.parse("https://Example.org/spaces/12")
+    assert (url.server, url.space_id) == ("https://example.org", 12)
+    assert url.audio == "wss://example.org/spaces/12/audio"
+    prefixed = SpaceURL.parse("http://host:8080/app/spaces/3/")
+    assert prefixed.server == "http://host:8080/app"
+    assert prefixed.audio == "ws://host:8080/app/spaces/3/audio"
+    assert server_url("http://host:8080/") == "http://host:8080"
+    assert server_url("http://host:8080/spaces/9") == "http://host:8080"
+    for bad in ("host/spaces/1", "ftp://host/spaces/1", "http://host/people/1"):
+        with pytest.raises(CliError):
+            SpaceURL.parse(bad)
+
+
+def test_files_are_downmixed_and_resampled_to_16_khz_mono(tmp_path):
+    rate = 44_100
+    t = np.arange(rate) / rate
+    left = 0.5 * np.sin(2 * np.pi * 1000 * t)
+    right = 0.5 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 15_000 * t)
+    path = tmp_path / "stereo.wav"
+    sf.write(str(path), np.stack([left, right], axis=1), rate, subtype="PCM_16")
+
+    frames = load_frames(path)
+    assert all(len(frame) == FRAME_BYTES for frame in frames)
+    assert len(frames) == 50  # one second
+    pcm = np.frombuffer(b"".join(frames), dtype="<i2").astype(np.float64) / 32768
+    spectrum = np.abs(np.fft.rfft(pcm[1600:14400] * np.hanning(12800)))
+    freqs = np.fft.rfftfreq(12800, 1 / 16_000)
+    assert freqs[np.argmax(spectrum)] == pytest.approx(1000, abs=5)
+    # 15 kHz is above the new Nyquist (8 kHz): filtered out, not folded down to 1 kHz.
+    alias = spectrum[np.abs(freqs - 1000).argmin() + 20 :].max()
+    assert alias < spectrum.max() * 0.01
+    assert np.sqrt(np.mean(pcm[1600:14400] ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path, capsys):
+    code = main(["speak", "http://127.0.0.1:9/spaces/1", "--file", str(tmp_path / "none.wav")])
+    assert code == 1
+    assert "Cannot read" in capsys.readouterr().err
+
+
+def test_the_meter_draws_one_line_in_place(tmp_path):
+    with open(tmp_path / "err.txt", "w+", newline="") as stream:
+        meter = Meter("speak", stream=stream, enabled=True)
+        meter.show(0.5, "00:01")
+        time.sleep(0.11)
+        meter.show(1.0, "00:02")
+        meter.say("A message.")
+        meter.clear()
+        stream.seek(0)
+        text = stream.read()
+    assert text.count("\n") == 1  # the meter redraws with \r; only the message ends a line
+    assert "[" + "#" * 15 + "-" * 15 + "]  -30.0 dB" in text
+    assert "[" + "#" * 30 + "]    0.0 dB" in text
+
+
+# The server: bearer-token clients need no CSRF token; cookie sessions still do ---------------
+
+
+def test_token_posts_need_no_csrf_token_but_cookie_posts_do(csrf_app):
+    from spaces import db as dbm
+
+    db = dbm.connect(csrf_app.config["DATABASE"])
+    host = accounts.sign_up(db, "tokenhost", "correct horse")
+    fan = accounts.sign_up(db, "tokenfan", "correct horse")
+    space = rooms.create(db, host, "Tokens", "", "everyone")
+    token = accounts.issue_token(db, fan["id"])
+    join = f"/spaces/{space['id']}/join"
+    bearer = {"Authorization": f"Bearer {token}", "HX-Request": "true"}
+
+    client = csrf_app.test_client()
+    assert client.post(join, headers=bearer).status_code == 200
+
+    forged = csrf_app.test_client()
+    response = forged.post(join, headers={"Authorization": "Bearer forged", "HX-Request": "true"})
+    assert response.status_code == 400  # not a valid token: checked like any other request
+
+    browser = csrf_app.test_client()
+    browser.post("/login", data={"username": "tokenhost", "password": "correct horse"})
+    with browser.session_transaction() as session:
+        session["user_id"] = host["id"]
+    # A cookie session is checked for CSRF, even when a bearer token rides along.
+    assert browser.post(join, headers={"HX-Request": "true"}).status_code == 400
+    assert browser.post(join, headers=bearer).status_code == 400

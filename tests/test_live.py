@@ -1,0 +1,459 @@
+"""The room's live socket against a real server on 127.0.0.1: one person acts over HTTP, the
+others' open sockets receive the changed HTML fragments within a second."""
+
+import base64
+import contextlib
+import itertools
+import os
+import random
+import re
+import socket
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import HttpUser, LiveServer
+from html_query import parse
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+pytestmark = pytest.mark.live
+
+WITHIN = 1.0  # seconds: the issue's bound for a change to show on every open page
+
+
+def start_space(host: HttpUser, title: str = "Live room", policy: str = "everyone") -> int:
+    status, body = host.post("/spaces/new", {"title": title, "speaker_policy": policy}, htmx=False)
+    assert status == 200, body
+    return int(re.search(r'data-space-id="(\d+)"', body).group(1))
+
+
+def live_url(server: LiveServer, space_id: int) -> str:
+    return server.url.replace("http://", "ws://") + f"/spaces/{space_id}/live"
+
+
+class Page:
+    """A room page's socket: the fragments it received, and waiting for one to arrive."""
+
+    def __init__(self, ws) -> None:
+        self.ws = ws
+        self.frames: list[str] = []
+
+    def until(self, predicate, within: float = WITHIN, what: str = "a fragment"):
+        """The first fragment (parsed) for which predicate holds, received within `within`."""
+        deadline = time.monotonic() + within
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                message = self.ws.recv(timeout=remaining)
+            except TimeoutError:
+                break
+            self.frames.append(message)
+            doc = parse(message)
+            if predicate(doc):
+                return doc
+        tail = "\n---\n".join(f[:400] for f in self.frames[-3:])
+        pytest.fail(f"no {what} within {within}s; last frames:\n{tail}")
+
+    def full_state(self):
+        return self.until(lambda d: d.by_id("my-controls") is not None, what="full state")
+
+    def closed_within(self, seconds: float = WITHIN) -> int | None:
+        """The close code the server sent within `seconds`, else None."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError, ConnectionClosed):
+                self.frames.append(self.ws.recv(timeout=0.05))
+            # The server's close frame counts even before the TCP connection is torn down.
+            if self.ws.protocol.close_rcvd is not None:
+                return self.ws.protocol.close_rcvd.code
+        return None
+
+
+@contextlib.contextmanager
+def page(server: LiveServer, user: HttpUser, space_id: int):
+    headers = {"Cookie": user.cookie_header(), "Origin": server.url}
+    url = live_url(server, space_id)
+    with connect(url, additional_headers=headers, open_timeout=5, close_timeout=1) as ws:
+        yield Page(ws)
+
+
+def usernames(doc, heading_id: str) -> list[str]:
+    return doc.usernames(heading_id)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for this module's tests (each test has its own people and Space)."""
+    data = tmp_path_factory.mktemp("live")
+    live = LiveServer(data).start()
+    yield live
+    live.stop()
+
+
+_batch = itertools.count(1)
+
+
+def people(server: LiveServer, *names: str) -> list[HttpUser]:
+    """New accounts, signed up at once; names get a suffix so tests never share anyone."""
+    n = next(_batch)
+    with ThreadPoolExecutor(len(names)) as pool:
+        return list(pool.map(lambda name: HttpUser(server.url, f"{name}_{n}"), names))
+
+
+# Handshake -----------------------------------------------------------------------------------
+
+
+def test_cross_origin_socket_is_refused(server):
+    (alice,) = people(server, "alice")
+    space_id = start_space(alice)
+    for origin in ("http://evil.example", f"http://127.0.0.1:{server.port + 1}", "null"):
+        headers = {"Cookie": alice.cookie_header(), "Origin": origin}
+        with pytest.raises(InvalidStatus) as refused:
+            connect(live_url(server, space_id), additional_headers=headers, open_timeout=5)
+        assert refused.value.response.status_code == 403
+
+
+def test_socket_without_session_is_refused(server):
+    (alice,) = people(server, "alice")
+    space_id = start_space(alice)
+    for headers in (
+        {"Origin": server.url},
+        {"Origin": server.url, "Cookie": "session=forged"},
+        {"Cookie": alice.cookie_header()},  # no Origin at all
+    ):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(live_url(server, space_id), additional_headers=headers, open_timeout=5)
+        assert refused.value.response.status_code == 403
+
+
+def test_socket_for_unknown_space_is_404(server):
+    (alice,) = people(server, "alice")
+    headers = {"Cookie": alice.cookie_header(), "Origin": server.url}
+    with pytest.raises(InvalidStatus) as refused:
+        connect(live_url(server, 999), additional_headers=headers, open_timeout=5)
+    assert refused.value.response.status_code == 404
+
+
+def test_oversized_or_flooding_client_is_cut_off(server):
+    (alice,) = people(server, "alice")
+    space_id = start_space(alice)
+    with page(server, alice, space_id) as big:
+        big.full_state()
+        big.ws.send("x" * 10_000)
+        assert big.closed_within(2) == 1009  # message too big
+    with page(server, alice, space_id) as flood:
+        flood.full_state()
+        for _ in range(30):
+            with contextlib.suppress(ConnectionClosed):
+                flood.ws.send('{"type": "visibility", "visible": true}')
+        assert flood.closed_within(2) == 1008  # policy violation
+
+
+# Full state ----------------------------------------------------------------------------------
+
+
+def test_connected_page_gets_full_state_and_again_on_reconnect(server):
+    alice, bob = people(server, "alice", "bob")
+    space_id = start_space(alice, "Opening night")
+    bob.post(f"/spaces/{space_id}/join")
+    with page(server, bob, space_id) as bobs:
+        state = bobs.full_state()
+    assert state.by_id("space-meta").find("h1").text == "Opening night"
+    assert usernames(state, "host-heading") == [alice.username]
+    assert usernames(state, "listeners-heading") == [bob.username]
+    assert "Request to speak" in state.by_id("my-controls").buttons()
+    for part in ("space-meta", "stage", "listeners", "requests", "my-controls"):
+        assert state.by_id(part).get("hx-swap-oob") == "true", part
+
+    # While bob's page is away (within the grace period) the room changes.
+    alice.post(f"/spaces/{space_id}/edit", {"title": "Second act", "description": ""})
+    alice.post(f"/spaces/{space_id}/people/{bob.id}/make-speaker")
+    with page(server, bob, space_id) as bobs:
+        state = bobs.full_state()
+    assert state.by_id("space-meta").find("h1").text == "Second act"
+    assert usernames(state, "speakers-heading") == [bob.username]
+    assert "Stop speaking" in state.by_id("my-controls").buttons()
+
+
+# One acts, the others see it -----------------------------------------------------------------
+
+
+def test_request_approved_shows_new_speaker_on_other_pages(server):
+    alice, bob, carol = people(server, "alice", "bob", "carol")
+    space_id = start_space(alice)
+    bob.post(f"/spaces/{space_id}/join")
+    carol.post(f"/spaces/{space_id}/join")
+    with (
+        page(server, alice, space_id) as host,
+        page(server, bob, space_id) as bobs,
+        page(server, carol, space_id) as carols,
+    ):
+        for p in (host, bobs, carols):
+            p.full_state()
+
+        assert bob.post(f"/spaces/{space_id}/request")[0] == 200
+        requests = host.until(
+            lambda d: (
+                d.by_id("requests") is not None
+                and usernames(d, "requests-heading") == [bob.username]
+            ),
+            what="Requests with bob",
+        )
+        assert "Approve" in requests.by_id("requests").buttons()
+
+        assert alice.post(f"/spaces/{space_id}/people/{bob.id}/approve")[0] == 200
+        for observer in (bobs, carols):
+            doc = observer.until(
+                lambda d: (
+                    d.by_id("stage") is not None
+                    and usernames(d, "speakers-heading") == [bob.username]
+                ),
+                what="stage with bob speaking",
+            )
+            assert doc.by_id("stage").get("hx-swap-oob") == "true"
+            assert bob.username not in usernames(doc, "listeners-heading")
+        # bob's own page changes role and announces it, in the same push.
+        mine = bobs.frames[-1]
+        doc = parse(mine)
+        assert "Stop speaking" in doc.by_id("my-controls").buttons()
+        assert "You are now a speaker." in doc.by_id("status").text
+
+
+def test_edit_and_policy_show_on_every_page(server):
+    alice, bob = people(server, "alice", "bob")
+    space_id = start_space(alice, "Before")
+    bob.post(f"/spaces/{space_id}/join")
+    with page(server, bob, space_id) as bobs:
+        bobs.full_state()
+        alice.post(f"/spaces/{space_id}/edit", {"title": "After", "description": "New words"})
+        doc = bobs.until(
+            lambda d: d.by_id("space-meta") is not None and d.find("h1").text == "After",
+            what="the new title",
+        )
+        assert "New words" in doc.by_id("space-meta").text
+
+        alice.post(f"/spaces/{space_id}/policy", {"speaker_policy": "invited"})
+        doc = bobs.until(
+            lambda d: (
+                d.by_id("space-meta") is not None
+                and "Who can speak: Only people you invite" in d.by_id("space-meta").text
+            ),
+            what="the new policy",
+        )
+        assert "Request to speak" not in doc.by_id("my-controls").buttons()
+
+
+def test_ending_pushes_ended_fragment_to_everyone_and_closes(server):
+    alice, bob, carol = people(server, "alice", "bob", "carol")
+    space_id = start_space(alice)
+    bob.post(f"/spaces/{space_id}/join")  # carol only looks, without joining
+    with (
+        page(server, alice, space_id) as host,
+        page(server, bob, space_id) as bobs,
+        page(server, carol, space_id) as carols,
+    ):
+        for p in (host, bobs, carols):
+            p.full_state()
+        assert alice.post(f"/spaces/{space_id}/end")[0] == 200
+        for p in (host, bobs, carols):
+            doc = p.until(lambda d: d.by_id("room-live") is not None, what="ended fragment")
+            ended = doc.by_id("room-live")
+            assert ended.get("hx-swap-oob") == "true"
+            assert "This Space has ended" in ended.text
+            assert p.closed_within(1) == 1000
+
+
+def test_removed_person_gets_removed_fragment_and_is_closed(server):
+    alice, bob, carol = people(server, "alice", "bob", "carol")
+    space_id = start_space(alice)
+    bob.post(f"/spaces/{space_id}/join")
+    carol.post(f"/spaces/{space_id}/join")
+    with page(server, bob, space_id) as bobs, page(server, carol, space_id) as carols:
+        bobs.full_state()
+        carols.full_state()
+        assert alice.post(f"/spaces/{space_id}/people/{bob.id}/remove")[0] == 200
+        doc = bobs.until(lambda d: d.by_id("room-live") is not None, what="removed fragment")
+        assert "The host removed you from this Space." in doc.text
+        assert bobs.closed_within(1) == 1000
+        doc = carols.until(
+            lambda d: (
+                d.by_id("listeners") is not None
+                and bob.username not in usernames(d, "listeners-heading")
+            ),
+            what="Listeners without bob",
+        )
+        assert usernames(doc, "listeners-heading") == [carol.username]
+    status, body = bob.post(f"/spaces/{space_id}/join")
+    assert status == 403 and "The host removed you from this Space." in body
+
+
+# Presence ------------------------------------------------------------------------------------
+
+
+def test_presence_grace_period(tmp_path):
+    """A listener whose socket closes leaves after the grace period; one who reconnects within
+    it keeps their role; a person with two tabs who closes one stays."""
+    data = tmp_path / "grace"
+    data.mkdir()
+    server = LiveServer(data, PRESENCE_GRACE_SECONDS="1").start()
+    try:
+        alice, bob, carol, dave = people(server, "alice", "bob", "carol", "dave")
+        space_id = start_space(alice)
+        dave.post(f"/spaces/{space_id}/join")
+        with page(server, alice, space_id) as host, page(server, dave, space_id) as dave_tab:
+            host.full_state()
+            dave_tab.full_state()
+            with contextlib.ExitStack() as stack:
+                pages = {}
+                for person in (bob, carol, dave):
+                    if person is not dave:
+                        person.post(f"/spaces/{space_id}/join")
+                    pages[person.username] = stack.enter_context(page(server, person, space_id))
+                    pages[person.username].full_state()
+                alice.post(f"/spaces/{space_id}/people/{carol.id}/make-speaker")
+                host.until(
+                    lambda d: (
+                        d.by_id("stage") is not None
+                        and usernames(d, "speakers-heading") == [carol.username]
+                    ),
+                    what="carol on stage",
+                )
+                closed_at = time.monotonic()
+            # All of bob's, carol's and one of dave's sockets are closed now. Carol comes back.
+            with page(server, carol, space_id) as carols:
+                state = carols.full_state()
+                assert "Stop speaking" in state.by_id("my-controls").buttons()
+                doc = host.until(
+                    lambda d: (
+                        d.by_id("listeners") is not None
+                        and bob.username not in usernames(d, "listeners-heading")
+                    ),
+                    within=4,
+                    what="bob gone from Listeners",
+                )
+                gone_after = time.monotonic() - closed_at
+                assert gone_after >= 0.9, "left before the grace period was over"
+                assert usernames(doc, "listeners-heading") == [dave.username]
+                # Carol, gone for the same moment, kept her place on stage.
+                assert usernames(doc, "speakers-heading") == [carol.username]
+                time.sleep(0.3)
+                room = parse(alice.get(f"/spaces/{space_id}"))
+                assert room.usernames("speakers-heading") == [carol.username]
+                assert room.usernames("listeners-heading") == [dave.username]
+    finally:
+        server.stop()
+
+
+# A slow client -------------------------------------------------------------------------------
+
+
+def stalled_socket(server: LiveServer, user: HttpUser, space_id: int) -> socket.socket:
+    """A websocket handshake on a raw socket that is never read after it.
+
+    A tiny receive buffer and segment size keep the server's send buffer for it small too (Linux
+    grows it with the segment size), so a few dozen fragments fill everything between the server
+    and this client: from then on a server that waited for it would stall everyone else.
+    """
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    raw.connect(("127.0.0.1", server.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw.sendall(
+        (
+            f"GET /spaces/{space_id}/live HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {server.url}\r\nCookie: {user.cookie_header()}\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += raw.recv(1)
+    assert b" 101 " in head.split(b"\r\n", 1)[0], head
+    return raw
+
+
+def test_a_client_that_never_reads_does_not_delay_others(server):
+    alice, bob, sam = people(server, "alice", "bob", "sam")
+    space_id = start_space(alice)
+    bob.post(f"/spaces/{space_id}/join")
+    sam.post(f"/spaces/{space_id}/join")
+    stalled = stalled_socket(server, sam, space_id)
+    description = "\N{STUDIO MICROPHONE}" * 280  # the longest description: ~2 KB per push
+    try:
+        with page(server, bob, space_id) as bobs:
+            bobs.full_state()
+            delays = []
+            for i in range(30):  # its buffers are full after ~20
+                title = f"Round {i}"
+                started = time.monotonic()
+                alice.post(f"/spaces/{space_id}/edit", {"title": title, "description": description})
+                bobs.until(
+                    lambda d, t=title: d.by_id("space-meta") is not None and d.find("h1").text == t,
+                    what=title,
+                )
+                delays.append(time.monotonic() - started)
+            assert max(delays) < WITHIN, delays
+    finally:
+        stalled.close()
+
+
+# Latency -------------------------------------------------------------------------------------
+
+
+ROOMS, ACTIONS_PER_ROOM = 4, 25
+
+
+def _time_actions(server: LiveServer, room: int, seed: int) -> list[float]:
+    """In one room: a listener asks to speak and cancels, again and again; each time, how long
+    until the host's page shows the Requests change."""
+    host_user, listener = people(server, "host", "listener")
+    space_id = start_space(host_user, f"Room {room}")
+    listener.post(f"/spaces/{space_id}/join")
+    rng = random.Random(seed)
+    delays = []
+    # The listener's page stays open too: a person who joined keeps a socket, or leaves.
+    with page(server, host_user, space_id) as host, page(server, listener, space_id) as own:
+        host.full_state()
+        own.full_state()
+        for i in range(ACTIONS_PER_ROOM):
+            asking = i % 2 == 0
+            # Actions come at random moments, as people's do, not in step with the hub.
+            time.sleep(rng.uniform(0, 0.1))
+            started = time.monotonic()
+            action = "request" if asking else "cancel-request"
+            assert listener.post(f"/spaces/{space_id}/{action}")[0] == 200
+            host.until(
+                lambda d, a=asking: (
+                    d.by_id("requests") is not None
+                    and (usernames(d, "requests-heading") == [listener.username]) == a
+                ),
+                what=action,
+            )
+            delays.append(time.monotonic() - started)
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    own.ws.recv(timeout=0)
+    return delays
+
+
+def test_action_to_other_page_latency(server, capsys):
+    """p50/p95 of the time from an HTTP action to another open page receiving its fragment, over
+    100 actions: 4 live rooms at once, 25 actions each (which also keeps this test short)."""
+    with ThreadPoolExecutor(ROOMS) as pool:
+        runs = [pool.submit(_time_actions, server, room, room) for room in range(ROOMS)]
+        delays = sorted(d for run in runs for d in run.result())
+    assert len(delays) == ROOMS * ACTIONS_PER_ROOM == 100
+    p50 = statistics.median(delays)
+    p95 = delays[94]
+    with capsys.disabled():
+        print(
+            f"\naction -> other page, {len(delays)} actions in {ROOMS} rooms:"
+            f" p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
+        )
+    assert p95 < WITHIN

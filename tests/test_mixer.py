@@ -1,0 +1,215 @@
+"""The per-room mixer: jitter buffers, the room mix, mix-minus, clipping, levels and the tick."""
+
+import time
+
+import numpy as np
+import pytest
+
+from spaces.realtime.audio import AudioEngine
+from spaces.realtime.mixer import (
+    FRAME_BYTES,
+    FRAME_SAMPLES,
+    MAX_BUFFER,
+    PREFILL,
+    SILENCE,
+    SpeakerBuffer,
+    level,
+    mix_tick,
+)
+
+
+def const(value: int) -> bytes:
+    return np.full(FRAME_SAMPLES, value, dtype="<i2").tobytes()
+
+
+def tone(freq: float, amplitude: float = 8000) -> bytes:
+    t = np.arange(FRAME_SAMPLES) / 16_000
+    return np.round(amplitude * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes()
+
+
+def samples(frame: bytes) -> np.ndarray:
+    return np.frombuffer(frame, dtype="<i2").astype(np.int32)
+
+
+def primed(*frames: bytes) -> SpeakerBuffer:
+    """A buffer that will play `frames` (already past its prefill)."""
+    buffer = SpeakerBuffer()
+    for frame in frames:
+        buffer.push(frame)
+    assert len(frames) >= PREFILL
+    return buffer
+
+
+# Mix and mix-minus ----------------------------------------------------------------------------
+
+
+def test_mix_is_the_sum_and_each_speaker_hears_everyone_but_themselves():
+    a, b, c = tone(500), tone(1500), tone(2500, 4000)
+    buffers = {1: primed(a, a), 2: primed(b, b), 3: primed(c, c)}
+    result = mix_tick(buffers, {1, 2, 3})
+
+    assert np.array_equal(samples(result.mix), samples(a) + samples(b) + samples(c))
+    assert np.array_equal(samples(result.minus[1]), samples(b) + samples(c))
+    assert np.array_equal(samples(result.minus[2]), samples(a) + samples(c))
+    assert np.array_equal(samples(result.minus[3]), samples(a) + samples(b))
+    assert result.frames == {1: a, 2: b, 3: c}
+
+
+def test_a_lone_speaker_hears_silence_not_their_own_voice():
+    a = tone(500)
+    result = mix_tick({1: primed(a, a)}, {1})
+    assert result.mix == a
+    assert result.minus[1] == SILENCE
+
+
+def test_a_speaker_who_is_not_sending_hears_the_whole_mix():
+    a = tone(500)
+    result = mix_tick({1: primed(a, a), 2: SpeakerBuffer()}, {1, 2})
+    assert result.minus[2] == a
+    assert result.minus[1] == SILENCE
+    assert set(result.levels) == {1}
+
+
+def test_nobody_speaking_is_silence_for_everyone():
+    result = mix_tick({1: SpeakerBuffer()}, {1})
+    assert result.mix == SILENCE
+    assert result.minus == {1: SILENCE}
+    assert result.levels == {}
+    assert len(result.mix) == FRAME_BYTES
+
+
+# Clipping ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, limit", [(30_000, 32_767), (-30_000, -32_768)])
+def test_two_loud_frames_clamp_and_never_wrap(value, limit):
+    loud = const(value)
+    result = mix_tick({1: primed(loud, loud), 2: primed(loud, loud)}, {1, 2})
+    mixed = samples(result.mix)
+    assert (mixed == limit).all()  # int16 wrap-around would flip the sign
+    assert (samples(result.minus[1]) == value).all()
+
+
+def test_mix_minus_of_three_loud_speakers_also_clamps():
+    loud = tone(500, 30_000)
+    buffers = {uid: primed(loud, loud) for uid in (1, 2, 3)}
+    result = mix_tick(buffers, {1, 2, 3})
+    expected = np.clip(samples(loud) * 2, -32_768, 32_767)
+    for uid in (1, 2, 3):
+        assert np.array_equal(samples(result.minus[uid]), expected)
+    assert np.sign(samples(result.mix)).tolist() == np.sign(samples(loud)).tolist()
+
+
+# Jitter buffer --------------------------------------------------------------------------------
+
+
+def test_a_speaker_is_heard_only_once_the_prefill_is_buffered():
+    buffer = SpeakerBuffer()
+    frames = [const(i + 1) for i in range(PREFILL + 1)]
+    for frame in frames[: PREFILL - 1]:
+        buffer.push(frame)
+        assert buffer.pop() is None  # still filling
+    buffer.push(frames[PREFILL - 1])
+    assert buffer.pop() == frames[0]  # plays from the oldest frame
+
+
+def test_an_underrun_gives_silence_then_refills_before_playing_again():
+    a = const(100)
+    buffer = primed(a, a)
+    buffers = {1: buffer}
+    assert mix_tick(buffers).mix == a
+    assert mix_tick(buffers).mix == a
+    assert mix_tick(buffers).mix == SILENCE  # underrun: silence, not a repeat or a stall
+    assert buffer.underruns == 1
+    buffer.push(a)
+    assert mix_tick(buffers).mix == SILENCE  # refilling: one frame is not enough
+    buffer.push(a)
+    assert mix_tick(buffers).mix == a
+
+
+def test_an_overrun_drops_the_oldest_frames():
+    buffer = SpeakerBuffer()
+    frames = [const(i + 1) for i in range(MAX_BUFFER + 5)]
+    for frame in frames:
+        buffer.push(frame)
+    assert len(buffer.frames) == MAX_BUFFER
+    assert buffer.dropped == 5
+    assert buffer.pop() == frames[5]  # the oldest five are gone; the newest kept
+
+
+def test_a_fast_sender_never_makes_the_delay_grow():
+    """A speaker whose clock runs 10% fast (or who bursts after a stall) for ten minutes of ticks:
+    the buffered delay stays bounded, and is the same after ten minutes as after ten seconds."""
+    buffer = SpeakerBuffer()
+    buffers = {1: buffer}
+    delays = []
+    sent = 0
+    for tick in range(30_000):  # ten minutes of 20 ms ticks
+        due = int(tick * 1.1) + 1
+        while sent < due:
+            buffer.push(const(1))
+            sent += 1
+        if tick % 1000 == 500:  # a burst, as after a network stall
+            for _ in range(20):
+                buffer.push(const(1))
+        mix_tick(buffers)
+        delays.append(len(buffer.frames))
+    assert max(delays) <= MAX_BUFFER
+    assert delays[500] == delays[-1] == delays[29_500]
+    assert buffer.dropped > 0
+
+
+def test_a_slow_sender_gets_silence_on_underrun_never_extra_delay():
+    buffer = SpeakerBuffer()
+    buffers = {1: buffer}
+    out = []
+    for tick in range(5000):
+        if tick % 10 != 0:  # 10% of frames never arrive
+            buffer.push(const(1))
+        out.append(mix_tick(buffers).mix)
+        assert len(buffer.frames) <= PREFILL
+    assert buffer.underruns > 0
+    assert out.count(SILENCE) < len(out) * 0.3
+
+
+# Levels ---------------------------------------------------------------------------------------
+
+
+def test_level_scale_runs_from_minus_60_dbfs_to_full_scale():
+    def at_dbfs(db: float) -> np.ndarray:
+        # A square wave's RMS equals its amplitude.
+        amplitude = 32_768 * 10 ** (db / 20)
+        return np.where(np.arange(FRAME_SAMPLES) % 2 == 0, amplitude, -amplitude)
+
+    assert level(np.zeros(FRAME_SAMPLES, dtype=np.int16)) == 0.0
+    assert level(np.array([], dtype=np.int16)) == 0.0
+    assert level(at_dbfs(-70)) == 0.0  # below -60 dBFS is silence
+    assert level(at_dbfs(-20)) == pytest.approx(40 / 60, abs=0.01)
+    assert level(at_dbfs(-6)) == pytest.approx(54 / 60, abs=0.01)
+    assert level(at_dbfs(0)) == pytest.approx(1.0, abs=0.01)
+    assert level(np.full(FRAME_SAMPLES, -32_768, dtype=np.int16)) == 1.0  # never above 1
+    quiet, loud = level(samples(tone(500, 1000))), level(samples(tone(500, 10_000)))
+    assert 0 < quiet < loud < 1
+    assert loud - quiet == pytest.approx(20 / 60, abs=0.01)  # 10x louder is 20 dB
+
+
+def test_levels_are_reported_per_speaker():
+    result = mix_tick({1: primed(tone(500, 10_000), tone(500)), 2: primed(SILENCE, SILENCE)})
+    assert result.levels[1] > 0.5
+    assert result.levels[2] == 0.0
+
+
+# Timing ---------------------------------------------------------------------------------------
+
+
+def test_the_mixer_ticks_fifty_times_a_second(app):
+    engine = AudioEngine(app)
+    engine.start()
+    try:
+        time.sleep(0.1)
+        before, t0 = engine.stats["ticks"], time.monotonic()
+        time.sleep(1.0)
+        ticks, elapsed = engine.stats["ticks"] - before, time.monotonic() - t0
+    finally:
+        engine.stop()
+    assert ticks / elapsed == pytest.approx(50, abs=5)

@@ -1,0 +1,105 @@
+"""The per-client outbox: pushes never wait for a client, the backlog is bounded, and a client
+that falls too far behind is cut off (HTML) or loses its oldest frames (audio)."""
+
+import socket
+import struct
+import time
+
+import pytest
+
+from spaces.realtime.outbox import Outbox, frame
+
+
+@pytest.fixture
+def pair():
+    server, client = socket.socketpair()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    yield server, client
+    server.close()
+    client.close()
+
+
+def read_stream(sock: socket.socket, until_bytes: int | None = None, timeout: float = 2.0):
+    """The bytes the client can read (up to `until_bytes`), and whether the server closed."""
+    sock.settimeout(0.1)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (until_bytes is None or len(data) < until_bytes):
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+    return data, False
+
+
+def split_frames(data: bytes) -> tuple[list[bytes], bytes]:
+    """Whole frames' payloads, and whatever trails them."""
+    frames = []
+    while len(data) >= 2:
+        length = data[1] & 0x7F
+        offset = 2
+        if length == 126:
+            (length,) = struct.unpack("!H", data[2:4])
+            offset = 4
+        elif length == 127:
+            (length,) = struct.unpack("!Q", data[2:10])
+            offset = 10
+        if len(data) < offset + length:
+            break
+        frames.append(data[offset : offset + length])
+        data = data[offset + length :]
+    return frames, data
+
+
+def payloads(n: int, size: int = 2000) -> list[bytes]:
+    return [f"{i:05d}".encode() + b"x" * (size - 5) for i in range(n)]
+
+
+def test_push_never_waits_and_an_overflowing_html_client_is_cut_off(pair):
+    server, client = pair
+    box = Outbox(server, max_backlog=8, overflow="close")
+    started = time.monotonic()
+    results = [box.push(frame(p)) for p in payloads(200)]
+    assert time.monotonic() - started < 0.5
+    assert results[0] is True and results[-1] is False
+    assert box.dead
+    data, eof = read_stream(client)
+    assert eof  # the server shut the connection; the page reconnects and gets a full state
+    frames, _ = split_frames(data)  # the last frame may be cut off by the close
+    assert 0 < len(frames) < 200
+    assert frames == payloads(len(frames))  # whole frames, in order, none skipped
+
+
+def test_a_client_that_catches_up_gets_every_frame_in_order(pair):
+    server, client = pair
+    box = Outbox(server, max_backlog=64, overflow="close")
+    sent = payloads(30)
+    for p in sent:
+        assert box.push(frame(p))
+    assert not box.dead
+    expected = sum(len(frame(p)) for p in sent)
+    data, eof = read_stream(client, until_bytes=expected)
+    assert not eof
+    assert split_frames(data) == (sent, b"")
+
+
+def test_audio_client_loses_oldest_frames_but_stays(pair):
+    server, client = pair
+    box = Outbox(server, max_backlog=4, overflow="drop-oldest")
+    sent = payloads(100)
+    for p in sent:
+        assert box.push(frame(p, 0x2))
+    assert not box.dead and box.dropped > 0
+    data, eof = read_stream(client, timeout=0.5)
+    assert not eof
+    frames, rest = split_frames(data)
+    assert rest == b""  # dropping never cuts a frame in half
+    assert frames[-1] == sent[-1]  # the newest audio always gets through
+    assert len(frames) < len(sent)
+    assert frames == sorted(frames)  # nothing out of order

@@ -1,0 +1,812 @@
+"""Room actions over HTTP: what each role sees, every action and its refusal, htmx fragments,
+ending, sharing and reporting."""
+
+import pytest
+from argon2 import PasswordHasher
+from html_query import field_error, field_value, parse
+
+from spaces import accounts
+from spaces import db as dbm
+
+POLICY_LABELS = ["Everyone", "People you follow", "Only people you invite"]
+REASONS = [
+    "Spam",
+    "Abuse or harassment",
+    "Hateful conduct",
+    "Violent speech",
+    "Private information",
+    "Sensitive media",
+    "Other",
+]
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(monkeypatch):
+    """Argon2 with small costs: the same code path, a fraction of the time per sign-up."""
+    monkeypatch.setattr(
+        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+class Room:
+    """A live Space hosted by `host`, with helpers to act in it and read it back."""
+
+    def __init__(
+        self, app, host, title="Morning chat", description="Coffee talk", policy="everyone"
+    ):
+        self.app = app
+        self.host = host
+        response = host.post(
+            "/spaces/new",
+            data={"title": title, "description": description, "speaker_policy": policy},
+            htmx=False,
+        )
+        assert response.status_code == 302, response.data
+        self.url = response.headers["Location"]
+        self.id = int(self.url.rsplit("/", 1)[1])
+
+    def page(self, who):
+        response = who.get(self.url)
+        assert response.status_code == 200, response.status_code
+        return parse(response.data)
+
+    def controls(self, who) -> list[str]:
+        return self.page(who).by_id("my-controls").buttons()
+
+    def act(self, who, action, data=None, htmx=True):
+        return who.post(f"{self.url}/{action}", data=data, htmx=htmx)
+
+    def on(self, who, target, action, htmx=True):
+        return who.post(f"{self.url}/people/{target.user['id']}/{action}", htmx=htmx)
+
+    def join(self, *people):
+        for person in people:
+            assert self.act(person, "join").status_code == 200
+
+    def db(self):
+        return dbm.connect(self.app.config["DATABASE"])
+
+    def state(self) -> dict[str, dict]:
+        """Present people by username: role, requested, mic."""
+        rows = dbm.all_rows(
+            self.db(),
+            "SELECT u.username, p.role, p.requested_at IS NOT NULL AS requested, p.mic_on"
+            " FROM participants p JOIN users u ON u.id = p.user_id"
+            " WHERE p.space_id = ? AND p.present = 1",
+            (self.id,),
+        )
+        return {r.pop("username"): r for r in rows}
+
+    def role(self, person) -> str | None:
+        row = self.state().get(person.username)
+        return row["role"] if row else None
+
+    def space(self) -> dict:
+        return dbm.one(self.db(), "SELECT * FROM spaces WHERE id = ?", (self.id,))
+
+
+@pytest.fixture
+def room(app, browser):
+    return Room(app, browser("alice"))
+
+
+def refused(response, status: int, message: str) -> None:
+    """An htmx refusal: the status, the message in the page's alert region, nothing swapped."""
+    assert response.status_code == status, (response.status_code, response.data)
+    flash = parse(response.data).by_id("flash")
+    assert flash is not None and flash.get("role") == "alert"
+    assert message in flash.text, flash.text
+    assert response.headers.get("HX-Reswap") == "none"
+
+
+def oob_sections(response) -> dict:
+    """The out-of-band fragments of an htmx response, by id."""
+    doc = parse(response.data)
+    return {n.get("id"): n for n in doc.iter() if n.get("hx-swap-oob") is not None}
+
+
+# Create --------------------------------------------------------------------------------------
+
+
+def test_create_form_has_named_fields_and_policy_group(browser):
+    doc = parse(browser("alice").get("/spaces/new").data)
+    labels = {label.get("for"): label.text for label in doc.find_all("label")}
+    assert labels["title"] == "Title" and labels["description"] == "Description"
+    fieldset = doc.find("fieldset")
+    assert fieldset.find("legend").text == "Who can speak"
+    radios = fieldset.find_all("input", type="radio")
+    assert [labels[r.get("id")] for r in radios] == POLICY_LABELS
+    assert "Start your Space" in doc.buttons()
+    assert "Create a Space" in parse(browser("bob").get("/").data).links()
+
+
+def test_start_your_space_lands_host_on_room_with_mic_off(app, browser):
+    room = Room(app, browser("alice"), title="Tea time", policy="invited")
+    page = room.page(room.host)
+    assert page.find("h1").text == "Tea time"
+    assert page.usernames("host-heading") == ["alice"]
+    assert "Turn on microphone" in page.by_id("my-controls").buttons()
+    assert "Turn off microphone" not in page.buttons()
+    checked = page.by_id("space-meta").find("input", checked="")
+    assert checked.get("value") == "invited"
+    assert "Who can speak: Only people you invite" in page.by_id("space-meta").text
+
+
+@pytest.mark.parametrize(
+    ("title", "description", "field", "message"),
+    [
+        ("", "about", "title", "Give your Space a title"),
+        ("   ", "about", "title", "Give your Space a title"),
+        ("t" * 71, "about", "title", "at most 70 characters"),
+        ("Fine", "d" * 281, "description", "at most 280 characters"),
+    ],
+)
+def test_create_with_bad_text_shows_error_next_to_field(
+    app, browser, title, description, field, message
+):
+    alice = browser("alice")
+    response = alice.post(
+        "/spaces/new",
+        data={"title": title, "description": description, "speaker_policy": "following"},
+        htmx=False,
+    )
+    assert response.status_code == 400
+    assert message in field_error(response.data, field)
+    assert field_value(response.data, "title") == title
+    assert field_value(response.data, "description") == description
+    checked = parse(response.data).find("input", checked="")
+    assert checked.get("value") == "following"
+    assert dbm.scalar(dbm.connect(app.config["DATABASE"]), "SELECT COUNT(*) FROM spaces") == 0
+
+
+def test_create_with_unknown_policy_shows_error(app, browser):
+    response = browser("alice").post(
+        "/spaces/new", data={"title": "Hi", "speaker_policy": "anyone"}, htmx=False
+    )
+    assert response.status_code == 400
+    assert "Choose who can speak" in field_error(response.data, "speaker_policy")
+
+
+def test_protected_account_sees_why_it_cannot_create(app, browser):
+    carol = browser("carol")
+    carol.post("/settings", data={"display_name": "carol", "bio": "", "protected": "on"})
+    doc = parse(carol.get("/spaces/new").data)
+    assert "protected posts cannot start Spaces" in doc.by_id("content").find(role="alert").text
+    assert "Start your Space" not in doc.buttons()
+    response = carol.post("/spaces/new", data={"title": "Mine", "speaker_policy": "everyone"})
+    assert response.status_code == 403
+    assert "protected posts cannot start Spaces" in parse(response.data).text
+    assert dbm.scalar(dbm.connect(app.config["DATABASE"]), "SELECT COUNT(*) FROM spaces") == 0
+
+
+def test_host_cannot_start_a_second_live_space(room):
+    response = room.host.post(
+        "/spaces/new", data={"title": "Another", "speaker_policy": "everyone"}, htmx=False
+    )
+    assert response.status_code == 409
+    assert "already hosting a live Space" in parse(response.data).text
+    room.act(room.host, "end")
+    second = room.host.post(
+        "/spaces/new", data={"title": "Another", "speaker_policy": "everyone"}, htmx=False
+    )
+    assert second.status_code == 302
+
+
+# The room page for each role -----------------------------------------------------------------
+
+
+def test_room_page_for_host(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    page = room.page(room.host)
+    assert page.find("h1").text == "Morning chat"
+    assert "Coffee talk" in page.by_id("space-meta").text
+    buttons = page.buttons()
+    for name in ("Edit", "End Space", "Share", "Turn on microphone", "Leave"):
+        assert name in buttons, name
+    assert "Join this Space" not in buttons and "Request to speak" not in buttons
+    end_dialog = page.by_id("end-dialog")
+    assert end_dialog.tag == "dialog" and "End" in end_dialog.buttons()
+    assert page.links()["Report Space"] == f"/reports/new?space={room.id}"
+    assert page.by_id("requests-heading").text == "Requests"
+    assert page.find("legend").text == "Who can speak"
+    assert page.usernames("listeners-heading") == ["bob"]
+    bob_item = page.by_id("listeners").find("li", data_user_id=str(bob.user["id"]))
+    assert {"Make speaker", "Invite to speak", "Remove", "Block"} <= set(bob_item.buttons())
+    assert "Report" in bob_item.links()
+    host_item = page.by_id("stage").find("li", data_user_id=str(room.host.user["id"]))
+    assert host_item.buttons() == [] and "Report" not in host_item.links()
+
+
+def test_room_page_for_listener(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    room.join(bob, carol)
+    page = room.page(bob)
+    assert page.find("h1").text == "Morning chat"
+    controls = page.by_id("my-controls").buttons()
+    assert "Request to speak" in controls and "Leave" in controls
+    assert "Turn on microphone" not in controls and "Join this Space" not in controls
+    buttons = page.buttons()
+    for name in ("Edit", "End Space", "Approve", "Remove", "Make speaker", "Block"):
+        assert name not in buttons, name
+    assert "Share" in buttons and "Report Space" in page.links()
+    assert page.by_id("requests-heading") is None
+    assert page.usernames("host-heading") == ["alice"]
+    assert page.usernames("listeners-heading") == ["bob", "carol"]
+    assert "1 listening" not in page.text and "2 listening" in page.text
+    own = page.by_id("listeners").find("li", data_user_id=str(bob.user["id"]))
+    assert "Report" not in own.links()
+    other = page.by_id("listeners").find("li", data_user_id=str(carol.user["id"]))
+    assert "Report" in other.links()
+
+
+def test_room_page_for_speaker(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    room.join(bob, carol)
+    room.on(room.host, bob, "make-speaker")
+    page = room.page(bob)
+    controls = page.by_id("my-controls").buttons()
+    assert {"Turn on microphone", "Stop speaking", "Leave"} <= set(controls)
+    assert "Request to speak" not in controls
+    assert page.usernames("speakers-heading") == ["bob"]
+    carol_item = page.by_id("listeners").find("li", data_user_id=str(carol.user["id"]))
+    assert carol_item.buttons() == ["Block"]  # speakers may block, only the host removes
+    assert "End Space" not in page.buttons()
+
+
+def test_room_page_for_visitor(room, browser):
+    dave = browser("dave")
+    page = room.page(dave)
+    assert page.find("h1").text == "Morning chat"
+    controls = page.by_id("my-controls").buttons()
+    assert controls == ["Join this Space"]
+    assert page.usernames("host-heading") == ["alice"]
+    # The room's live socket is wired to this Space.
+    assert page.by_id("room-live").get("ws-connect").endswith(f"/spaces/{room.id}/live")
+
+
+def test_room_page_needs_sign_in(room, app):
+    response = app.test_client().get(room.url)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+# Join and leave ------------------------------------------------------------------------------
+
+
+def test_join_returns_controls_and_presence_fragments(room, browser):
+    bob = browser("bob")
+    response = room.act(bob, "join")
+    assert response.status_code == 200
+    parts = oob_sections(response)
+    assert {"my-controls", "stage", "listeners"} <= set(parts)
+    assert "Request to speak" in parts["my-controls"].buttons()
+    assert "bob" in parts["listeners"].text
+    assert room.role(bob) == "listener"
+    assert room.page(room.host).usernames("listeners-heading") == ["bob"]
+
+
+def test_join_twice_is_one_participant(room, browser):
+    bob = browser("bob")
+    room.join(bob, bob)
+    assert room.page(room.host).usernames("listeners-heading") == ["bob"]
+    assert "1 listening" in room.page(room.host).text
+
+
+def test_join_without_htmx_redirects_to_room(room, browser):
+    response = room.act(browser("bob"), "join", htmx=False)
+    assert response.status_code == 302 and response.headers["Location"] == room.url
+
+
+def test_leave(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    response = room.act(bob, "leave")
+    assert response.status_code == 200
+    assert oob_sections(response)["my-controls"].buttons() == ["Join this Space"]
+    assert "bob" not in room.page(room.host).usernames("listeners-heading")
+    assert room.role(bob) is None
+
+
+def test_join_unknown_space_is_404(browser):
+    response = browser("bob").post("/spaces/999/join")
+    refused(response, 404, "There is no such Space.")
+
+
+def test_person_blocked_by_host_cannot_join(room, browser):
+    bob = browser("bob")
+    room.host.post("/u/bob/block")
+    page = room.page(bob)
+    assert "Join this Space" not in page.buttons()
+    assert "You cannot join this host's Spaces." in page.by_id("my-controls").text
+    refused(room.act(bob, "join"), 403, "You cannot join this host's Spaces.")
+    assert room.role(bob) is None
+
+
+# Requests to speak ---------------------------------------------------------------------------
+
+
+def test_request_and_cancel(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    response = room.act(bob, "request")
+    assert response.status_code == 200
+    parts = oob_sections(response)
+    assert "Cancel request" in parts["my-controls"].buttons()
+    assert "requests" in parts
+    host_page = room.page(room.host)
+    assert host_page.usernames("requests-heading") == ["bob"]
+    item = host_page.by_id("requests").find("li", data_user_id=str(bob.user["id"]))
+    assert item.buttons() == ["Approve", "Deny"]
+
+    response = room.act(bob, "cancel-request")
+    assert "Request to speak" in oob_sections(response)["my-controls"].buttons()
+    assert room.page(room.host).usernames("requests-heading") == []
+    assert not room.state()["bob"]["requested"]
+
+
+def test_request_refusals(room, browser):
+    bob, dave = browser("bob"), browser("dave")
+    refused(room.act(dave, "request"), 403, "Join the Space first.")
+    room.join(bob)
+    room.act(bob, "request")
+    refused(room.act(bob, "request"), 403, "You have already asked to speak.")
+    refused(room.act(dave, "cancel-request"), 403, "Join the Space first.")
+    refused(room.act(room.host, "request"), 403, "You are already on stage.")
+
+
+def test_host_approves_request(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    room.act(bob, "request")
+    response = room.on(room.host, bob, "approve")
+    assert response.status_code == 200
+    parts = oob_sections(response)
+    assert {"stage", "listeners", "requests", "my-controls"} <= set(parts)
+    assert "bob" in parts["stage"].usernames("speakers-heading")
+    assert parts["requests"].usernames("requests-heading") == []
+    assert room.role(bob) == "speaker"
+    bob_page = room.page(bob)
+    assert "Stop speaking" in bob_page.by_id("my-controls").buttons()
+    assert bob_page.usernames("speakers-heading") == ["bob"]
+
+
+def test_host_denies_request(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    room.act(bob, "request")
+    response = room.on(room.host, bob, "deny")
+    assert response.status_code == 200
+    assert oob_sections(response)["requests"].usernames("requests-heading") == []
+    assert room.state()["bob"] == {"role": "listener", "requested": 0, "mic_on": 0}
+    assert "Request to speak" in room.controls(bob)
+
+
+def test_approve_without_a_request_is_refused(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    refused(room.on(room.host, bob, "approve"), 403, "There is no such request.")
+    refused(room.on(room.host, bob, "deny"), 403, "There is no such request.")
+    assert room.role(bob) == "listener"
+
+
+def test_listener_cannot_approve_others(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    room.join(bob, carol)
+    room.act(carol, "request")
+    refused(room.on(bob, carol, "approve"), 403, "Only the host can do that.")
+    assert room.state()["carol"] == {"role": "listener", "requested": 1, "mic_on": 0}
+
+
+# Host actions on people ----------------------------------------------------------------------
+
+
+def test_make_speaker_and_move_to_listeners(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    response = room.on(room.host, bob, "make-speaker")
+    assert "bob" in oob_sections(response)["stage"].usernames("speakers-heading")
+    assert room.role(bob) == "speaker"
+    refused(room.on(room.host, bob, "make-speaker"), 403, "They are already on stage.")
+
+    response = room.on(room.host, bob, "move-to-listeners")
+    assert response.status_code == 200
+    parts = oob_sections(response)
+    assert parts["stage"].usernames("speakers-heading") == []
+    assert "bob" in parts["listeners"].usernames("listeners-heading")
+    assert room.role(bob) == "listener"
+    refused(room.on(room.host, bob, "move-to-listeners"), 403, "They are not a speaker.")
+
+
+def test_invite_then_accept(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    response = room.on(room.host, bob, "invite")
+    assert response.status_code == 200
+    item = oob_sections(response)["listeners"].find("li", data_user_id=str(bob.user["id"]))
+    assert "invited" in item.text and "Invite to speak" not in item.buttons()
+    controls = room.page(bob).by_id("my-controls")
+    assert "The host invited you to speak." in controls.text
+    response = room.act(bob, "accept-invite")
+    assert response.status_code == 200
+    assert "Stop speaking" in oob_sections(response)["my-controls"].buttons()
+    assert "You are now a speaker." in parse(response.data).by_id("status").text
+    assert room.role(bob) == "speaker"
+
+
+def test_accept_without_invitation_is_refused(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    refused(room.act(bob, "accept-invite"), 403, "You have no invitation to speak.")
+    assert room.role(bob) == "listener"
+
+
+def test_mute(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    room.on(room.host, bob, "make-speaker")
+    refused(room.on(room.host, bob, "mute"), 403, "Their microphone is off.")
+    room.act(bob, "mic", {"on": "1"})
+    assert "Mute" in room.page(room.host).by_id("stage").buttons()
+    response = room.on(room.host, bob, "mute")
+    assert response.status_code == 200
+    assert "mic off" in oob_sections(response)["stage"].text
+    assert room.state()["bob"]["mic_on"] == 0
+    assert "Turn on microphone" in room.controls(bob)
+
+
+def test_remove_and_cannot_rejoin(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    response = room.on(room.host, bob, "remove")
+    assert response.status_code == 200
+    assert "bob" not in oob_sections(response)["listeners"].text
+    assert room.role(bob) is None
+    refused(room.act(bob, "join"), 403, "The host removed you from this Space.")
+    assert room.role(bob) is None
+    page = room.page(bob)
+    assert "Join this Space" not in page.buttons()
+    assert "The host removed you from this Space." in page.by_id("my-controls").text
+
+
+def test_host_cannot_be_removed_or_act_on_self(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    room.on(room.host, bob, "make-speaker")
+    refused(room.on(bob, room.host, "remove"), 403, "Only the host can do that.")
+    refused(room.on(room.host, room.host, "remove"), 403, "You cannot do that to yourself.")
+    assert room.role(room.host) == "host"
+
+
+def test_host_blocks_from_the_room(room, browser, app):
+    bob = browser("bob")
+    bob.post("/u/alice/follow")
+    room.join(bob)
+    response = room.on(room.host, bob, "block")
+    assert response.status_code == 200
+    assert room.role(bob) is None
+    db = room.db()
+    assert dbm.scalar(db, "SELECT COUNT(*) FROM blocks") == 1
+    assert dbm.scalar(db, "SELECT COUNT(*) FROM follows") == 0
+    refused(room.act(bob, "join"), 403, "host removed you")
+    assert "Unblock" in parse(room.host.get("/u/bob").data).buttons()
+
+
+def test_speaker_block_is_an_account_block_only(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    room.join(bob, carol)
+    room.on(room.host, bob, "make-speaker")
+    response = room.on(bob, carol, "block")
+    assert response.status_code == 200
+    assert room.role(carol) == "listener"
+    assert "Unblock" in parse(bob.get("/u/carol").data).buttons()
+    refused(room.on(carol, bob, "block"), 403, "Only the host and speakers can block")
+
+
+def test_block_on_profile_removes_person_from_hosts_live_space(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    room.host.post("/u/bob/block")
+    assert room.role(bob) is None
+    assert "bob" not in room.page(room.host).text.split()
+
+
+def test_listener_cannot_use_host_actions(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    room.join(bob, carol)
+    before = room.state()
+    for action in ("make-speaker", "invite", "remove", "move-to-listeners", "mute"):
+        refused(room.on(bob, carol, action), 403, "Only the host can do that.")
+    assert room.state() == before
+
+
+def test_unknown_person_or_action_is_404(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    response = room.host.post(f"{room.url}/people/{bob.user['id']}/promote")
+    refused(response, 404, "That action is not available here.")
+    response = room.host.post(f"{room.url}/people/9999/make-speaker")
+    refused(response, 404, "There is no such person.")
+    refused(room.on(room.host, browser("dave"), "make-speaker"), 403, "They are not in the Space.")
+
+
+def test_speaker_cap_holds(room, browser):
+    people = [browser(f"p{i}") for i in range(11)]
+    room.join(*people)
+    for person in people[:10]:
+        assert room.on(room.host, person, "make-speaker").status_code == 200
+    response = room.on(room.host, people[10], "make-speaker")
+    refused(response, 409, "already has 11 people speaking")
+    assert room.role(people[10]) == "listener"
+    assert len(room.page(room.host).usernames("speakers-heading")) == 10
+
+
+# Speaker's own actions -----------------------------------------------------------------------
+
+
+def test_microphone_on_and_off(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    refused(room.act(bob, "mic", {"on": "1"}), 403, "Only speakers can use the microphone.")
+    room.on(room.host, bob, "make-speaker")
+    response = room.act(bob, "mic", {"on": "1"})
+    assert response.status_code == 200
+    parts = oob_sections(response)
+    assert "Turn off microphone" in parts["my-controls"].buttons()
+    assert parts["my-controls"].get("data-mic") == "on"
+    item = parts["stage"].find("li", data_user_id=str(bob.user["id"]))
+    assert "mic on" in item.text
+    response = room.act(bob, "mic", {"on": "0"})
+    assert "Turn on microphone" in oob_sections(response)["my-controls"].buttons()
+    assert room.state()["bob"]["mic_on"] == 0
+
+
+def test_stop_speaking(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    refused(room.act(bob, "stop-speaking"), 403, "Only speakers can do that.")
+    room.on(room.host, bob, "make-speaker")
+    response = room.act(bob, "stop-speaking")
+    assert response.status_code == 200
+    parts = oob_sections(response)
+    assert "Request to speak" in parts["my-controls"].buttons()
+    assert "You are now a listener." in parse(response.data).by_id("status").text
+    assert room.role(bob) == "listener"
+
+
+# Edit and speaker policy ---------------------------------------------------------------------
+
+
+def test_host_edits_title_and_description(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    response = room.act(room.host, "edit", {"title": "Evening chat", "description": "Tea"})
+    assert response.status_code == 200
+    meta = oob_sections(response)["space-meta"]
+    assert meta.find("h1").text == "Evening chat" and "Tea" in meta.text
+    assert room.page(bob).find("h1").text == "Evening chat"
+
+
+def test_edit_refusals(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    refused(room.act(bob, "edit", {"title": "Mine now"}), 403, "Only the host can do that.")
+    refused(room.act(room.host, "edit", {"title": ""}), 400, "Give your Space a title.")
+    refused(room.act(room.host, "edit", {"title": "x" * 71}), 400, "at most 70 characters")
+    assert room.space()["title"] == "Morning chat"
+
+
+def test_policy_only_invited_hides_request_and_withdraws_requests(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    room.join(bob, carol)
+    room.act(bob, "request")
+    response = room.act(room.host, "policy", {"speaker_policy": "invited"})
+    assert response.status_code == 200
+    parts = oob_sections(response)
+    assert "Who can speak: Only people you invite" in parts["space-meta"].text
+    assert parts["requests"].usernames("requests-heading") == []
+    assert "Request to speak" not in room.controls(carol)
+    assert "Cancel request" not in room.controls(bob)
+    refused(room.act(carol, "request"), 403, "Only people the host invites can speak")
+    # An invitation still works.
+    room.on(room.host, carol, "invite")
+    room.act(carol, "accept-invite")
+    assert room.role(carol) == "speaker"
+
+
+def test_policy_people_you_follow(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    room.host.post("/u/bob/follow")
+    room.join(bob, carol)
+    room.act(room.host, "policy", {"speaker_policy": "following"})
+    assert "Who can speak: People you follow" in room.page(carol).text
+    assert "Request to speak" in room.controls(bob)
+    assert "Request to speak" not in room.controls(carol)
+    refused(room.act(carol, "request"), 403, "Only people the host follows can ask to speak.")
+    assert room.act(bob, "request").status_code == 200
+
+
+def test_policy_refusals(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    refused(room.act(bob, "policy", {"speaker_policy": "invited"}), 403, "Only the host")
+    refused(room.act(room.host, "policy", {"speaker_policy": "nobody"}), 400, "Choose who")
+    assert room.space()["speaker_policy"] == "everyone"
+
+
+# Ending --------------------------------------------------------------------------------------
+
+
+def test_host_ends_space(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    refused(room.act(bob, "end"), 403, "Only the host can do that.")
+    assert room.space()["ended_at"] is None
+
+    response = room.act(room.host, "end")
+    assert response.status_code == 200
+    ended = parse(response.data).by_id("room-live")
+    assert ended.get("hx-swap-oob") == "true"
+    assert "This Space has ended" in ended.text
+    assert room.space()["ended_at"] is not None
+    assert room.state() == {}
+
+
+def test_ended_space_shows_only_that_it_ended_to_others(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    room.act(room.host, "end")
+    for person in (bob, browser("dave")):
+        response = person.get(room.url)
+        assert response.status_code == 410
+        doc = parse(response.data)
+        assert "This Space has ended" in doc.by_id("content").text
+        assert "Morning chat" not in response.data.decode()
+        assert "Coffee talk" not in response.data.decode()
+        assert "alice" not in doc.by_id("content").text
+    host_view = room.host.get(room.url)
+    assert host_view.status_code == 200
+    doc = parse(host_view.data)
+    assert doc.find("h1").text == "Morning chat"
+    assert "Coffee talk" in doc.text and "This Space has ended." in doc.text
+
+
+def test_nobody_can_act_in_an_ended_space(room, browser):
+    bob, dave = browser("bob"), browser("dave")
+    room.join(bob)
+    room.act(bob, "request")
+    room.act(room.host, "end")
+    refused(room.act(dave, "join"), 403, "This Space has ended.")
+    refused(room.act(bob, "request"), 403, "This Space has ended.")
+    refused(room.on(room.host, bob, "approve"), 403, "This Space has ended.")
+    refused(room.act(room.host, "edit", {"title": "Again"}), 403, "This Space has ended.")
+    refused(room.act(room.host, "end"), 403, "This Space has ended.")
+    refused(room.act(bob, "share/post"), 404, "This Space has ended.")
+    assert room.state() == {}
+    assert room.space()["title"] == "Morning chat"
+    assert dbm.scalar(room.db(), "SELECT COUNT(*) FROM posts") == 0
+
+
+# Share ---------------------------------------------------------------------------------------
+
+
+def test_share_dialog_offers_link_dm_and_post(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    dialog = room.page(bob).by_id("share-dialog")
+    assert dialog.find("input", id="share-link").get("value").endswith(room.url)
+    assert {"Copy link", "Send", "Post to your followers"} <= set(dialog.buttons())
+    assert dialog.find("input", id="share-invite") is None  # only the host invites
+    assert room.page(room.host).by_id("share-invite") is not None
+
+
+def test_share_by_dm_carries_the_room_link(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    room.join(bob)
+    response = room.act(bob, "share/dm", {"usernames": "carol"})
+    assert response.status_code == 200
+    assert "Sent to carol." in parse(response.data).by_id("status").text
+    thread = parse(carol.get("/messages/bob").data).by_id("thread")
+    assert "Morning chat" in thread.text
+    assert room.url in thread.links()
+    assert room.role(carol) is None  # a link, not a forced join
+
+
+def test_share_by_dm_with_invite_makes_them_speaker_on_join(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    response = room.act(room.host, "share/dm", {"usernames": "bob, carol", "invite_to_speak": "on"})
+    assert response.status_code == 200
+    assert "Sent to bob, carol." in parse(response.data).by_id("status").text
+    thread = parse(bob.get("/messages/alice").data).by_id("thread")
+    assert "invites you to speak" in thread.text and room.url in thread.links()
+
+    response = room.act(bob, "join")
+    assert response.status_code == 200
+    assert "You are now a speaker." in parse(response.data).by_id("status").text
+    assert "Stop speaking" in oob_sections(response)["my-controls"].buttons()
+    assert room.role(bob) == "speaker"
+    assert room.page(carol).by_id("my-controls").buttons() == ["Join this Space"]
+
+
+def test_share_by_dm_refusals(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    refused(room.act(bob, "share/dm", {"usernames": "  "}), 400, "Enter at least one username.")
+    refused(room.act(bob, "share/dm", {"usernames": "nobody"}), 404, "No such account.")
+    browser("carol")
+    response = room.act(bob, "share/dm", {"usernames": "carol", "invite_to_speak": "on"})
+    refused(response, 403, "Only the host can do that.")
+    assert dbm.scalar(room.db(), "SELECT COUNT(*) FROM space_invites") == 0
+    assert dbm.scalar(room.db(), "SELECT COUNT(*) FROM messages") == 0
+
+
+def test_share_as_post(room, browser):
+    bob = browser("bob")
+    bob.post("/u/alice/follow")
+    response = room.act(room.host, "share/post")
+    assert response.status_code == 200
+    assert "Posted to your followers." in parse(response.data).by_id("status").text
+    timeline = parse(bob.get("/").data).by_id("timeline")
+    assert "Listen in: Morning chat" in timeline.text
+    assert room.url in timeline.links()
+
+
+# Report --------------------------------------------------------------------------------------
+
+
+def test_report_space_form_lists_reasons(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    doc = parse(bob.get(room.page(bob).links()["Report Space"]).data)
+    assert "the Space “Morning chat”" in doc.text
+    fieldset = doc.find("fieldset")
+    assert fieldset.find("legend").text == "Reason"
+    labels = {label.get("for"): label.text for label in doc.find_all("label")}
+    radios = fieldset.find_all("input", type="radio")
+    assert [labels[r.get("id")] for r in radios] == REASONS
+    assert labels["details"] == "Details"
+    assert "Send report" in doc.buttons()
+
+
+def test_send_report_stores_a_row(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    response = bob.post(
+        "/reports/new", data={"space": room.id, "reason": "spam", "details": "Ads all day"}
+    )
+    assert response.status_code == 200
+    assert "Your report was sent" in parse(response.data).by_id("report-form").text
+    row = dbm.one(room.db(), "SELECT * FROM reports")
+    assert row["reporter_id"] == bob.user["id"]
+    assert row["space_id"] == room.id and row["reason"] == "spam"
+    assert row["details"] == "Ads all day"
+    assert "Morning chat" in parse(bob.get("/reports").data).text
+
+
+def test_report_person_in_room(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    room.join(bob, carol)
+    item = room.page(bob).by_id("listeners").find("li", data_user_id=str(carol.user["id"]))
+    link = item.links()["Report"]
+    assert "@carol" in parse(bob.get(link).data).text
+    response = bob.post(
+        "/reports/new",
+        data={"account": "carol", "space": room.id, "reason": "abuse"},
+        htmx=False,
+    )
+    assert response.status_code == 200
+    row = dbm.one(room.db(), "SELECT * FROM reports")
+    assert (row["account_id"], row["space_id"], row["reason"]) == (
+        carol.user["id"],
+        room.id,
+        "abuse",
+    )
+
+
+def test_report_without_reason_shows_error_and_stores_nothing(room, browser):
+    bob = browser("bob")
+    response = bob.post("/reports/new", data={"space": room.id, "details": "Something off"})
+    assert response.status_code == 400
+    assert "Choose a reason." in parse(response.data).by_id("reason-error").text
+    assert field_value(response.data, "details") == "Something off"
+    assert "Send report" in parse(response.data).buttons()
+    assert dbm.scalar(room.db(), "SELECT COUNT(*) FROM reports") == 0
