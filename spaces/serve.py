@@ -30,6 +30,8 @@ def main() -> None:
     def stop(_signum, _frame):
         app.extensions["spaces_hub"].close_all(1012)
         app.extensions["spaces_audio"].stop()
+        if "spaces_captions" in app.extensions:
+            app.extensions["spaces_captions"].stop()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
@@ -45,6 +47,8 @@ PURGE_EVERY = 600  # seconds
 def start_workers(app) -> None:
     app.extensions["spaces_hub"].start()
     app.extensions["spaces_audio"].start()
+    if "spaces_captions" in app.extensions:
+        app.extensions["spaces_captions"].start()  # loads and warms the model in its process
     threading.Thread(target=_purge_forever, args=(app,), daemon=True, name="purge").start()
 
 

@@ -232,3 +232,23 @@ def init_app(app: Flask) -> None:
     app.extensions["spaces_hub"] = LiveHub(app, broker)
     app.extensions["spaces_audio"] = audio = AudioEngine(app)
     broker.subscribe(audio.on_event)
+    if app.config["CAPTIONS_ENABLED"]:
+        _init_captions(app, broker, audio)
+
+
+def _init_captions(app: Flask, broker, audio) -> None:
+    """The caption worker (its own process, started by serve.py) and the relay around it."""
+    from .captions import CaptionWorker
+    from .realtime.captions_relay import CaptionsRelay
+
+    worker = CaptionWorker(
+        app.config["CAPTION_MODEL"] or None,
+        device=app.config["CAPTION_DEVICE"],
+        compute_type=app.config["CAPTION_COMPUTE_TYPE"],
+        cpu_threads=app.config["CAPTION_THREADS"],
+        beam_size=app.config["CAPTION_BEAM_SIZE"],
+    )
+    relay = CaptionsRelay(app, worker, app.extensions["spaces_hub"], audio)
+    app.extensions["spaces_captions"] = relay
+    broker.subscribe(relay.on_event)  # after the audio engine: it reads the refreshed rooms
+    audio.caption_sink = relay.feed

@@ -22,10 +22,11 @@ RECENT_FINALS = 20
 
 
 class CaptionsRelay:
-    def __init__(self, app: Flask, worker, hub) -> None:
+    def __init__(self, app: Flask, worker, hub, audio) -> None:
         self.app = app
         self.worker = worker
         self.hub = hub
+        self.audio = audio
         self.partials: dict[int, dict[int, str]] = {}  # space -> user -> partial text
         self.names: dict[int, str] = {}
         self._thread: threading.Thread | None = None
@@ -36,12 +37,15 @@ class CaptionsRelay:
         self.worker.feed((space_id, user_id), pcm, offset)
 
     def on_event(self, event: RoomEvent) -> None:
-        """Someone left the stage or withdrew consent: close their stream (the audio relay has
-        already stopped feeding it)."""
+        """Someone left the stage, turned the mic off or withdrew consent: the audio relay has
+        already stopped feeding them; end their stream so what they said is finalised now."""
+        room = self.audio.rooms.get(event.space_id)
+        captioned = (room.on_air & room.consent) if room is not None else set()
+        for user_id in event.users | event.removed:
+            if user_id not in captioned:
+                self.worker.end_stream((event.space_id, user_id))
         if event.kind == "ended":
             self.partials.pop(event.space_id, None)
-        for user_id in event.users | event.removed:
-            self.worker.end_stream((event.space_id, user_id))
 
     def status(self) -> dict:
         counters = self.worker.counters()
