@@ -1,0 +1,98 @@
+"""Live captions in Chromium: a consenting speaker's microphone (a WAV) becomes text in the
+`Captions` log of a viewer who turned captions on; viewers with captions off, or whose tab is
+hidden, receive none."""
+
+import re
+
+import jiwer
+import pytest
+from browser_support import chromiums, needs_chromium, sign_up
+from conftest import SHARED_AUDIO, LiveServer
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.model, needs_chromium]
+
+
+def normalise(text: str) -> str:
+    """Lowercase, no punctuation, single spaces: the normalisation the WER is stated with."""
+    return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
+
+
+def best_window_wer(reference: str, hypothesis: str) -> float:
+    """WER of the reference against the best-matching run of the hypothesis (the microphone
+    loops, so the log may hold more than one pass of the speech)."""
+    ref, hyp = normalise(reference), normalise(hypothesis).split()
+    n = len(ref.split())
+    windows = [
+        " ".join(hyp[i : i + size])
+        for size in range(max(1, n - 3), n + 4)
+        for i in range(0, max(1, len(hyp) - size + 1))
+    ]
+    return min(jiwer.wer(ref, w) for w in windows if w) if windows else 1.0
+
+
+@pytest.fixture
+def captioned_server(tmp_path):
+    data = tmp_path / "captions"
+    data.mkdir()
+    server = LiveServer(data, CAPTIONS="1").start()
+    yield server
+    server.stop()
+
+
+def test_captions_reach_only_visible_viewers_who_turned_them_on(captioned_server):
+    url = captioned_server.url
+    wav = SHARED_AUDIO / "jfk.wav"
+    with chromiums(str(wav), None) as (speaker_chrome, viewers_chrome):
+        host = speaker_chrome.new_context().new_page()
+        sign_up(host, url, "speaker")
+        host.get_by_role("link", name="Create a Space").click()
+        host.get_by_label("Title").fill("Captioned")
+        host.get_by_role("button", name="Start your Space").click()
+        dialog = host.get_by_role("dialog", name="Captions")
+        expect(dialog).to_be_visible()
+        dialog.get_by_role("button", name="Allow captions").click()
+        expect(dialog).to_have_count(0)
+        room = host.url
+
+        pages = {}
+        for name in ("reader", "nocaptions", "hiddentab"):
+            page = viewers_chrome.new_context().new_page()
+            sign_up(page, url, name)
+            page.goto(room)
+            page.get_by_role("button", name="Join this Space").click()
+            expect(page.get_by_role("button", name="Leave")).to_be_visible()
+            pages[name] = page
+        for name in ("reader", "hiddentab"):
+            pages[name].get_by_role("button", name="View captions").click()
+            expect(pages[name].get_by_role("button", name="View captions")).to_have_attribute(
+                "aria-pressed", "true"
+            )
+            expect(pages[name].get_by_role("log", name="Captions")).to_be_attached()
+        # The third viewer's tab goes to the background (as the Page Visibility API reports it).
+        pages["hiddentab"].evaluate(
+            """() => {
+                Object.defineProperty(document, "hidden", {get: () => true});
+                Object.defineProperty(document, "visibilityState", {get: () => "hidden"});
+                document.dispatchEvent(new Event("visibilitychange"));
+            }"""
+        )
+
+        host.get_by_role("button", name="Turn on microphone").click()
+        expect(host.get_by_role("button", name="Turn off microphone")).to_be_visible()
+        log = pages["reader"].get_by_role("log", name="Captions")
+        expect(log).to_contain_text("speaker", timeout=20_000)
+        expect(log).to_contain_text("country", timeout=20_000)
+        pages["reader"].wait_for_timeout(8_000)
+        text = log.inner_text()
+
+        assert pages["nocaptions"].get_by_role("log", name="Captions").count() == 0
+        assert "country" not in pages["nocaptions"].locator("main").inner_text()
+        hidden_log = pages["hiddentab"].get_by_role("log", name="Captions").inner_text()
+        assert "country" not in hidden_log
+
+    assert text.strip().startswith("speaker")
+    spoken = re.sub(r"speaker:\s*", " ", text)
+    wer = best_window_wer((SHARED_AUDIO / "jfk.txt").read_text(), spoken)
+    print(f"captions WER in the browser: {wer:.2f}")
+    assert wer < 0.2, spoken
