@@ -128,11 +128,8 @@ def decide(
             space_id=report["space_id"],
             detail=f"{RULES.get(rule, '')} {note}".strip(),
         )
-        if decision == "violation" and report["space_id"]:
-            db.execute(
-                "UPDATE spaces SET violation_at = ? WHERE id = ? AND purged_at IS NULL",
-                (t, report["space_id"]),
-            )
+        if report["space_id"]:
+            _count_retention_from_standing_violations(db, report["space_id"])
     if decision == "violation" and report["space_id"]:
         space = rooms.get(db, report["space_id"])
         if end_now and space["ended_at"] is None:
@@ -140,6 +137,17 @@ def decide(
             audit(db, admin["id"], "end_for_violation", report_id=report_id, space_id=space["id"])
         _tell_host(db, space, report_id, rule, note)
     return events
+
+
+def _count_retention_from_standing_violations(db: Database, space_id: int) -> None:
+    """`violation_at` is the latest decision among the Space's standing violations (violation or
+    appealed), or NULL when none stands: an overturned or reversed violation extends nothing."""
+    db.execute(
+        "UPDATE spaces SET violation_at = (SELECT MAX(decided_at) FROM reports"
+        " WHERE space_id = :s AND state IN ('violation', 'appealed'))"
+        " WHERE id = :s AND purged_at IS NULL",
+        {"s": space_id},
+    )
 
 
 def end_for_violation(db: Database, admin: dict, report_id: int, rule: str, note: str = ""):
@@ -195,17 +203,8 @@ def resolve_appeal(db: Database, admin: dict, report_id: int, outcome: str, note
             "UPDATE reports SET state = ?, appeal_outcome = ?, appeal_decided_at = ? WHERE id = ?",
             (state, outcome, now(), report_id),
         )
-        if outcome == "overturned" and report["space_id"]:
-            still = dbm.scalar(
-                db,
-                "SELECT 1 FROM reports WHERE space_id = ? AND id != ? AND state IN"
-                " ('violation', 'appealed')",
-                (report["space_id"], report_id),
-            )
-            if not still:
-                db.execute(
-                    "UPDATE spaces SET violation_at = NULL WHERE id = ?", (report["space_id"],)
-                )
+        if report["space_id"]:
+            _count_retention_from_standing_violations(db, report["space_id"])
         audit(
             db,
             admin["id"],

@@ -65,10 +65,11 @@ def purge(db: Database) -> list[int]:
             db.execute("UPDATE spaces SET purged_at = ? WHERE id = ?", (now(), space["id"]))
         purged.append(space["id"])
         log.info("purged the recording and captions of Space %s", space["id"])
-    if purged:
-        # secure_delete (set on every connection) zeroes freed pages; the checkpoint moves them
-        # into the main file and truncates the WAL, so no copy of the old pages is left there.
-        checkpoint(db)
+    # secure_delete (set on every connection) zeroes freed pages; the checkpoint moves them
+    # into the main file and truncates the WAL, so no copy of the old pages is left there.
+    # Every run, not only one that purged: if a long reader kept an earlier run's checkpoint
+    # from finishing, the old pages are still in the WAL and this run must clear them.
+    checkpoint(db)
     return purged
 
 

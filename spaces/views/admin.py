@@ -1,7 +1,7 @@
 """Admins: the report queue, the review page (recording and transcript), decisions, appeals,
 and the audit log. Everyone else gets 404 for every URL here."""
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
 from .. import captions_store, moderation, reports
 from ..errors import DomainError
@@ -95,6 +95,22 @@ def audit():
     return render_template(
         "admin/audit.html", entries=moderation.audit_log(get_db(), current_user())
     )
+
+
+@bp.get("/captions.json")
+@admin_required
+def captions_counters():
+    """The caption worker's own counters per speaker stream: what reached the model, and why."""
+    relay = current_app.extensions.get("spaces_captions")
+    if relay is None:
+        return jsonify(available=False, error="captions are turned off", streams=[])
+    counters = relay.worker.counters()
+    streams = [
+        {"space_id": key[0], "user_id": key[1], **value}
+        for key, value in counters.items()
+        if isinstance(key, tuple)
+    ]
+    return jsonify(available=counters["available"], error=counters["error"], streams=streams)
 
 
 @bp.get("/health")

@@ -133,8 +133,10 @@ def settings():
         except DomainError as exc:
             return render_template("settings.html", form=form, errors={exc.field: exc.message}), 400
         from .. import rooms
+        from .rooms import publish
 
-        rooms.after_settings_change(get_db(), user["id"])
+        for event in rooms.after_settings_change(get_db(), user["id"]):
+            publish(event)  # consent and names change in the rooms this person is in
         return render_template("settings.html", form=form, errors={}, saved=True)
     form = {
         "display_name": user["display_name"],

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file, url_for
 
-from .. import captions_store, moderation, retention, rooms
+from .. import captions_store, moderation, rooms
 from .. import db as dbm
 from ..errors import DomainError
 from ..web import current_user, get_db, login_required
@@ -92,5 +92,6 @@ def appeal(report_id: int):
         errors=errors,
         form={"text": text},
         rules=moderation.RULES,
-        kept=retention.is_kept(report | {"ended_at": report["space_ended_at"]}),
+        # As the domain rule: appealable while the evidence exists, live or ended (not purged).
+        kept=report["purged_at"] is None,
     ), (400 if errors else 200)
