@@ -75,11 +75,16 @@ def purge(db: Database) -> list[int]:
 
 def checkpoint(db: Database, attempts: int = 50) -> bool:
     """Checkpoints the WAL into the database file and truncates it; retries while readers hold
-    older snapshots. True when the WAL is empty."""
-    for _ in range(attempts):
-        busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-        if not busy:
-            return True
-        time.sleep(0.1)
+    older snapshots. True when the WAL is empty. Each try waits at most 100 ms for the lock
+    (not the usual busy timeout), so writers are never held up for long."""
+    db.execute("PRAGMA busy_timeout = 100")
+    try:
+        for _ in range(attempts):
+            busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                return True
+            time.sleep(0.1)
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {dbm.BUSY_TIMEOUT_MS}")
     log.warning("the WAL could not be checkpointed: readers kept it busy")
     return False
