@@ -112,6 +112,8 @@ def decide(
     if decision == "violation" and rule not in RULES:
         raise Invalid("Choose the rule that was broken.", "rule")
     report = get_report(db, report_id)
+    if report["state"] == "appealed":
+        raise Conflict("This decision is under appeal: uphold or overturn it instead.")
     t = now()
     events: list[RoomEvent] = []
     with dbm.write(db):
