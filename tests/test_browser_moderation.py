@@ -1,0 +1,74 @@
+"""A listener reports a live Space; an admin reviews it with its recording and captions and ends
+it for breaking the rules; the listener's page shows that at once."""
+
+import sqlite3
+
+import pytest
+from browser_support import chromiums, needs_chromium, sign_up
+from conftest import SHARED_AUDIO, LiveServer
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.model, needs_chromium]
+
+
+def test_report_review_and_end_for_violation(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    server = LiveServer(data, CAPTIONS="1").start()
+    url = server.url
+    try:
+        with chromiums(str(SHARED_AUDIO / "jfk.wav"), None) as (speaker_chrome, others):
+            host = speaker_chrome.new_context().new_page()
+            sign_up(host, url, "loudhost")
+            host.get_by_role("link", name="Create a Space").click()
+            host.get_by_label("Title").fill("Reported room")
+            host.get_by_role("button", name="Start your Space").click()
+            host.get_by_role("dialog", name="Captions").get_by_role(
+                "button", name="Allow captions"
+            ).click()
+            host.get_by_role("button", name="Turn on microphone").click()
+            expect(host.get_by_role("button", name="Turn off microphone")).to_be_visible()
+            room = host.url
+
+            listener = others.new_context().new_page()
+            sign_up(listener, url, "witness")
+            listener.goto(room)
+            listener.get_by_role("button", name="Join this Space").click()
+            listener.get_by_role("link", name="Report Space").click()
+            listener.get_by_role("radio", name="Abuse or harassment").check()
+            listener.get_by_label("Details").fill("The host is shouting at people.")
+            listener.get_by_role("button", name="Send report").click()
+            expect(listener.get_by_text("Your report was sent")).to_be_visible()
+            listener.goto(room)
+            expect(listener.get_by_role("button", name="Leave")).to_be_visible()
+
+            admin = others.new_context().new_page()
+            sign_up(admin, url, "moderator")
+            with sqlite3.connect(data / "spaces.db") as db:
+                db.execute("UPDATE users SET is_admin = 1 WHERE username = 'moderator'")
+            host.wait_for_timeout(12_000)  # let the host talk: a recording and captions to review
+
+            admin.goto(url + "/admin/reports")
+            reports = admin.get_by_role("list", name="Reports")
+            item = reports.get_by_role("listitem").filter(has_text="Reported room")
+            item.get_by_role("link", name="Review").click()
+            expect(admin.get_by_text("The host is shouting at people.")).to_be_visible()
+            transcript = admin.get_by_role("list", name="Transcript")
+            expect(transcript).to_contain_text("loudhost")
+            expect(transcript).to_contain_text("country")
+            # Click a caption's time: the recording plays from there.
+            transcript.get_by_role("listitem").first.get_by_role("button").click()
+            admin.wait_for_function(
+                "() => (document.querySelector('audio') || {}).currentTime > 0.5",
+                timeout=10_000,
+            )
+
+            admin.get_by_label("Rule (for a violation)").select_option(label="Abuse or harassment")
+            admin.get_by_label("Note").fill("Shouting at listeners.")
+            admin.get_by_role("button", name="End for violation").click()
+            expect(
+                listener.get_by_text("This Space was ended for breaking the rules.")
+            ).to_be_visible()
+            expect(host.get_by_role("main")).to_contain_text("ended for breaking the rules")
+    finally:
+        server.stop()
