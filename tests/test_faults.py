@@ -103,3 +103,88 @@ def test_a_database_locked_past_the_busy_timeout_fails_cleanly(browser, monkeypa
     response = user.post("/posts", {"body": "too late"})
     assert response.status_code == 503
     assert "Nothing was changed" in response.get_data(as_text=True)
+
+
+def test_a_missing_caption_model_leaves_audio_alone_and_says_captions_are_unavailable(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    server = LiveServer(data, CAPTIONS="1", CAPTION_MODEL=str(tmp_path / "no-such-model")).start()
+    try:
+        host = HttpUser(server.url, "nomodel")
+        host.post("/spaces/new", {"title": "No model", "speaker_policy": "everyone"}, htmx=False)
+        host.post("/spaces/1/captions-consent", {"allow": "1"})
+        host.post("/spaces/1/mic", {"on": "1"})
+        listener = HttpUser(server.url, "stillhears")
+        listener.post("/spaces/1/join")
+        listener.post("/spaces/1/captions-view", {"on": "1"})
+        time.sleep(2)  # the worker has tried, and failed, to load the model
+        assert "Captions unavailable" in listener.get("/spaces/1")
+
+        ws_base = server.url.replace("http", "ws") + "/spaces/1/audio"
+        speaker_headers = {"Cookie": host.cookie_header(), "Origin": server.url}
+        listener_headers = {"Cookie": listener.cookie_header(), "Origin": server.url}
+        with (
+            connect(ws_base, additional_headers=speaker_headers) as speaker,
+            connect(ws_base, additional_headers=listener_headers) as ear,
+        ):
+            heard = 0
+            start = time.monotonic()
+            for i in range(100):
+                speaker.send(TONE)
+                time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
+                while True:
+                    try:
+                        message = ear.recv(timeout=0)
+                    except TimeoutError:
+                        break
+                    if isinstance(message, bytes) and any(message):
+                        heard += 1
+        assert heard > 50, "audio stopped with the caption model"
+        log = (data / "server.log").read_text()
+        assert "captions unavailable" in log.lower()
+    finally:
+        server.stop()
+
+
+def test_a_speaker_whose_network_drops_for_5_seconds_keeps_the_stage_and_is_heard_again(
+    live_server,
+):
+    host = HttpUser(live_server.url, "dropout")
+    host.post("/spaces/new", {"title": "Flaky wifi", "speaker_policy": "everyone"}, htmx=False)
+    host.post("/spaces/1/mic", {"on": "1"})
+    listener = HttpUser(live_server.url, "faithful")
+    listener.post("/spaces/1/join")
+    base = live_server.url.replace("http", "ws") + "/spaces/1"
+    speaker_headers = {"Cookie": host.cookie_header(), "Origin": live_server.url}
+    listener_headers = {"Cookie": listener.cookie_header(), "Origin": live_server.url}
+
+    live = connect(base + "/live", additional_headers=speaker_headers)
+    audio = connect(base + "/audio", additional_headers=speaker_headers)
+    # The network goes away: the sockets die without a closing handshake.
+    live.socket.close()
+    audio.socket.close()
+    time.sleep(5)
+
+    with (
+        connect(base + "/live", additional_headers=speaker_headers) as live_again,
+        connect(base + "/audio", additional_headers=speaker_headers) as speaker,
+        connect(base + "/audio", additional_headers=listener_headers) as ear,
+    ):
+        state = live_again.recv(timeout=5)
+        assert "Turn off microphone" in state, "the speaker lost the stage or the microphone"
+        heard = 0
+        start = time.monotonic()
+        for i in range(100):
+            speaker.send(TONE)
+            time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
+            while True:
+                try:
+                    message = ear.recv(timeout=0)
+                except TimeoutError:
+                    break
+                if isinstance(message, bytes) and any(message):
+                    heard += 1
+                    if heard == 1:
+                        resumed = time.monotonic() - start
+        assert heard > 50
+        assert resumed < 3.0
