@@ -231,6 +231,15 @@
     if (event.target.closest("[data-join]")) { ensureContext(); ensurePlayback(); }
     var bar = event.target.closest("#docked-player");
     if (!bar) return;
+    if (event.target.closest("a.back")) {
+      // Back to the room without a page load, so the audio keeps playing.
+      event.preventDefault();
+      var path = "/spaces/" + state.spaceId;
+      window.htmx.ajax("GET", path, { target: "body", swap: "innerHTML" }).then(function () {
+        history.pushState({}, "", path);
+      });
+      return;
+    }
     if (event.target.closest("button.mic")) { state.mic = state.mic === "on" ? "off" : "on"; setMic(state.mic === "on"); renderDock(); }
     if (event.target.closest("button.leave")) leave();
   });
