@@ -39,5 +39,9 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/audio_fanout.py
 	$(BIN)/python bench/captions.py
 
+# Load and fault drills (bench/drills.py; docs/reliability.md). DRILLS="L2 F2 --quick" for some.
+drills: $(VENV)/.installed-test
+	$(BIN)/python bench/drills.py $(DRILLS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -4,12 +4,13 @@ process that keeps inference away from the audio relay.
     worker = CaptionWorker(model_dir=None)       # None: the bundled tiny.en model
     worker.start()
     worker.feed((space_id, user_id), frame, t)   # never blocks
-    for key, update in worker.poll(): ...        # CaptionUpdate(kind, text, start, end, utterance_id)
+    for key, update in worker.poll(): ...        # (key, CaptionUpdate)
 """
 
 from .engine import CaptionModelUnavailable, Transcriber, load_model, warm_up
+from .policy import StreamPolicy
 from .scheduler import StreamSet
-from .streaming import CaptionUpdate, SpeakerStream, StreamPolicy
+from .streaming import CaptionUpdate, SpeakerStream
 from .worker import CaptionWorker
 
 __all__ = [

@@ -65,7 +65,9 @@ def load_model(
     try:
         from faster_whisper import WhisperModel
     except ImportError as exc:
-        raise CaptionModelUnavailable("captions unavailable: faster-whisper is not installed") from exc
+        raise CaptionModelUnavailable(
+            "captions unavailable: faster-whisper is not installed"
+        ) from exc
     try:
         return WhisperModel(
             str(path),
@@ -109,7 +111,9 @@ def looks_like_a_loop(text: str, seconds: float) -> bool:
         return True
     for n in range(2, 9):
         for i in range(len(ws) - 2 * n + 1):
-            if ws[i : i + n] == ws[i + n : i + 2 * n] and (n >= 3 or ws[i : i + n] == ws[i + 2 * n : i + 3 * n]):
+            if ws[i : i + n] == ws[i + n : i + 2 * n] and (
+                n >= 3 or ws[i : i + n] == ws[i + 2 * n : i + 3 * n]
+            ):
                 return True
     encoded = text.encode()
     return len(encoded) > 40 and len(encoded) / len(zlib.compress(encoded)) > 2.4
@@ -145,7 +149,8 @@ class Transcriber:
         )
         self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
         self.calls = 0
-        self.fallbacks = 0
+        self.fallbacks = 0  # finals decoded again with the full 30 s window
+        self.rejected = 0  # partial hypotheses that looked like a loop
 
     def __call__(self, audio: np.ndarray, *, prefix: str = "", final: bool = False) -> str:
         seconds = len(audio) / SAMPLE_RATE
@@ -153,9 +158,12 @@ class Transcriber:
         text = self.decode(audio, prefix=prefix, beam_size=beam)
         if looks_like_a_loop(text, seconds):
             if not final:
+                self.rejected += 1
                 return ""  # a partial is not worth a second call; the next one will do
             self.fallbacks += 1
-            text = self.decode(audio, window_frames=FULL_WINDOW_FRAMES, beam_size=beam)
+            text = self.decode(
+                audio, prefix=prefix, window_frames=FULL_WINDOW_FRAMES, beam_size=beam
+            )
         return text
 
     def decode(

@@ -12,11 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable
 
-from .streaming import CaptionUpdate, SpeakerStream, StreamPolicy, Transcribe
+from .policy import StreamPolicy
+from .streaming import CaptionUpdate, SpeakerStream, Transcribe
 
 COUNTERS = (
     "frames_model",
     "model_calls",
+    "model_ms",
     "partials",
     "partials_skipped",
     "finals",
@@ -50,11 +52,12 @@ class StreamSet:
         stream.feed(pcm, t)
         self._last_frame[key] = self.clock()
 
-    def end(self, key: Hashable) -> None:
-        """End of this speaker's stream: close the open utterance; forget the stream once done."""
+    def end(self, key: Hashable, discard: bool = False) -> None:
+        """End of this speaker's stream: close the open utterance (or, `discard`, drop it and
+        all finals not made yet); forget the stream once done."""
         stream = self.streams.get(key)
         if stream is not None:
-            stream.end()
+            stream.discard() if discard else stream.end()
             self._last_frame[key] = float("-inf")
             self._retire_idle()
 
@@ -67,23 +70,33 @@ class StreamSet:
         self._retire_idle()
 
     def has_work(self) -> bool:
-        return any(s.want() is not None for s in self.streams.values())
+        return self._next() is not None
 
     def run_once(self, transcribe: Transcribe) -> list[tuple[Hashable, CaptionUpdate]]:
         """At most one model call, for the most urgent speaker."""
         now = self.clock()
-        best: tuple[tuple[int, float], Hashable] | None = None
-        for key, stream in self.streams.items():
+        for stream in self.streams.values():
             stream.degrade_late_finals(now)
-            prio = stream.priority()
-            if prio is not None and (best is None or prio < best[0]):
-                best = (prio, key)
-        if best is None:
+        key = self._next()
+        if key is None:
             return []
-        key = best[1]
         updates = [(key, u) for u in self.streams[key].step(transcribe)]
         self._retire_idle()
         return updates
+
+    def _next(self) -> Hashable | None:
+        """The most urgent stream. A partial does not start while someone's utterance is
+        ending: a call cannot be interrupted, and that final is worth more."""
+        best: tuple[tuple[int, int, float], Hashable] | None = None
+        ending = False
+        for key, stream in self.streams.items():
+            ending = ending or stream.ending
+            prio = stream.priority()
+            if prio is not None and (best is None or prio < best[0]):
+                best = (prio, key)
+        if best is None or (best[0][0] == 2 and ending):
+            return None
+        return best[1]
 
     def counters(self) -> dict[Hashable, dict[str, int]]:
         out = {key: dict(values) for key, values in self._retired.items()}
@@ -110,6 +123,7 @@ def _stream_counters(stream: SpeakerStream) -> dict[str, int]:
     return {
         "frames_model": stream.frames,
         "model_calls": stream.model_calls,
+        "model_ms": stream.model_ms,
         "partials": stream.partials,
         "partials_skipped": stream.partials_skipped,
         "finals": stream.finals,

@@ -7,7 +7,8 @@ Why this shape:
   moment the utterance is confirmed closed; if the speaker goes on, that decode still serves as a
   partial hypothesis.
 - Partials decode the utterance so far, continuing the committed words (decoder prefix), at most
-  every `partial_every_s` of new audio; LocalAgreement-2 commits what two hypotheses agree on.
+  every `first_partial_every_s` of new audio until words show, then every `partial_every_s`;
+  LocalAgreement-2 commits what two hypotheses agree on.
   Partial text is the committed words only, so it only ever grows.
 - Work is pulled, not pushed: `step()` makes at most one model call, chosen by `want()`, so a
   scheduler over many speakers can run finals first and drop partials under load.
@@ -24,8 +25,10 @@ from typing import Literal, Protocol
 import numpy as np
 
 from .agreement import LocalAgreement
+from .buffer import AudioBuffer
 from .engine import SAMPLE_RATE as SR
 from .engine import words
+from .policy import Pending, StreamPolicy
 from .vad import WINDOW, StreamingVad
 
 FRAME_BYTES = 640  # 20 ms of 16 kHz mono int16
@@ -44,67 +47,6 @@ class CaptionUpdate:
     utterance_id: int
 
 
-@dataclass
-class StreamPolicy:
-    """Tuning; the defaults are what bench/captions.py measures."""
-
-    threshold: float = 0.5  # Silero speech probability that opens speech
-    neg_threshold: float = 0.35  # below this, a window counts as silence
-    end_silence_s: float = 0.5  # silence that ends an utterance
-    speculate_silence_s: float = 0.2  # silence after which the final is decoded in advance
-    min_speech_s: float = 0.25  # shorter blips are dropped
-    pre_pad_s: float = 0.4  # audio decoded before the onset (faster-whisper's VAD pads 0.4 s)
-    post_pad_s: float = 0.2  # and after the end (what is there when the final is decoded early)
-    partial_every_s: float = 0.5  # new audio between partial hypotheses
-    max_utterance_s: float = 15.0  # split longer monologues at their last pause
-    max_gap_s: float = 0.06  # a jump in `t` beyond this (mic off) ends the utterance
-    max_pending_finals: int = 8  # beyond this, the oldest final falls back to its partial text
-    max_final_lag_s: float = 8.0  # same, for a final waiting longer than this
-
-
-@dataclass
-class _Pending:
-    uid: int
-    audio: np.ndarray
-    start: float
-    end: float
-    closed_at: float
-    committed: str
-    speculative: str | None
-    had_partial: bool
-    degraded: bool = False
-
-
-class _Audio:
-    """Samples addressed by their index since the stream began; the front is dropped cheaply."""
-
-    def __init__(self) -> None:
-        self._data = np.zeros(SR * 4, dtype=np.float32)
-        self._off = 0  # position of `start` in _data
-        self.start = 0
-        self.end = 0
-
-    def append(self, x: np.ndarray) -> None:
-        size = self.end - self.start
-        if self._off + size + len(x) > len(self._data):
-            capacity = max(len(self._data), 2 * (size + len(x)))
-            data = np.zeros(capacity, dtype=np.float32)
-            data[:size] = self._data[self._off : self._off + size]
-            self._data, self._off = data, 0
-        pos = self._off + size
-        self._data[pos : pos + len(x)] = x
-        self.end += len(x)
-
-    def drop_before(self, index: int) -> None:
-        index = min(max(index, self.start), self.end)
-        self._off += index - self.start
-        self.start = index
-
-    def slice(self, a: int, b: int) -> np.ndarray:
-        a, b = max(a, self.start), min(b, self.end)
-        return self._data[self._off + a - self.start : self._off + b - self.start].copy()
-
-
 class SpeakerStream:
     """Feed 20 ms frames; call `step(transcribe)` (one model call at most) to get updates."""
 
@@ -120,13 +62,15 @@ class SpeakerStream:
         self.vad = vad or StreamingVad()
         self.clock = clock
         self.next_utterance_id = first_utterance_id
-        self._audio = _Audio()
+        self._audio = AudioBuffer()
         self._t0: float | None = None
         self._vad_pos = 0
         self._in_speech = False
-        self._pending: deque[_Pending] = deque()
+        self._pending: deque[Pending] = deque()
+        self._context: tuple[int, int, str] | None = None  # previous final: start, end, text
         self.frames = 0
         self.model_calls = 0
+        self.model_ms = 0
         self.partials = 0
         self.partials_skipped = 0
         self.finals = 0
@@ -136,29 +80,42 @@ class SpeakerStream:
     def feed(self, pcm: bytes, t: float) -> None:
         """Append int16 LE mono 16 kHz audio whose first sample is at `t` on the timeline."""
         x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float32)
-        if self._t0 is not None and abs(t - self._time(self._audio.end)) > self.policy.max_gap_s:
-            self._gap()
+        if self._t0 is not None:
+            jump = t - (self._t0 + self._audio.end / SR)
+            if abs(jump) > self.policy.max_gap_s:
+                self._gap()
+            elif jump > 0.015:  # lost frames: keep the timeline, hear silence
+                self._audio.append(np.zeros(round(jump * SR), dtype=np.float32))
+            elif jump < -0.015:
+                self._t0 += jump
         if self._t0 is None:
             self._t0 = t - self._audio.end / SR
         self._audio.append(x / 32768.0)
         self.frames += 1
-        self._run_vad()
-        pad = int(self.policy.pre_pad_s * SR)
-        keep = self._utt_start - pad if self._in_speech else self._audio.end - pad
-        self._audio.drop_before(min(keep, self._vad_pos))
+        if self._audio.end - self._vad_pos > SR:  # nobody asked for a while: keep memory flat
+            self._run_vad()
 
     def end(self) -> None:
         """The speaker stopped sending (left, muted): close the open utterance now."""
+        self._run_vad()
         if self._in_speech:
             self._close(self._silence_start if self._silence_start is not None else self._audio.end)
 
+    def discard(self) -> None:
+        """Consent revoked: forget the open utterance and every final not yet made."""
+        self._in_speech = False
+        self._pending.clear()
+        self._context = None
+
     @property
     def idle(self) -> bool:
+        self._run_vad()
         return not self._in_speech and not self._pending
 
     # --- what to do next -----------------------------------------------------------------
     def want(self) -> str | None:
         """'final', 'speculative', 'partial' or None: what `step` would spend a call on."""
+        self._run_vad()
         if self._pending:
             return "final"
         if not self._in_speech or self._speech_samples < self.policy.min_speech_s * SR:
@@ -170,21 +127,36 @@ class SpeakerStream:
             ):
                 return "speculative"
             return None
-        if self._audio.end - self._hyp_end >= self.policy.partial_every_s * SR:
-            return "partial"
-        return None
+        return "partial" if self._due_partials(self._audio.end) else None
 
-    def priority(self) -> tuple[int, float] | None:
+    def _due_partials(self, upto: int) -> int:
+        """How many partial hypotheses the cadence asked for, up to sample `upto`, not made."""
+        pol = self.policy
+        every = pol.partial_every_s if self._partial_sent else pol.first_partial_every_s
+        return max(0, upto - self._hyp_end) // int(every * SR)
+
+    def priority(self) -> tuple[int, int, float] | None:
         """Sort key for a scheduler: finals (oldest first), then early finals, then partials
-        (the stalest first)."""
+        (an utterance with no text yet first, then the stalest)."""
         work = self.want()
         if work == "final":
-            return (0, self._pending[0].closed_at)
+            return (0, 0, self._pending[0].closed_at)
         if work == "speculative":
-            return (1, -float(self._vad_pos - self._silence_start))
+            return (1, 0, -float(self._vad_pos - self._silence_start))
         if work == "partial":
-            return (2, -float(self._audio.end - self._hyp_end))
+            return (2, int(self._partial_sent), -float(self._audio.end - self._hyp_end))
         return None
+
+    @property
+    def ending(self) -> bool:
+        """Silence has begun in an utterance worth a final: its early final is near."""
+        self._run_vad()
+        return (
+            self._in_speech
+            and self._silence_start is not None
+            and self._speech_samples >= self.policy.min_speech_s * SR
+            and (self._spec is None or self._spec[0] != self._silence_start)
+        )
 
     def degrade_late_finals(self, now: float) -> int:
         """Bound the lag: finals waiting too long (or too many) take their committed partial
@@ -201,13 +173,17 @@ class SpeakerStream:
     def step(self, transcribe: Transcribe, *, allow_partial: bool = True) -> list[CaptionUpdate]:
         """Do the most useful piece of work, with at most one model call."""
         work = self.want()
-        if work == "final":
-            return self._final(transcribe)
-        if work == "speculative":
-            return self._speculate(transcribe)
-        if work == "partial" and allow_partial:
-            return self._partial(transcribe)
-        return []
+        started = time.perf_counter()
+        try:
+            if work == "final":
+                return self._final(transcribe)
+            if work == "speculative":
+                return self._speculate(transcribe)
+            if work == "partial" and allow_partial:
+                return self._partial(transcribe)
+            return []
+        finally:
+            self.model_ms += round((time.perf_counter() - started) * 1000)
 
     # --- work ----------------------------------------------------------------------------
     def _final(self, transcribe: Transcribe) -> list[CaptionUpdate]:
@@ -218,27 +194,31 @@ class SpeakerStream:
             text = p.speculative
         else:
             self.model_calls += 1
-            text = transcribe(p.audio, final=True)
+            text = transcribe(p.audio, prefix=p.prefix, final=True)
         self.finals += 1
         text = text.strip()
+        if text and not p.degraded:
+            self._context = (p.own_start, p.end_index, text)
         if not text and not p.had_partial:
             return []
         return [CaptionUpdate("final", text, p.start, p.end, p.uid)]
 
     def _speculate(self, transcribe: Transcribe) -> list[CaptionUpdate]:
         end = self._silence_start
-        pre, post = int(self.policy.pre_pad_s * SR), int(self.policy.post_pad_s * SR)
+        start, prefix = self._final_window(end)
         self._spec = (end, None)  # tried, even if the call raises
         self._hypotheses += 1
         self._hyp_end = self._audio.end
         self.model_calls += 1
-        text = transcribe(self._audio.slice(self._utt_start - pre, end + post), final=True)
+        post = int(self.policy.post_pad_s * SR)
+        text = transcribe(self._audio.slice(start, end + post), prefix=prefix, final=True)
         self._spec = (end, text)
         return self._partial_update(self._agree.insert_full(words(text)))
 
     def _partial(self, transcribe: Transcribe) -> list[CaptionUpdate]:
         pad = int(self.policy.pre_pad_s * SR)
         audio = self._audio.slice(self._utt_start - pad, self._audio.end)
+        self.partials_skipped += max(0, self._due_partials(self._audio.end) - 1)
         self._hypotheses += 1
         self._hyp_end = self._audio.end
         self.model_calls += 1
@@ -255,6 +235,8 @@ class SpeakerStream:
 
     # --- segmentation --------------------------------------------------------------------
     def _run_vad(self) -> None:
+        """Score the windows that arrived since last time in one call (lazily: a worker that
+        was busy decoding scores its backlog at once, not frame by frame)."""
         count = (self._audio.end - self._vad_pos) // WINDOW
         if count <= 0:
             return
@@ -262,6 +244,7 @@ class SpeakerStream:
         for p in probs:
             self._window(self._vad_pos, float(p))
             self._vad_pos += WINDOW
+        self._trim()
 
     def _window(self, i: int, p: float) -> None:
         pol = self.policy
@@ -303,13 +286,16 @@ class SpeakerStream:
         if self._speech_samples < self.policy.min_speech_s * SR and not self._partial_sent:
             return
         pre, post = int(self.policy.pre_pad_s * SR), int(self.policy.post_pad_s * SR)
-        every = int(self.policy.partial_every_s * SR)
-        self.partials_skipped += max(0, (end - self._utt_start) // every - self._hypotheses)
+        self.partials_skipped += self._due_partials(end)
         spec = self._spec[1] if self._spec and self._spec[0] == end else None
+        start, prefix = self._final_window(end)
         self._pending.append(
-            _Pending(
+            Pending(
                 uid=self._uid,
-                audio=self._audio.slice(self._utt_start - pre, end + post),
+                audio=self._audio.slice(start, end + post),
+                prefix=prefix,
+                own_start=max(self._audio.start, self._utt_start - pre),
+                end_index=end,
                 start=self._time(self._utt_start),
                 end=self._time(end),
                 closed_at=self.clock(),
@@ -318,6 +304,37 @@ class SpeakerStream:
                 had_partial=self._partial_sent,
             )
         )
+
+    def _trim(self) -> None:
+        """Keep the open utterance, and the last one while it may still serve as context."""
+        pol = self.policy
+        keep = self._audio.end - int(pol.pre_pad_s * SR)
+        if self._in_speech:
+            keep = self._utt_start - int(pol.pre_pad_s * SR)
+        if self._context is not None and self._audio.end - self._context[0] > pol.context_s * SR:
+            self._context = None  # too old to fit any future final's window
+        anchors = [p.own_start for p in self._pending]
+        anchors += [self._context[0]] if self._context is not None else []
+        for anchor in anchors:
+            if self._audio.end - anchor <= pol.context_s * SR:
+                keep = min(keep, anchor)
+        self._audio.drop_before(min(keep, self._vad_pos))
+
+    def _final_window(self, end: int) -> tuple[int, str]:
+        """Where a final's audio starts, and its decoder prefix. Whisper decodes better with the
+        previous sentence in the window (offline `transcribe()` always has it), and the encoder
+        pads short windows anyway, so a recent previous utterance and its final text come along."""
+        pol = self.policy
+        pre = int(pol.pre_pad_s * SR)
+        ctx = self._context
+        if (
+            ctx is not None
+            and ctx[0] >= self._audio.start
+            and self._utt_start - ctx[1] <= pol.context_gap_s * SR
+            and end + pol.post_pad_s * SR - ctx[0] <= pol.context_s * SR
+        ):
+            return ctx[0], ctx[2]
+        return self._utt_start - pre, ""
 
     def _split(self, now: int) -> None:
         """A monologue without a long pause: close it at its last short pause and go on."""
@@ -336,6 +353,7 @@ class SpeakerStream:
     def _gap(self) -> None:
         """The timeline jumped (mic off, lost frames): the open utterance ends where audio did."""
         self.end()
+        self._context = None
         self.vad.reset()
         self._audio.drop_before(self._audio.end)
         self._vad_pos = self._audio.end

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import signal
 import threading
 import time
@@ -21,7 +22,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
-from .streaming import FRAME_BYTES, CaptionUpdate, StreamPolicy
+from .policy import StreamPolicy
+from .scheduler import COUNTERS
+from .streaming import FRAME_BYTES, CaptionUpdate
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ class WorkerConfig:
     beam_size: int = 5
     policy: StreamPolicy = field(default_factory=StreamPolicy)
     idle_end_s: float = 1.0
+    nice: int = 5
 
 
 class CaptionWorker:
@@ -53,10 +57,17 @@ class CaptionWorker:
         max_queued_frames: int = 1500,
         policy: StreamPolicy | None = None,
         idle_end_s: float = 1.0,
+        nice: int = 5,
     ) -> None:
         self.config = WorkerConfig(
-            model_dir, device, compute_type, cpu_threads, beam_size, policy or StreamPolicy(),
+            model_dir,
+            device,
+            compute_type,
+            cpu_threads,
+            beam_size,
+            policy or StreamPolicy(),
             idle_end_s,
+            nice,
         )
         self.max_queued_frames = max_queued_frames
         self.state = "stopped"  # starting | ready | unavailable | stopping | stopped
@@ -80,7 +91,10 @@ class CaptionWorker:
         self.state, self.error = "starting", None
         self._outbox.clear()
         self._proc = ctx.Process(
-            target=serve, args=(self.config, child_in, child_out), name="caption-worker", daemon=True
+            target=serve,
+            args=(self.config, child_in, child_out),
+            name="caption-worker",
+            daemon=True,
         )
         self._proc.start()
         child_in.close()
@@ -124,10 +138,12 @@ class CaptionWorker:
                 return
         self._outbox.append(("f", key, pcm, t))
 
-    def end_stream(self, key: Key) -> None:
-        """This speaker stopped (left the stage, muted, revoked consent): close their caption."""
+    def end_stream(self, key: Key, discard: bool = False) -> None:
+        """This speaker stopped (left the stage, muted): their open utterance gets its final.
+        With `discard` (consent revoked) nothing more comes for them, not even that final:
+        drop their partial line."""
         if self.state in ("starting", "ready"):
-            self._outbox.append(("e", key))
+            self._outbox.append(("e", key, discard))
 
     def poll(self) -> list[tuple[Key, CaptionUpdate]]:
         """Captions produced since the last poll, oldest first."""
@@ -138,18 +154,17 @@ class CaptionWorker:
 
     def counters(self) -> dict:
         """Per key: frames_fed, frames_dropped (queue full), frames_model (reached the model
-        process), model_calls, partials, partials_skipped, finals, finals_degraded; and
-        'available', 'error', 'state'."""
+        process), model_calls, model_ms, partials, partials_skipped, finals, finals_degraded;
+        and 'available', 'error', 'state'."""
         out: dict = {}
         with self._lock:
             keys = set(self._fed) | set(self._remote)
             for key in keys:
-                row = {"frames_fed": self._fed.get(key, 0), "frames_dropped": self._dropped.get(key, 0)}
-                row.update(
-                    self._remote.get(key)
-                    or {k: 0 for k in ("frames_model", "model_calls", "partials",
-                                       "partials_skipped", "finals", "finals_degraded")}
-                )
+                row = {
+                    "frames_fed": self._fed.get(key, 0),
+                    "frames_dropped": self._dropped.get(key, 0),
+                }
+                row.update(self._remote.get(key) or dict.fromkeys(COUNTERS, 0))
                 out[key] = row
         out["available"] = self.state == "ready"
         out["error"] = self.error
@@ -208,12 +223,19 @@ def serve(config: WorkerConfig, inbox: Connection, outbox: Connection) -> None:
     from .scheduler import StreamSet
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this process ends
+    if config.nice:
+        os.nice(config.nice)  # when CPU is short, the audio relay goes first
     try:
         model = load_model(config.model_dir, config.device, config.compute_type, config.cpu_threads)
         seconds = warm_up(model)
         transcriber = Transcriber(model, beam_size=config.beam_size)
     except Exception as exc:
-        outbox.send(("error", str(exc) if str(exc).startswith("captions") else f"captions unavailable: {exc}"))
+        outbox.send(
+            (
+                "error",
+                str(exc) if str(exc).startswith("captions") else f"captions unavailable: {exc}",
+            )
+        )
         return
     outbox.send(("ready", f"model warmed up in {seconds:.2f} s, {config.cpu_threads} thread(s)"))
     streams = StreamSet(config.policy, idle_end_s=config.idle_end_s)
@@ -232,7 +254,7 @@ def serve(config: WorkerConfig, inbox: Connection, outbox: Connection) -> None:
                 if item[0] == "f":
                     streams.feed(item[1], item[2], item[3])
                 elif item[0] == "e":
-                    streams.end(item[1])
+                    streams.end(item[1], discard=item[2])
                 elif stopping_at is None:
                     stopping_at = time.monotonic()
                     for key in list(streams.streams):

@@ -6,9 +6,12 @@ writes it through every connection's non-blocking outbox (see outbox.py); speake
 mix-minus. The mix is recorded, and each consenting speaker's own frames go to the caption worker.
 """
 
+import contextlib
 import itertools
 import json
 import logging
+import queue
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,13 +21,14 @@ from flask import Flask
 from .. import rooms
 from ..clock import now
 from ..events import RoomEvent
-from .mixer import FRAME_BYTES, FRAME_SECONDS, SpeakerBuffer, mix_tick
+from .mixer import FRAME_BYTES, FRAME_SECONDS, PREFILL, SpeakerBuffer, mix_tick
 from .outbox import Outbox, frame
 from .recorder import Recorder, recording_path
 
 log = logging.getLogger(__name__)
 
 LEVELS_EVERY = 5  # ticks (100 ms)
+TRIM_AFTER = 50  # ticks (1 s) a speaker's buffer may hold a spare frame before one is dropped
 REMOVED_CLOSE, ENDED_CLOSE = 4403, 4410
 
 
@@ -67,6 +71,7 @@ class AudioRoom:
         self.last_levels: dict[int, float] = {}
         self.peak_levels: dict[int, float] = {}
         self.error_reported = False
+        self.surplus: dict[int, int] = {}  # user id -> ticks their buffer has held a spare frame
 
     def offset(self) -> float:
         """Seconds since the Space started, by the recording's own clock once it runs."""
@@ -85,6 +90,8 @@ class AudioEngine:
         self._stopping = False
         self.caption_sink = None  # callable(space_id, user_id, frame, offset) or None
         self.stats = {"ticks": 0, "late_ticks": 0, "frames_dropped": 0}
+        self._writes: queue.Queue = queue.Queue()  # recording rows, written off the tick
+        self._writer: threading.Thread | None = None
 
     def _db(self):
         return self.app.extensions["spaces_db"].get()
@@ -139,18 +146,45 @@ class AudioEngine:
         return room
 
     def _start_recording(self, room: AudioRoom) -> None:
-        with self.app.app_context():
-            db = self._db()
-            part = db.execute(
-                "SELECT COUNT(*) FROM recordings WHERE space_id = ?", (room.space_id,)
-            ).fetchone()[0]
-            path = recording_path(room.recordings_dir, room.space_id, part)
-            room.recorder = Recorder(path, start_offset=max(0.0, now() - room.started))
-            db.execute(
-                "INSERT INTO recordings (space_id, path, start_offset, created_at, error)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (room.space_id, str(path), room.recorder.start_offset, now(), room.recorder.error),
-            )
+        """Runs on the tick: the file opens at once, its row is written by the writer thread (a
+        database locked by another process must not stall the audio of every room)."""
+        db = self._db()  # a read: in WAL mode it never waits for a writer
+        part = db.execute(
+            "SELECT COUNT(*) FROM recordings WHERE space_id = ?", (room.space_id,)
+        ).fetchone()[0]
+        path = recording_path(room.recordings_dir, room.space_id, part)
+        room.recorder = Recorder(path, start_offset=max(0.0, now() - room.started))
+        self._write_later(
+            "INSERT INTO recordings (space_id, path, start_offset, created_at, error)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (room.space_id, str(path), room.recorder.start_offset, now(), room.recorder.error),
+        )
+
+    def _write_later(self, sql: str, params: tuple) -> None:
+        """Queues a write for one writer thread, which keeps the order and retries while the
+        database is locked, so the tick never waits for sqlite."""
+        self._writes.put((sql, params))
+        with self.lock:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, daemon=True, name="audio-db-writer"
+                )
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            sql, params = self._writes.get()
+            for _attempt in range(12):  # each waits the busy timeout (5 s): about a minute
+                try:
+                    self._db().execute(sql, params)
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        log.exception("recording row not written: %s", params)
+                        break
+                    log.warning("database locked; recording row not written yet, retrying")
+            else:
+                log.error("recording row not written (database locked for a minute): %s", params)
 
     # Room state from events --------------------------------------------------------------------
 
@@ -237,10 +271,15 @@ class AudioEngine:
             self._start_recording(room)
         speakers_listening = {c.user_id for c in conns if c.user_id in stage}
         result = mix_tick(buffers, speakers_listening)
+        self._trim(room, buffers)
         offset = room.offset()
         room.ticks += 1
         mix_frame = frame(result.mix)
         minus_frames = {uid: frame(data) for uid, data in result.minus.items()}
+        levels = self._levels(room, result.levels)
+        if levels is not None:  # one write per client for both: a sixth fewer sends
+            mix_frame += levels
+            minus_frames = {uid: data + levels for uid, data in minus_frames.items()}
         for conn in conns:
             conn.outbox.push(minus_frames.get(conn.user_id, mix_frame))
         if room.recorder is not None:
@@ -252,25 +291,44 @@ class AudioEngine:
             for user_id, data in result.frames.items():
                 if user_id in room.consent:
                     sink(room.space_id, user_id, data, offset)
-        for uid, value in result.levels.items():
+
+    def _levels(self, room: AudioRoom, levels: dict[int, float]) -> bytes | None:
+        """The levels message, every LEVELS_EVERY ticks while anyone speaks (and once after)."""
+        for uid, value in levels.items():
             room.peak_levels[uid] = max(value, room.peak_levels.get(uid, 0.0))
-        if room.ticks % LEVELS_EVERY == 0:
-            levels = {uid: round(v, 2) for uid, v in room.peak_levels.items()}
-            room.peak_levels = {}
-            if levels or room.last_levels:
-                room.last_levels = levels
-                message = frame(json.dumps({"type": "levels", "levels": levels}))
-                for conn in conns:
-                    conn.outbox.push(message)
+        if room.ticks % LEVELS_EVERY:
+            return None
+        peaks = {uid: round(v, 2) for uid, v in room.peak_levels.items()}
+        room.peak_levels = {}
+        if not peaks and not room.last_levels:
+            return None
+        room.last_levels = peaks
+        return frame(json.dumps({"type": "levels", "levels": peaks}))
+
+    def _trim(self, room: AudioRoom, buffers: dict[int, SpeakerBuffer]) -> None:
+        """Keeps delay from ratcheting up. After an underrun a buffer refills to PREFILL, so frames
+        that arrive late and then in a bunch stay queued for good (in and out run at the same
+        rate): each hiccup would add 20 ms until MAX_BUFFER. A buffer that has kept a spare frame
+        beyond what it needs after every tick for a second drops its oldest one."""
+        for user_id, buffer in buffers.items():
+            if len(buffer.frames) < PREFILL:
+                room.surplus[user_id] = 0
+                continue
+            held = room.surplus.get(user_id, 0) + 1
+            if held >= TRIM_AFTER:
+                with contextlib.suppress(IndexError):  # the reader thread may have trimmed too
+                    buffer.frames.popleft()
+                    buffer.dropped += 1
+                held = 0
+            room.surplus[user_id] = held
 
     def _report_recording_error(self, room: AudioRoom) -> None:
         """A failed recording (a full disk) is written where admins see it; the room goes on."""
         room.error_reported = True
-        with self.app.app_context():
-            self._db().execute(
-                "UPDATE recordings SET error = ? WHERE path = ?",
-                (room.recorder.error, str(room.recorder.path)),
-            )
+        self._write_later(
+            "UPDATE recordings SET error = ? WHERE path = ?",
+            (room.recorder.error, str(room.recorder.path)),
+        )
 
     def recording_error(self, space_id: int) -> str | None:
         room = self.rooms.get(space_id)

@@ -9,6 +9,7 @@ removed after a grace period unless they reconnect.
 import contextlib
 import itertools
 import logging
+import sqlite3
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -274,10 +275,25 @@ class LiveHub:
             return
         with self.app.app_context():
             db = self.app.extensions["spaces_db"].get()
-            for space_id, user_id in expired:
-                event = rooms.leave(db, space_id, user_id)
+            for i, (space_id, user_id) in enumerate(expired):
+                try:
+                    event = rooms.leave(db, space_id, user_id)
+                except sqlite3.OperationalError as exc:
+                    # The database stayed locked (another process): these people are tried again
+                    # at the next reap, unless they came back meanwhile. (Dropping them here kept
+                    # them present for good.) One wait per reap, so pushes are not held up long.
+                    log.warning("presence: leaving deferred, the database is locked (%s)", exc)
+                    self._retry_later(expired[i:], cutoff)
+                    return
                 if event is not None:
                     self.broker.publish(event)
+
+    def _retry_later(self, keys: list[tuple[int, int]], seen: float) -> None:
+        with self.lock:
+            for space_id, user_id in keys:
+                room = self.rooms.get(space_id, {})
+                if not any(c.user_id == user_id for c in room.values()):
+                    self.last_seen.setdefault((space_id, user_id), seen)
 
     def close_all(self, code: int = 1012) -> None:
         """On shutdown: 1012 (service restart) makes browsers reconnect."""

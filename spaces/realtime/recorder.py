@@ -5,6 +5,7 @@ second or so even after `kill -9`. A write error (a full disk) stops the recordi
 Space running, and is reported through `error` for admins.
 """
 
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -66,5 +67,18 @@ class Recorder:
                     self._fail(exc)
 
     def _fail(self, exc: Exception) -> None:
-        self.error = f"Recording stopped: {exc}"
-        log.error("recording %s failed: %s", self.path, exc)
+        self.error = f"Recording stopped: {self._reason(exc)}"
+        log.error("recording %s failed: %s", self.path, self.error)
+
+    def _reason(self, exc: Exception) -> str:
+        """libsndfile reports a failed write only as "System error."; its message for this file
+        keeps the cause ("System error : No space left on device."), which admins need."""
+        reason = str(exc)
+        f = getattr(self, "_file", None)
+        if isinstance(exc, sf.LibsndfileError) and f is not None:
+            with contextlib.suppress(Exception):
+                from soundfile import _ffi, _snd
+
+                detail = _ffi.string(_snd.sf_strerror(f._file)).decode()
+                reason = detail.removeprefix("System error : ").rstrip(".") or reason
+        return reason
