@@ -5,6 +5,11 @@ import os
 import shutil
 
 import pytest
+from playwright.sync_api import expect
+
+# Two cores shared by the server, the caption model and several Chromiums: allow for slow moments
+# (a passing expectation returns as soon as it holds; only a failing one waits this long).
+expect.set_options(timeout=15_000)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 BASE_FLAGS = [

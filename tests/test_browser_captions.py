@@ -83,7 +83,7 @@ def test_captions_reach_only_visible_viewers_who_turned_them_on(captioned_server
         log = pages["reader"].get_by_role("log", name="Captions")
         expect(log).to_contain_text("speaker", timeout=20_000)
         expect(log).to_contain_text("country", timeout=20_000)
-        pages["reader"].wait_for_timeout(8_000)
+        pages["reader"].wait_for_timeout(14_000)  # more than one pass of the looping speech
         text = log.inner_text()
 
         assert pages["nocaptions"].get_by_role("log", name="Captions").count() == 0
