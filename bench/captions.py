@@ -20,6 +20,7 @@ ratio=R final_p50_s=A final_p95_s=B partial_p50_s=C concurrent_speakers=K`
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -128,14 +129,22 @@ def run(worker: CaptionWorker, programs: list[Program], tag: int) -> dict:
         for key, update in worker.poll():
             arrivals[key].append((now, update))
         time.sleep(max(0.0, t0 + (tick + 1) * 0.02 - time.monotonic()))
-    deadline, quiet_since = time.monotonic() + 10, time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - quiet_since < 2.5:
+    deadline = time.monotonic() + 15  # then whatever has not come counts as missing
+    while time.monotonic() < deadline and not all_covered(programs, keys, arrivals):
         now = time.monotonic()
         for key, update in worker.poll():
             arrivals[key].append((now, update))
-            quiet_since = now
         time.sleep(0.02)
     return score(worker, programs, keys, fed, arrivals)
+
+
+def all_covered(programs, keys, arrivals) -> bool:
+    for program, key in zip(programs, keys, strict=True):
+        finals = [u for _, u in arrivals[key] if u.kind == "final"]
+        for s, e in program.utterances:
+            if not any(u.start < e and u.end > s for u in finals):
+                return False
+    return True
 
 
 def score(worker, programs, keys, fed, arrivals) -> dict:
@@ -165,6 +174,7 @@ def score(worker, programs, keys, fed, arrivals) -> dict:
         for ref, hyp in zip(refs, hyps, strict=True):
             if normalise(ref) != normalise(hyp):
                 print(f"  ref: {normalise(ref)}\n  got: {normalise(hyp)}")
+    time.sleep(0.5)  # the worker reports its counters every 0.2 s
     counters = worker.counters()
     rows = [counters.get(k, {}) for k in keys]
     return {
@@ -185,8 +195,9 @@ def score(worker, programs, keys, fed, arrivals) -> dict:
 
 
 def describe(k: int, r: dict) -> str:
+    load = os.getloadavg()[0]
     return (
-        f"K={k}: wer={r['wer']:.4f} final_p50={r['final_p50']:.2f}s "
+        f"K={k} (load {load:.1f}): wer={r['wer']:.4f} final_p50={r['final_p50']:.2f}s "
         f"final_p95={r['final_p95']:.2f}s "
         f"partial_p50={r['partial_p50']:.2f}s finals_missing={r['missing']}/{r['utterances']} "
         f"degraded={r['degraded']} frames_dropped={r['dropped']} frames_to_model="
