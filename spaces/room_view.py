@@ -20,6 +20,10 @@ SECTION_TEMPLATES = {
 }
 
 
+# Sections that are lists of rooms/_person.html items, and the presence lists they show.
+PERSON_LISTS = {"stage": ("host", "speakers"), "listeners": ("listeners",)}
+
+
 def target_actor(row: dict) -> Actor:
     return Actor(
         user_id=row["user_id"],
@@ -60,17 +64,57 @@ class SectionRenderer:
         personal = user_id if user_id in self._in_section[name] else None
         key = (name, who.role, personal)
         if key not in self._cache:
-            self._cache[key] = render_template(
-                SECTION_TEMPLATES[name],
-                space=self.space,
-                presence=self.presence,
-                viewer=who,
-                can=policy.can,
-                as_target=target_actor,
-                policy_labels=policy.POLICY_LABELS,
-                oob=True,
-            )
+            if personal is not None and name in PERSON_LISTS:
+                self._cache[key] = self._with_own_item(name, who)
+            else:
+                self._cache[key] = self._render(name, who)
         return self._cache[key]
+
+    def _render(self, name: str, who: Actor) -> str:
+        return render_template(
+            SECTION_TEMPLATES[name],
+            space=self.space,
+            presence=self.presence,
+            viewer=who,
+            can=policy.can,
+            as_target=target_actor,
+            policy_labels=policy.POLICY_LABELS,
+            oob=True,
+        )
+
+    def _with_own_item(self, name: str, who: Actor) -> str:
+        """The section as someone in it sees it. Only their own item differs from what others
+        with their role see (nobody blocks or reports themselves), so the list is rendered once
+        per role and only that item again: rendering the whole list for each of the 60 listeners
+        shown cost ~0.5 s of CPU per change, which starved the server under churn."""
+        generic = (name, who.role, None)
+        if generic not in self._cache:
+            # Anyone else with this role: the rules read the viewer's id only to spot "yourself".
+            self._cache[generic] = self._render(name, Actor(user_id=0, role=who.role))
+        html = self._cache[generic]
+        row = next(
+            (
+                r
+                for group in PERSON_LISTS[name]
+                for r in self.presence[group]
+                if r["user_id"] == who.user_id
+            ),
+            None,
+        )
+        start = html.find(f'<li data-user-id="{who.user_id}" class="person">')
+        end = html.find("</li>", start) + len("</li>")
+        if row is None or start < 0:
+            return self._render(name, who)
+        own = render_template(
+            "rooms/_person.html",
+            p=row,
+            space=self.space,
+            viewer=who,
+            can=policy.can,
+            as_target=target_actor,
+        )
+        own = own[own.find("<li ") : own.rfind("</li>") + len("</li>")]
+        return html[:start] + own + html[end:]
 
 
 def controls(db: Database, space: dict, user: dict | None, oob: bool = True) -> str:

@@ -5,7 +5,9 @@ about the same whatever the audio length. Streaming calls are many and short, so
 drives the CTranslate2 model directly with an encoder window sized to the audio (at least
 `min_window_s`, because Whisper starts to loop on very short windows), and falls back to the full
 30 s window when a final looks like a loop. Measured here: a 10 s window encodes about 4x faster
-than 30 s, with the same words on ../shared/audio.
+than 30 s, with the same words on ../shared/audio. (Passing `chunk_length` to `transcribe()`
+does not shrink the window: it is still padded to 30 s, and the shared feature extractor keeps
+the new length for every later call.)
 """
 
 from __future__ import annotations
@@ -123,8 +125,9 @@ class Transcriber:
     """`transcribe(audio, prefix=..., final=...)` for SpeakerStream, on a loaded WhisperModel.
 
     Partials decode greedily and continue the words already committed (`prefix`), so only the new
-    tail is generated. Finals use `beam_size` on the whole utterance with no prefix, as offline
-    does.
+    tail is generated. Finals decode the whole utterance with `beam_size`; SpeakerStream puts the
+    previous sentence's audio before it and that sentence's text in `prefix`, the context offline
+    decoding has. Either way the text returned is what comes after `prefix`.
     """
 
     def __init__(

@@ -1,10 +1,12 @@
 """Many speakers, one model: whose step runs next.
 
 One model call at a time, chosen across all speakers: finals first (oldest first), then early
-finals, then partials (the stalest first). Under overload partials are simply not run, and when
-one finally runs it decodes the newest audio, so nothing queues up behind it; finals that still
-wait too long fall back to their committed partial text, so the lag stays bounded. This runs
-inside the worker process, and in-process in tests with any `transcribe`.
+finals, then partials (utterances with no text yet first, then the stalest); no partial starts
+while someone's utterance is ending, since a call cannot be interrupted. Under overload partials
+are simply not run, and when one finally runs it decodes the newest audio, so nothing queues up
+behind it; finals that still wait too long fall back to their committed partial text, so the lag
+stays bounded. This runs inside the worker process, and in-process in tests with any
+`transcribe`.
 """
 
 from __future__ import annotations

@@ -49,6 +49,8 @@ class Recorder:
         if self.error:
             return
         with self._lock:
+            if self._file.closed:  # the room ended or the server is stopping: not an error
+                return
             try:
                 self._file.buffer_write(frame, dtype="int16")
                 self.frames += 1
