@@ -18,6 +18,25 @@ pytestmark = pytest.mark.live
 TONE = (np.sin(np.arange(320) * 2 * np.pi * 440 / 16000) * 8000).astype("<i2").tobytes()
 
 
+def speak_and_listen(speaker, ear, frames: int = 100) -> tuple[int, float]:
+    """Sends 2 s of tone at real-time pace; returns the audible frames the ear got and the
+    seconds until the first one."""
+    heard, first = 0, float("inf")
+    start = time.monotonic()
+    for i in range(frames):
+        speaker.send(TONE)
+        time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
+        while True:
+            try:
+                message = ear.recv(timeout=0)
+            except TimeoutError:
+                break
+            if isinstance(message, bytes) and any(message):
+                heard += 1
+                first = min(first, time.monotonic() - start)
+    return heard, first
+
+
 def test_kill_9_loses_nothing_but_the_last_seconds_of_audio(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -127,18 +146,7 @@ def test_a_missing_caption_model_leaves_audio_alone_and_says_captions_are_unavai
             connect(ws_base, additional_headers=speaker_headers) as speaker,
             connect(ws_base, additional_headers=listener_headers) as ear,
         ):
-            heard = 0
-            start = time.monotonic()
-            for i in range(100):
-                speaker.send(TONE)
-                time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
-                while True:
-                    try:
-                        message = ear.recv(timeout=0)
-                    except TimeoutError:
-                        break
-                    if isinstance(message, bytes) and any(message):
-                        heard += 1
+            heard, _ = speak_and_listen(speaker, ear)
         assert heard > 50, "audio stopped with the caption model"
         log = (data / "server.log").read_text()
         assert "captions unavailable" in log.lower()
@@ -172,19 +180,6 @@ def test_a_speaker_whose_network_drops_for_5_seconds_keeps_the_stage_and_is_hear
     ):
         state = live_again.recv(timeout=5)
         assert "Turn off microphone" in state, "the speaker lost the stage or the microphone"
-        heard = 0
-        start = time.monotonic()
-        for i in range(100):
-            speaker.send(TONE)
-            time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
-            while True:
-                try:
-                    message = ear.recv(timeout=0)
-                except TimeoutError:
-                    break
-                if isinstance(message, bytes) and any(message):
-                    heard += 1
-                    if heard == 1:
-                        resumed = time.monotonic() - start
+        heard, resumed = speak_and_listen(speaker, ear)
         assert heard > 50
         assert resumed < 3.0
