@@ -25,11 +25,11 @@ from typing import Literal, Protocol
 import numpy as np
 
 from .agreement import LocalAgreement
-from .buffer import AudioBuffer
 from .engine import SAMPLE_RATE as SR
 from .engine import words
 from .policy import Pending, StreamPolicy
-from .vad import WINDOW, StreamingVad
+from .segmentation import Segmenter
+from .vad import StreamingVad
 
 FRAME_BYTES = 640  # 20 ms of 16 kHz mono int16
 
@@ -47,7 +47,7 @@ class CaptionUpdate:
     utterance_id: int
 
 
-class SpeakerStream:
+class SpeakerStream(Segmenter):
     """Feed 20 ms frames; call `step(transcribe)` (one model call at most) to get updates."""
 
     def __init__(
@@ -58,48 +58,17 @@ class SpeakerStream:
         vad: StreamingVad | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.policy = policy or StreamPolicy()
-        self.vad = vad or StreamingVad()
+        super().__init__(policy or StreamPolicy(), vad or StreamingVad())
         self.clock = clock
         self.next_utterance_id = first_utterance_id
-        self._audio = AudioBuffer()
-        self._t0: float | None = None
-        self._vad_pos = 0
-        self._in_speech = False
         self._pending: deque[Pending] = deque()
         self._context: tuple[int, int, str] | None = None  # previous final: start, end, text
-        self.frames = 0
         self.model_calls = 0
         self.model_ms = 0
         self.partials = 0
         self.partials_skipped = 0
         self.finals = 0
         self.finals_degraded = 0
-
-    # --- input ---------------------------------------------------------------------------
-    def feed(self, pcm: bytes, t: float) -> None:
-        """Append int16 LE mono 16 kHz audio whose first sample is at `t` on the timeline."""
-        x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float32)
-        if self._t0 is not None:
-            jump = t - (self._t0 + self._audio.end / SR)
-            if abs(jump) > self.policy.max_gap_s:
-                self._gap()
-            elif jump > 0.015:  # lost frames: keep the timeline, hear silence
-                self._audio.append(np.zeros(round(jump * SR), dtype=np.float32))
-            elif jump < -0.015:
-                self._t0 += jump
-        if self._t0 is None:
-            self._t0 = t - self._audio.end / SR
-        self._audio.append(x / 32768.0)
-        self.frames += 1
-        if self._audio.end - self._vad_pos > SR:  # nobody asked for a while: keep memory flat
-            self._run_vad()
-
-    def end(self) -> None:
-        """The speaker stopped sending (left, muted): close the open utterance now."""
-        self._run_vad()
-        if self._in_speech:
-            self._close(self._silence_start if self._silence_start is not None else self._audio.end)
 
     def discard(self) -> None:
         """Consent revoked: forget the open utterance and every final not yet made."""
@@ -233,56 +202,17 @@ class SpeakerStream:
         start, end = self._time(self._utt_start), self._time(self._last_speech_end)
         return [CaptionUpdate("partial", self._agree.text, start, end, self._uid)]
 
-    # --- segmentation --------------------------------------------------------------------
-    def _run_vad(self) -> None:
-        """Score the windows that arrived since last time in one call (lazily: a worker that
-        was busy decoding scores its backlog at once, not frame by frame)."""
-        count = (self._audio.end - self._vad_pos) // WINDOW
-        if count <= 0:
-            return
-        probs = self.vad.probs(self._audio.slice(self._vad_pos, self._vad_pos + count * WINDOW))
-        for p in probs:
-            self._window(self._vad_pos, float(p))
-            self._vad_pos += WINDOW
-        self._trim()
-
-    def _window(self, i: int, p: float) -> None:
-        pol = self.policy
-        if not self._in_speech:
-            if p >= pol.threshold:
-                self._open(i)
-            return
-        end = i + WINDOW
-        if p >= pol.threshold:
-            self._speech_samples += WINDOW
-            if self._silence_start is not None and i - self._silence_start >= 0.09 * SR:
-                self._pauses.append((self._silence_start, i))
-            self._silence_start = None
-            self._last_speech_end = end
-        elif p < pol.neg_threshold and self._silence_start is None:
-            self._silence_start = i
-        if self._silence_start is not None and end - self._silence_start >= pol.end_silence_s * SR:
-            self._close(self._silence_start)
-        elif end - self._utt_start >= pol.max_utterance_s * SR:
-            self._split(end)
-
-    def _open(self, i: int, speech_samples: int = WINDOW) -> None:
-        self._in_speech = True
-        self._utt_start = i
-        self._last_speech_end = i + WINDOW
-        self._speech_samples = speech_samples
-        self._silence_start: int | None = None
-        self._pauses: list[tuple[int, int]] = []
+    # --- utterances ------------------------------------------------------------------------
+    def _opened(self, start: int) -> None:
         self._uid = self.next_utterance_id
         self.next_utterance_id += 1
         self._agree = LocalAgreement()
-        self._hyp_end = i
+        self._hyp_end = start
         self._hypotheses = 0
         self._partial_sent = False
         self._spec: tuple[int, str | None] | None = None
 
-    def _close(self, end: int) -> None:
-        self._in_speech = False
+    def _closed(self, end: int) -> None:
         if self._speech_samples < self.policy.min_speech_s * SR and not self._partial_sent:
             return
         pre, post = int(self.policy.pre_pad_s * SR), int(self.policy.post_pad_s * SR)
@@ -320,6 +250,10 @@ class SpeakerStream:
                 keep = min(keep, anchor)
         self._audio.drop_before(min(keep, self._vad_pos))
 
+    def _gap(self) -> None:
+        super()._gap()
+        self._context = None
+
     def _final_window(self, end: int) -> tuple[int, str]:
         """Where a final's audio starts, and its decoder prefix. Whisper decodes better with the
         previous sentence in the window (offline `transcribe()` always has it), and the encoder
@@ -335,29 +269,3 @@ class SpeakerStream:
         ):
             return ctx[0], ctx[2]
         return self._utt_start - pre, ""
-
-    def _split(self, now: int) -> None:
-        """A monologue without a long pause: close it at its last short pause and go on."""
-        silence = self._silence_start
-        late_pauses = [(a, b) for a, b in self._pauses if a > self._utt_start + 3 * SR]
-        if silence is not None:
-            cut = silence
-        elif late_pauses:
-            cut = sum(late_pauses[-1]) // 2
-        else:
-            cut = now
-        self._close(cut)
-        self._open(cut, speech_samples=0 if silence is not None else now - cut)
-        self._silence_start = silence
-
-    def _gap(self) -> None:
-        """The timeline jumped (mic off, lost frames): the open utterance ends where audio did."""
-        self.end()
-        self._context = None
-        self.vad.reset()
-        self._audio.drop_before(self._audio.end)
-        self._vad_pos = self._audio.end
-        self._t0 = None
-
-    def _time(self, index: int) -> float:
-        return round((self._t0 or 0.0) + index / SR, 3)
