@@ -1,5 +1,5 @@
-"""Faults, short versions (the long drills are in bench/drills.py): kill -9 and restart, and a
-database locked by another process."""
+"""Faults, short versions (the long drills are in bench/drills.py): kill -9 and restart, a
+database locked by another process, a missing caption model, a network drop and a full disk."""
 
 import os
 import signal
@@ -183,3 +183,64 @@ def test_a_speaker_whose_network_drops_for_5_seconds_keeps_the_stage_and_is_hear
         heard, resumed = speak_and_listen(speaker, ear)
         assert heard > 50
         assert resumed < 3.0
+
+
+ENOSPC_HOOK = '''
+"""Loaded by the server under test: the recording's writes fail with ENOSPC after 2 s of audio."""
+import errno, os
+import soundfile
+
+_real = soundfile.SoundFile.buffer_write
+_left = {"frames": 100}
+
+def buffer_write(self, data, dtype):
+    if self.name.endswith(".ogg"):
+        _left["frames"] -= 1
+        if _left["frames"] < 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return _real(self, data, dtype)
+
+soundfile.SoundFile.buffer_write = buffer_write
+'''
+
+
+def test_a_full_disk_stops_the_recording_not_the_space_and_tells_admins(tmp_path):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(ENOSPC_HOOK)
+    data = tmp_path / "data"
+    data.mkdir()
+    server = LiveServer(data, PYTHONPATH=str(hook)).start()
+    try:
+        host = HttpUser(server.url, "fulldisk")
+        host.post("/spaces/new", {"title": "Disk fills", "speaker_policy": "everyone"}, htmx=False)
+        host.post("/spaces/1/mic", {"on": "1"})
+        listener = HttpUser(server.url, "keepslistening")
+        listener.post("/spaces/1/join")
+        admin = HttpUser(server.url, "healthwatch")
+        with sqlite3.connect(data / "spaces.db") as db:
+            db.execute("UPDATE users SET is_admin = 1 WHERE username = 'healthwatch'")
+        ws_base = server.url.replace("http", "ws") + "/spaces/1/audio"
+        with (
+            connect(
+                ws_base, additional_headers={"Cookie": host.cookie_header(), "Origin": server.url}
+            ) as speaker,
+            connect(
+                ws_base,
+                additional_headers={"Cookie": listener.cookie_header(), "Origin": server.url},
+            ) as ear,
+        ):
+            speak_and_listen(speaker, ear, frames=150)  # the disk fills after 2 s
+            health = admin.get("/admin/health")
+            assert "Space 1: Recording stopped: No space left on device" in health
+            heard, _ = speak_and_listen(speaker, ear, frames=100)
+        assert heard > 80, "the Space's audio stopped with the recording"
+        status, _ = host.post("/spaces/1/end")
+        assert status == 200
+    finally:
+        server.stop()
+    audio, rate = sf.read(str(data / "recordings" / "space-1.ogg"), dtype="int16")
+    assert len(audio) / rate >= 1.0, "the audio recorded before the disk filled is unreadable"
+    with sqlite3.connect(data / "spaces.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT ended_reason FROM spaces WHERE id = 1").fetchone() == ("host",)

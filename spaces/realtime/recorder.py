@@ -75,7 +75,7 @@ class Recorder:
     def _reason(self, exc: Exception) -> str:
         """libsndfile reports a failed write only as "System error."; its message for this file
         keeps the cause ("System error : No space left on device."), which admins need."""
-        reason = str(exc)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         f = getattr(self, "_file", None)
         if isinstance(exc, sf.LibsndfileError) and f is not None:
             with contextlib.suppress(Exception):
