@@ -4,6 +4,8 @@ Writes run in `BEGIN IMMEDIATE` transactions, so checks (the speaker cap, one li
 and the writes they guard cannot interleave with another request's.
 """
 
+import json
+
 from sqlite_utils import Database
 
 from . import accounts, blocks, follows, policy
@@ -215,45 +217,48 @@ def end(db: Database, space_id: int, user: dict | None, reason: str = "host") ->
 
 
 def join(db: Database, space_id: int, user: dict) -> RoomEvent:
-    """Joins as a listener; an invited person comes straight on stage if there is room."""
+    """Joins as a listener; an invited person comes straight on stage if there is room.
+
+    The common case is one statement, so the write lock is held only inside SQLite: under churn,
+    a transaction spanning several statements held it for tens of milliseconds while its thread
+    waited for the GIL between them, and joins queued for seconds behind it.
+    """
     space = get(db, space_id)
     who, _ = _require(db, space, user, "join")
-    uid, t = user["id"], now()
+    uid = user["id"]
+    if who.present:
+        return RoomEvent(space_id, users=frozenset({uid}))
+    role = "host" if uid == space["host_id"] else "listener"
+    upsert = (
+        "INSERT INTO participants (space_id, user_id, role, present, joined_at)"
+        " VALUES (?, ?, ?, 1, ?) ON CONFLICT (space_id, user_id) DO UPDATE SET"
+        " role = excluded.role, present = 1, joined_at = excluded.joined_at, left_at = NULL,"
+        " requested_at = NULL, mic_on = 0 WHERE present = 0"  # a second tab changes nothing
+    )
+    params = (space_id, uid, role, now())
+    if not (role == "listener" and who.invited):
+        db.execute(upsert, params)
+        return RoomEvent(space_id, frozenset({"listeners", "stage"}), frozenset({uid}))
     notices: tuple = ()
-    with dbm.write(db):
-        if who.present:
-            return RoomEvent(space_id, users=frozenset({uid}))
-        role = "host" if uid == space["host_id"] else "listener"
-        db.execute(
-            "INSERT INTO participants (space_id, user_id, role, present, joined_at)"
-            " VALUES (?, ?, ?, 1, ?) ON CONFLICT (space_id, user_id) DO UPDATE SET"
-            " role = excluded.role, present = 1, joined_at = excluded.joined_at, left_at = NULL,"
-            " requested_at = NULL, mic_on = 0",
-            (space_id, uid, role, t),
-        )
-        if role == "listener" and who.invited and _stage_count(db, space_id) < policy.SPEAKER_CAP:
+    with dbm.write(db):  # check-then-write: the speaker cap
+        db.execute(upsert, params)
+        if _stage_count(db, space_id) < policy.SPEAKER_CAP:
             _put_on_stage(db, space_id, uid)
             notices = ((uid, "You are now a speaker."),)
-    sections = {"listeners", "stage"}
-    return RoomEvent(space_id, frozenset(sections), frozenset({uid}), notices)
+    return RoomEvent(space_id, frozenset({"listeners", "stage"}), frozenset({uid}), notices)
 
 
 def leave(db: Database, space_id: int, user_id: int) -> RoomEvent | None:
-    """Leaves (button, closed tab, lost connection past the grace period). The host stays host."""
-    with dbm.write(db):
-        row = dbm.one(
-            db,
-            "SELECT role, present FROM participants WHERE space_id = ? AND user_id = ?",
-            (space_id, user_id),
-        )
-        if not row or not row["present"]:
-            return None
-        role = "host" if row["role"] == "host" else "listener"
-        db.execute(
-            "UPDATE participants SET present = 0, left_at = ?, role = ?, mic_on = 0,"
-            " requested_at = NULL WHERE space_id = ? AND user_id = ?",
-            (now(), role, space_id, user_id),
-        )
+    """Leaves (button, closed tab, lost connection past the grace period). The host stays host.
+    One statement, for the same reason as `join`."""
+    cursor = db.execute(
+        "UPDATE participants SET present = 0, left_at = ?,"
+        " role = CASE role WHEN 'host' THEN 'host' ELSE 'listener' END, mic_on = 0,"
+        " requested_at = NULL WHERE space_id = ? AND user_id = ? AND present = 1",
+        (now(), space_id, user_id),
+    )
+    if cursor.rowcount == 0:
+        return None
     return RoomEvent(space_id, frozenset({"stage", "listeners", "requests"}), frozenset({user_id}))
 
 
@@ -264,49 +269,49 @@ def present_user_ids(db: Database, space_id: int) -> list[int]:
     return [r[0] for r in rows]
 
 
+PERSON_JSON = (
+    "json_object('user_id', p.user_id, 'role', p.role, 'requested_at', p.requested_at,"
+    " 'mic_on', p.mic_on, 'joined_at', p.joined_at, 'username', u.username,"
+    " 'display_name', u.display_name)"
+)
+PRESENCE_SQL = f"""
+SELECT
+  (SELECT json_group_array({PERSON_JSON}) FROM participants p JOIN users u ON u.id = p.user_id
+    WHERE p.space_id = :s AND p.present = 1 AND p.role IN ('host', 'speaker')),
+  (SELECT json_group_array(json(person)) FROM (
+    SELECT {PERSON_JSON} AS person FROM participants p JOIN users u ON u.id = p.user_id
+    WHERE p.space_id = :s AND p.present = 1 AND p.role = 'listener'
+    ORDER BY p.joined_at LIMIT :shown)),
+  (SELECT COUNT(*) FROM participants WHERE space_id = :s AND present = 1 AND role = 'listener'),
+  (SELECT json_group_array({PERSON_JSON}) FROM participants p JOIN users u ON u.id = p.user_id
+    WHERE p.space_id = :s AND p.present = 1 AND p.requested_at IS NOT NULL),
+  (SELECT json_group_array(user_id) FROM space_invites WHERE space_id = :s),
+  (SELECT json_group_object(user_id, role) FROM participants WHERE space_id = :s AND present = 1)
+"""
+
+
 def presence(db: Database, space_id: int, listeners_shown: int = 60) -> dict:
-    """Who is where, for rendering: host, speakers, listeners (the first few), requests, counts."""
-    rows = dbm.all_rows(
-        db,
-        "SELECT p.user_id, p.role, p.requested_at, p.mic_on, u.username, u.display_name"
-        " FROM participants p JOIN users u ON u.id = p.user_id"
-        " WHERE p.space_id = ? AND p.present = 1 AND p.role IN ('host', 'speaker')"
-        " ORDER BY p.role = 'speaker', p.joined_at",
-        (space_id,),
-    )
-    listeners = dbm.all_rows(
-        db,
-        "SELECT p.user_id, p.role, p.requested_at, p.mic_on, u.username, u.display_name"
-        " FROM participants p JOIN users u ON u.id = p.user_id"
-        " WHERE p.space_id = ? AND p.present = 1 AND p.role = 'listener'"
-        " ORDER BY p.joined_at LIMIT ?",
-        (space_id, listeners_shown),
-    )
-    listener_count = dbm.scalar(
-        db,
-        "SELECT COUNT(*) FROM participants WHERE space_id = ? AND present = 1"
-        " AND role = 'listener'",
-        (space_id,),
-    )
-    requests = dbm.all_rows(
-        db,
-        "SELECT p.user_id, u.username, u.display_name FROM participants p"
-        " JOIN users u ON u.id = p.user_id WHERE p.space_id = ? AND p.present = 1"
-        " AND p.requested_at IS NOT NULL ORDER BY p.requested_at",
-        (space_id,),
-    )
-    invited = {
-        r[0]
-        for r in db.execute("SELECT user_id FROM space_invites WHERE space_id = ?", (space_id,))
-    }
-    for row in listeners:
-        row["invited"] = row["user_id"] in invited
+    """Who is where, for rendering: host, speakers, listeners (the first few), requests, counts,
+    and every present person's role.
+
+    One statement that answers one row of JSON: sqlite3 gives up the GIL for every row it steps,
+    and under load each row then waited for the GIL again, so reading 200 roles row by row took
+    a second while other threads rendered pages.
+    """
+    row = db.execute(PRESENCE_SQL, {"s": space_id, "shown": listeners_shown}).fetchone()
+    stage, listeners, listener_count, requests, invited, roles = row
+    stage = sorted(json.loads(stage), key=lambda r: (r["role"] == "speaker", r["joined_at"]))
+    invited = set(json.loads(invited))
+    listeners = json.loads(listeners)
+    for person in listeners:
+        person["invited"] = person["user_id"] in invited
     return {
-        "host": [r for r in rows if r["role"] == "host"],
-        "speakers": [r for r in rows if r["role"] == "speaker"],
+        "host": [r for r in stage if r["role"] == "host"],
+        "speakers": [r for r in stage if r["role"] == "speaker"],
         "listeners": listeners,
         "listener_count": listener_count,
-        "requests": requests,
+        "requests": sorted(json.loads(requests), key=lambda r: r["requested_at"]),
+        "roles": {int(uid): role for uid, role in json.loads(roles).items()},
     }
 
 

@@ -38,6 +38,9 @@ CSP = (
 )
 
 
+CSRF_SLOT = "<!--csrf-->"
+
+
 def get_db():
     return current_app.extensions["spaces_db"].get()
 
@@ -155,7 +158,13 @@ def init_app(app: Flask) -> None:
         pushes): those forms are sent by htmx, which adds the page's token as a header."""
         if g.get("shared_render"):
             return ""
-        return Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
+        if g.get("csrf_slot"):  # a fragment cached for many viewers: each fills in their own
+            return Markup(CSRF_SLOT)  # noqa: S704 - a constant
+        if "csrf_field" not in g:  # once per request: a room page has a form per button
+            g.csrf_field = Markup('<input type="hidden" name="csrf_token" value="%s">') % (
+                generate_csrf()
+            )
+        return g.csrf_field
 
     @app.context_processor
     def _template_globals():
