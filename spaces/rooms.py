@@ -90,6 +90,11 @@ def actor(db: Database, space: dict, user: dict | None) -> Actor:
     )
 
 
+def require(db: Database, space: dict, user: dict, action: str, target: dict | None = None):
+    """Raises Forbidden with the rules' reason unless `user` may do `action` (to `target`)."""
+    return _require(db, space, user, action, target)
+
+
 def _require(db: Database, space: dict, user: dict, action: str, target: dict | None = None):
     who = actor(db, space, user)
     target_actor = actor(db, space, target) if target is not None else None

@@ -24,6 +24,12 @@ def _subject(db, args) -> dict:
         subject.update(message_id=message["id"], account_id=message["sender_id"], label="a message")
     if not subject["label"]:
         raise DomainError("Say what you are reporting.")
+    if subject["space_id"] and not subject["message_id"]:  # in a Space: the room's rules apply
+        if subject["account_id"]:
+            target = accounts.get(db, subject["account_id"])
+            rooms.require(db, space, me, "report", target)
+        else:
+            rooms.require(db, space, me, "report_space")
     return subject
 
 

@@ -111,7 +111,7 @@ def join(space_id: int):
 @bp.post("/spaces/<int:space_id>/leave")
 @login_required
 def leave(space_id: int):
-    _space(space_id)
+    rooms.require(get_db(), _space(space_id), current_user(), "leave")
     event = rooms.leave(get_db(), space_id, current_user()["id"])
     return _act(space_id, event or RoomEvent(space_id, users=frozenset({current_user()["id"]})))
 
@@ -200,6 +200,7 @@ def view_captions(space_id: int):
     """The viewer's `View captions` toggle, remembered on the account."""
     db, user = get_db(), current_user()
     space = _space(space_id)
+    rooms.require(db, space, user, "view_captions")
     on = request.form.get("on") == "1"
     accounts.set_view_captions(db, user["id"], on)
     current_app.extensions["spaces_hub"].set_captions(space_id, user["id"], on)
