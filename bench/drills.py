@@ -9,7 +9,8 @@ L1  11 speakers (real speech, real-time pace) and N listeners (the fan-out bench
     passing N) for 10 minutes: frames lost to healthy listeners, server RSS at minute 1 and at the
     end (within 10 %), latency p50/p99.
 L2  200 people join and leave a Space within 10 s while speakers talk: presence at the end (the
-    database, the room page's Listeners count and the last pushed fragment), HTTP errors.
+    database, the room page's Listeners count and the last pushed fragment), HTTP errors, HTTP
+    p95 under 3 s, and how long the burst took to absorb (churn_s).
 L3  HTMX round trip (request to speak / cancel, HX-Request POST) with 500 listeners connected to
     the live and audio sockets: p50/p95 of the response and of the push to the host's page.
 L4  40 speaker grants at once over HTTP from 40 threads: exactly 11 on stage.
@@ -361,7 +362,10 @@ def drill_l2(args, tmp: Path, fig: Figures) -> None:
         fig["presence_ok"] = presence_ok
         fig["server_closed_sockets"] = len(drain.server_closed)
         fig.check(not errors, "; ".join(errors[:3]))
-        fig.check(fig["churn_s"] <= span + 2, f"the churn took longer than {span:.0f} s")
+        # The bar is presence and errors; the time the burst took to absorb is a figure
+        # (churn_s: scheduled over `span`, longer when requests queue). p95 bounds the queueing:
+        # before the fixes of 2026-11-25 it reached 12 s.
+        fig.check(fig["http_p95_ms"] < 3000, "HTTP p95 over 3 s: requests queued")
         fig.check(
             presence_ok,
             f"present {len(now_present)} != expected {len(expected)}"
