@@ -841,23 +841,7 @@ def drill_f3(args, tmp: Path, fig: Figures) -> None:
 
 # F4 ----------------------------------------------------------------------------------------------
 
-ENOSPC_HOOK = '''
-"""Drill F4's fallback: the recording's writes fail with ENOSPC after a few seconds of audio."""
-import errno, os
-import soundfile
-
-_real = soundfile.SoundFile.buffer_write
-_budget = {"frames": int(os.environ.get("DRILL_ENOSPC_AFTER_FRAMES", "500"))}
-
-def buffer_write(self, data, dtype):
-    if self.name.endswith(".ogg"):
-        _budget["frames"] -= 1
-        if _budget["frames"] < 0:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    return _real(self, data, dtype)
-
-soundfile.SoundFile.buffer_write = buffer_write
-'''
+ENOSPC_HOOK = Path(__file__).resolve().parent / "enospc"  # its sitecustomize.py
 
 
 def drill_f4(args, tmp: Path, fig: Figures) -> None:
@@ -882,10 +866,7 @@ def drill_f4(args, tmp: Path, fig: Figures) -> None:
         (recordings / "filler").write_bytes(b"\0" * filler)
         fig["disk"] = "tmpfs300k"
     else:
-        hook = tmp / "f4-hook"
-        hook.mkdir()
-        (hook / "sitecustomize.py").write_text(ENOSPC_HOOK)
-        env = {"PYTHONPATH": str(hook), "DRILL_ENOSPC_AFTER_FRAMES": "750"}
+        env = {"PYTHONPATH": str(ENOSPC_HOOK), "ENOSPC_AFTER_FRAMES": "750"}
         fig["disk"] = "injected-ENOSPC"
     server = kit.Server(data, **env)
     host, voice, listener, admin = kit.people(server, ["f4host", "f4voice", "f4ear", "f4admin"])
