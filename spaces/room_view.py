@@ -79,7 +79,6 @@ ITEM_CACHE_SIZE = 8192
 _viewer_facts = operator.attrgetter(
     *(f.name for f in dataclasses.fields(Actor) if f.name != "user_id")
 )
-_items: dict[tuple, str] = {}
 
 
 def person_item(viewer: Actor, space: dict, row: dict) -> Markup:
@@ -88,8 +87,9 @@ def person_item(viewer: Actor, space: dict, row: dict) -> Markup:
     A room's lists repeat the same items for every page and every push (the first 60 listeners
     change rarely even when hundreds come and go), and rendering them was most of a room's render
     time. The key holds everything the item shows and every fact the rules read; the CSRF field
-    is left as a slot and filled in for each viewer.
+    is left as a slot and filled in for each viewer. The cache is the app's (its URLs are).
     """
+    items: dict[tuple, str] = current_app.extensions.setdefault("spaces_person_items", {})
     uid = row["user_id"]
     key = (
         viewer.user_id is None,
@@ -106,7 +106,7 @@ def person_item(viewer: Actor, space: dict, row: dict) -> Markup:
         bool(row.get("invited")),
         row.get("requested_at") is not None,
     )
-    html = _items.get(key)
+    html = items.get(key)
     if html is None:
         person = get_template_attribute("rooms/_person.html", "person")
         shared, g.csrf_slot = g.get("csrf_slot"), True
@@ -114,9 +114,9 @@ def person_item(viewer: Actor, space: dict, row: dict) -> Markup:
             html = str(person(row, person_menu(viewer, space, row), person_links(space))).strip()
         finally:
             g.csrf_slot = shared
-        if len(_items) >= ITEM_CACHE_SIZE:
-            _items.clear()
-        _items[key] = html
+        if len(items) >= ITEM_CACHE_SIZE:
+            items.clear()
+        items[key] = html
     fill = current_app.jinja_env.globals["csrf_input"]()
     return Markup(html.replace(CSRF_SLOT, fill))  # noqa: S704 - rendered autoescaped
 

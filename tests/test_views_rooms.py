@@ -1,6 +1,8 @@
 """Room actions over HTTP: what each role sees, every action and its refusal, htmx fragments,
 ending, sharing and reporting."""
 
+import re
+
 import pytest
 from argon2 import PasswordHasher
 from html_query import field_error, field_value, parse
@@ -810,3 +812,24 @@ def test_report_without_reason_shows_error_and_stores_nothing(room, browser):
     assert field_value(response.data, "details") == "Something off"
     assert "Send report" in parse(response.data).buttons()
     assert dbm.scalar(room.db(), "SELECT COUNT(*) FROM reports") == 0
+
+
+def test_cached_person_items_carry_each_viewers_own_csrf_token(room, browser):
+    """Items are rendered once and shared (room_view.person_item); the token in their forms must
+    still be the viewer's own."""
+    bob, carol, dave = browser("bob"), browser("carol"), browser("dave")
+    for person in (bob, carol, dave):
+        room.act(person, "join")
+    for person in (bob, carol):
+        room.on(room.host, person, "make-speaker")
+    tokens = {}
+    for speaker in (bob, carol):
+        html = speaker.get(room.url).get_data(as_text=True)
+        own = re.search(r'data-csrf-token="([^"]+)"', html).group(1)
+        listeners = parse(html).by_id("listeners")
+        item = listeners.find("li", data_user_id=str(dave.user["id"]))
+        assert "Block" in item.buttons()
+        in_forms = set(re.findall(r'name="csrf_token" value="([^"]+)"', html))
+        assert in_forms == {own}, "a form carries someone else's token"
+        tokens[speaker.username] = own
+    assert tokens["bob"] != tokens["carol"]
