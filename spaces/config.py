@@ -41,6 +41,7 @@ def defaults() -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": False,
         "PRESENCE_GRACE_SECONDS": float(os.environ.get("PRESENCE_GRACE_SECONDS", "10")),
+        "HOST_AWAY_MINUTES": float(os.environ.get("HOST_AWAY_MINUTES", "10")),
         "LISTENERS_SHOWN": _env_int("LISTENERS_SHOWN", 60),
         "REQUESTS_IN_FLIGHT": _env_int("REQUESTS_IN_FLIGHT", 4),
         "SOCK_SERVER_OPTIONS": {"ping_interval": None, "max_message_size": 4096},

@@ -96,7 +96,7 @@ def m002_spaces(db: Database) -> None:
             speaker_policy TEXT NOT NULL DEFAULT 'everyone',
             created_at REAL NOT NULL,
             ended_at REAL,
-            ended_reason TEXT                  -- 'host', 'violation', 'restart'
+            ended_reason TEXT                  -- 'host', 'violation', 'restart', 'host_away'
         );
         CREATE INDEX spaces_live ON spaces(ended_at, host_id);
 

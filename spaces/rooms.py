@@ -218,6 +218,18 @@ def end(db: Database, space_id: int, user: dict | None, reason: str = "host") ->
     )
 
 
+def abandoned(db: Database, away_seconds: float) -> list[int]:
+    """Live Spaces whose host has been away (no page open) for longer than `away_seconds`: a
+    host whose browser crashed or who walked off must not leave a Space live for good."""
+    rows = db.execute(
+        "SELECT s.id FROM spaces s JOIN participants p"
+        " ON p.space_id = s.id AND p.user_id = s.host_id"
+        " WHERE s.ended_at IS NULL AND p.present = 0 AND p.left_at <= ?",
+        (now() - away_seconds,),
+    )
+    return [r[0] for r in rows]
+
+
 # Presence ----------------------------------------------------------------------------------
 
 

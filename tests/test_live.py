@@ -457,3 +457,27 @@ def test_action_to_other_page_latency(server, capsys):
             f" p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
         )
     assert p95 < WITHIN
+
+
+def test_a_space_ends_by_itself_when_the_host_stays_away(tmp_path):
+    """HOST_AWAY_MINUTES after the host's last page closed (and the grace period), the Space
+    ends and every open page is told why."""
+    data = tmp_path / "away"
+    data.mkdir()
+    server = LiveServer(data, PRESENCE_GRACE_SECONDS="1", HOST_AWAY_MINUTES="0.05").start()
+    try:
+        host, guest = people(server, "wanderer", "patient")
+        space_id = start_space(host)
+        guest.post(f"/spaces/{space_id}/join")
+        with page(server, guest, space_id) as guests:
+            guests.full_state()
+            with page(server, host, space_id) as hosts:
+                hosts.full_state()
+            left = time.monotonic()
+            guests.until(lambda d: "The host is away" in d.text, within=5, what="the host away")
+            ended = guests.until(lambda d: "the host left" in d.text, within=10, what="the end")
+            assert time.monotonic() - left >= 3.0, "ended before HOST_AWAY_MINUTES"
+            assert "This Space has ended: the host left." in ended.text
+            assert guests.closed_within() == 1000
+    finally:
+        server.stop()

@@ -1204,3 +1204,18 @@ def test_forty_simultaneous_grants_end_with_exactly_eleven_on_stage(tmp_path, gr
         assert len(presence["speakers"]) == 10
         assert presence["listener_count"] == 30
         setup.conn.close()
+
+
+def test_a_space_whose_host_stays_away_is_abandoned_after_the_limit(db, make_user, clock):
+    host, other_host = make_user("walkedoff"), make_user("stillhere")
+    gone = rooms.create(db, host, "Left open", "", "everyone")
+    kept = rooms.create(db, other_host, "Hosted", "", "everyone")
+    rooms.leave(db, gone["id"], host["id"])  # the host's page closed past the grace period
+    clock.advance(599)
+    assert rooms.abandoned(db, 600) == []
+    clock.advance(2)
+    assert rooms.abandoned(db, 600) == [gone["id"]]
+    rooms.join(db, gone["id"], host)  # back just in time: nothing to end
+    clock.advance(3600)
+    assert rooms.abandoned(db, 600) == []
+    assert kept["id"] not in rooms.abandoned(db, 0)

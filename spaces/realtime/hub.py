@@ -60,6 +60,7 @@ class LiveHub:
         self._ids = itertools.count(1)
         self.listeners: list = []  # callables(event) for other real-time parts (audio, captions)
         self.grace = app.config["PRESENCE_GRACE_SECONDS"]
+        self.host_away = app.config["HOST_AWAY_MINUTES"] * 60
         self.listeners_shown = app.config["LISTENERS_SHOWN"]
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -190,6 +191,7 @@ class LiveHub:
                 self.flush()
                 if now() >= next_reap:
                     self.reap()
+                    self.end_abandoned()
                     next_reap = now() + 1
             except Exception:
                 log.exception("live hub flush failed")
@@ -287,6 +289,20 @@ class LiveHub:
                     return
                 if event is not None:
                     self.broker.publish(event)
+
+    def end_abandoned(self) -> None:
+        """Ends the Spaces whose host has been away longer than HOST_AWAY_MINUTES."""
+        if self.host_away <= 0:
+            return
+        with self.app.app_context():
+            db = self.app.extensions["spaces_db"].get()
+            try:
+                for space_id in rooms.abandoned(db, self.host_away):
+                    with contextlib.suppress(DomainError):  # ended meanwhile
+                        self.broker.publish(rooms.end(db, space_id, None, reason="host_away"))
+                        log.info("space %d ended: the host was away", space_id)
+            except sqlite3.OperationalError as exc:  # locked by another process: next second
+                log.warning("ending abandoned Spaces deferred: %s", exc)
 
     def _retry_later(self, keys: list[tuple[int, int]], seen: float) -> None:
         with self.lock:

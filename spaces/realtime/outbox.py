@@ -20,6 +20,7 @@ from collections import deque
 log = logging.getLogger(__name__)
 
 TEXT, BINARY, CLOSE = 0x1, 0x2, 0x8
+CLOSE_LINGER = 2.0  # seconds a closed client has to read our close frame and hang up
 
 
 def frame(payload: bytes | str, opcode: int | None = None) -> bytes:
@@ -139,25 +140,40 @@ class Outbox:
                 elif self.backlog:
                     self.backlog[0] = chunk[n:]
 
-    def _die_locked(self) -> None:
+    def _die_locked(self, how: int = socket.SHUT_RDWR) -> None:
         if self.dead:
             return
         self.dead = True
         self.backlog.clear()
         with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(how)
         if self.on_dead:
             threading.Thread(target=self.on_dead, daemon=True).start()
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Sends a close frame (best effort) and shuts the socket."""
+        """Sends a close frame (best effort) and shuts the socket.
+
+        After the close frame only our side is shut at once: shutting both while the client's
+        last messages sit unread makes the kernel send a reset, and the client may lose the close
+        frame and its code (4410 ended, 4403 removed) with it. The rest follows CLOSE_LINGER
+        seconds later, unless the client has closed by then.
+        """
         with self.lock:
             if self.dead:
                 return
-            if not self.backlog:
-                with contextlib.suppress(OSError):
-                    self.sock.send(close_frame(code, reason), socket.MSG_DONTWAIT)
-            self._die_locked()
+            if self.backlog:
+                self._die_locked()
+                return
+            with contextlib.suppress(OSError):
+                self.sock.send(close_frame(code, reason), socket.MSG_DONTWAIT)
+            self._die_locked(socket.SHUT_WR)
+        timer = threading.Timer(CLOSE_LINGER, self._shut_both)
+        timer.daemon = True
+        timer.start()
+
+    def _shut_both(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
 
 
 class SocketShim:
