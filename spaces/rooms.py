@@ -92,10 +92,6 @@ def actor(db: Database, space: dict, user: dict | None) -> Actor:
 
 def require(db: Database, space: dict, user: dict, action: str, target: dict | None = None):
     """Raises Forbidden with the rules' reason unless `user` may do `action` (to `target`)."""
-    return _require(db, space, user, action, target)
-
-
-def _require(db: Database, space: dict, user: dict, action: str, target: dict | None = None):
     who = actor(db, space, user)
     target_actor = actor(db, space, target) if target is not None else None
     reason = policy.why(who, action, space, target_actor)
@@ -167,7 +163,7 @@ def create(db: Database, host: dict, title: str, description: str, speaker_polic
 
 def edit(db: Database, space_id: int, user: dict, title: str, description: str) -> RoomEvent:
     space = get(db, space_id)
-    _require(db, space, user, "edit")
+    require(db, space, user, "edit")
     title, description = validate_text(title, description)
     db.execute(
         "UPDATE spaces SET title = ?, description = ? WHERE id = ?", (title, description, space_id)
@@ -177,7 +173,7 @@ def edit(db: Database, space_id: int, user: dict, title: str, description: str) 
 
 def set_policy(db: Database, space_id: int, user: dict, speaker_policy: str) -> RoomEvent:
     space = get(db, space_id)
-    _require(db, space, user, "set_policy")
+    require(db, space, user, "set_policy")
     speaker_policy = validate_policy(speaker_policy)
     with dbm.write(db):
         db.execute("UPDATE spaces SET speaker_policy = ? WHERE id = ?", (speaker_policy, space_id))
@@ -200,7 +196,7 @@ def end(db: Database, space_id: int, user: dict | None, reason: str = "host") ->
     """Ends a live Space. `user` None is the system (a restart clean-up)."""
     space = get(db, space_id)
     if user is not None:
-        _require(db, space, user, "end_for_violation" if reason == "violation" else "end")
+        require(db, space, user, "end_for_violation" if reason == "violation" else "end")
     t = now()
     with dbm.write(db):
         if get(db, space_id)["ended_at"] is not None:
@@ -241,7 +237,7 @@ def join(db: Database, space_id: int, user: dict) -> RoomEvent:
     waited for the GIL between them, and joins queued for seconds behind it.
     """
     space = get(db, space_id)
-    who, _ = _require(db, space, user, "join")
+    who, _ = require(db, space, user, "join")
     uid = user["id"]
     if who.present:
         return RoomEvent(space_id, users=frozenset({uid}))
@@ -338,7 +334,7 @@ def presence(db: Database, space_id: int, listeners_shown: int = 60) -> dict:
 def request_to_speak(db: Database, space_id: int, user: dict) -> RoomEvent:
     space = get(db, space_id)
     with dbm.write(db):
-        _require(db, space, user, "request")
+        require(db, space, user, "request")
         db.execute(
             "UPDATE participants SET requested_at = ? WHERE space_id = ? AND user_id = ?",
             (now(), space_id, user["id"]),
@@ -348,7 +344,7 @@ def request_to_speak(db: Database, space_id: int, user: dict) -> RoomEvent:
 
 def cancel_request(db: Database, space_id: int, user: dict) -> RoomEvent:
     space = get(db, space_id)
-    _require(db, space, user, "cancel_request")
+    require(db, space, user, "cancel_request")
     db.execute(
         "UPDATE participants SET requested_at = NULL WHERE space_id = ? AND user_id = ?",
         (space_id, user["id"]),
@@ -360,7 +356,7 @@ def _promote(db: Database, space_id: int, host: dict, target_id: int, action: st
     space = get(db, space_id)
     target = _user(db, target_id)
     with dbm.write(db):
-        _require(db, space, host, action, target)
+        require(db, space, host, action, target)
         _put_on_stage(db, space_id, target_id)
     return RoomEvent(
         space_id,
@@ -381,7 +377,7 @@ def make_speaker(db: Database, space_id: int, host: dict, target_id: int) -> Roo
 def accept_invite(db: Database, space_id: int, user: dict) -> RoomEvent:
     space = get(db, space_id)
     with dbm.write(db):
-        _require(db, space, user, "accept_invite")
+        require(db, space, user, "accept_invite")
         _put_on_stage(db, space_id, user["id"])
     return RoomEvent(
         space_id,
@@ -393,7 +389,7 @@ def accept_invite(db: Database, space_id: int, user: dict) -> RoomEvent:
 
 def deny(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
     space = get(db, space_id)
-    _require(db, space, host, "deny", _user(db, target_id))
+    require(db, space, host, "deny", _user(db, target_id))
     db.execute(
         "UPDATE participants SET requested_at = NULL WHERE space_id = ? AND user_id = ?",
         (space_id, target_id),
@@ -409,7 +405,7 @@ def deny(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
 def invite(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
     """Invites someone to speak; in the room they accept, elsewhere joining makes them a speaker."""
     space = get(db, space_id)
-    _require(db, space, host, "invite", _user(db, target_id))
+    require(db, space, host, "invite", _user(db, target_id))
     if blocks.either_blocked(db, host["id"], target_id):
         raise Forbidden("You cannot invite this person.")
     db.execute(
@@ -434,7 +430,7 @@ def _to_listeners(db: Database, space_id: int, user_id: int) -> None:
 
 def move_to_listeners(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
     space = get(db, space_id)
-    _require(db, space, host, "move_to_listeners", _user(db, target_id))
+    require(db, space, host, "move_to_listeners", _user(db, target_id))
     _to_listeners(db, space_id, target_id)
     return RoomEvent(
         space_id,
@@ -446,7 +442,7 @@ def move_to_listeners(db: Database, space_id: int, host: dict, target_id: int) -
 
 def stop_speaking(db: Database, space_id: int, user: dict) -> RoomEvent:
     space = get(db, space_id)
-    _require(db, space, user, "stop_speaking")
+    require(db, space, user, "stop_speaking")
     _to_listeners(db, space_id, user["id"])
     return RoomEvent(
         space_id,
@@ -458,7 +454,7 @@ def stop_speaking(db: Database, space_id: int, user: dict) -> RoomEvent:
 
 def set_mic(db: Database, space_id: int, user: dict, on: bool) -> RoomEvent:
     space = get(db, space_id)
-    _require(db, space, user, "mic")
+    require(db, space, user, "mic")
     db.execute(
         "UPDATE participants SET mic_on = ? WHERE space_id = ? AND user_id = ?",
         (int(on), space_id, user["id"]),
@@ -468,7 +464,7 @@ def set_mic(db: Database, space_id: int, user: dict, on: bool) -> RoomEvent:
 
 def mute(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
     space = get(db, space_id)
-    _require(db, space, host, "mute", _user(db, target_id))
+    require(db, space, host, "mute", _user(db, target_id))
     db.execute(
         "UPDATE participants SET mic_on = 0 WHERE space_id = ? AND user_id = ?",
         (space_id, target_id),
@@ -503,7 +499,7 @@ def _remove(db: Database, space_id: int, target_id: int) -> None:
 def remove(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
     space = get(db, space_id)
     with dbm.write(db):
-        _require(db, space, host, "remove", _user(db, target_id))
+        require(db, space, host, "remove", _user(db, target_id))
         _remove(db, space_id, target_id)
     return RoomEvent(
         space_id,
@@ -516,7 +512,7 @@ def remove(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent
 def block(db: Database, space_id: int, user: dict, target_id: int) -> RoomEvent:
     """An account block from the room; when the host blocks, the person leaves the Space."""
     space = get(db, space_id)
-    _require(db, space, user, "block", _user(db, target_id))
+    require(db, space, user, "block", _user(db, target_id))
     blocks.block(db, user["id"], target_id)
     if user["id"] == space["host_id"]:
         return remove_blocked(db, space, target_id)
