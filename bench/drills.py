@@ -105,6 +105,12 @@ class RecordingPool(fanout.Pool):
             out += [f / (w1 - w0) for ok, f, _b, _bursts, _e in figures if ok and f > 0]
         return out
 
+    def shut(self) -> None:
+        """Closes every socket (best effort: a drill may have failed half-way) and the workers."""
+        with contextlib.suppress(Exception):
+            self.close()
+        self.exit()
+
     def closed(self) -> list[str]:
         return [e or "closed" for *_, figures in self.last_stop for ok, *_r, e in figures if not ok]
 
@@ -115,6 +121,11 @@ def make_pool(count: int) -> RecordingPool:
     knobs = {"batch": 0.002, "probe_every": 4, "lazy_every": 0.04, "nice": 0}
     wanted = inspect.signature(fanout.Pool.__init__).parameters
     return RecordingPool(count, **{k: v for k, v in knobs.items() if k in wanted})
+
+
+def stream_speech(server: kit.Server, room: str, people: list) -> fanout.Speakers:
+    """The fan-out benchmark's speakers: each person streams real speech on the room's audio."""
+    return fanout.Speakers(server.port, [(room + "/audio", p.cookie) for p in people])
 
 
 def measure(pool, speakers, server, seconds: float) -> fanout.Step:
@@ -171,9 +182,7 @@ def drill_l1(args, tmp: Path, fig: Figures) -> None:
         space = kit.open_space(host, "L1 soak")
         room = f"/spaces/{space}"
         kit.seat(host, stage, space)
-        speakers = fanout.Speakers(
-            server.port, [(room + "/audio", p.cookie) for p in [host, *stage]]
-        )
+        speakers = stream_speech(server, room, [host, *stage])
         t = time.monotonic()
         for start in range(0, n, 100):
             pool.connect(
@@ -225,9 +234,7 @@ def drill_l1(args, tmp: Path, fig: Figures) -> None:
     finally:
         if speakers:
             speakers.stop()
-        with contextlib.suppress(Exception):
-            pool.close()
-        pool.exit()
+        pool.shut()
         server.stop()
 
 
@@ -263,9 +270,7 @@ def drill_l2(args, tmp: Path, fig: Figures) -> None:
         space = kit.open_space(host, "L2 churn")
         room = f"/spaces/{space}"
         kit.seat(host, stage, space)
-        speakers = fanout.Speakers(
-            server.port, [(room + "/audio", p.cookie) for p in [host, *stage]]
-        )
+        speakers = stream_speech(server, room, [host, *stage])
         watcher = kit.Ear(server.port, room + "/live", host)
         watcher.start()
         drain.start()
@@ -399,9 +404,7 @@ def drill_l3(args, tmp: Path, fig: Figures) -> None:
         space = kit.open_space(host, "L3 round trips")
         room = f"/spaces/{space}"
         kit.seat(host, stage, space)
-        speakers = fanout.Speakers(
-            server.port, [(room + "/audio", p.cookie) for p in [host, *stage]]
-        )
+        speakers = stream_speech(server, room, [host, *stage])
         for start in range(0, n, 100):
             cookies = join_many(server.port, room, crowd[start : start + 100])
             pool.connect(server.port, room + "/live", cookies)
@@ -463,9 +466,7 @@ def drill_l3(args, tmp: Path, fig: Figures) -> None:
             ear.stop()
         if speakers:
             speakers.stop()
-        with contextlib.suppress(Exception):
-            pool.close()
-        pool.exit()
+        pool.shut()
         server.stop()
 
 
@@ -688,9 +689,7 @@ def drill_f2(args, tmp: Path, fig: Figures) -> None:
         space = kit.open_space(host, "F2 slow readers")
         room = f"/spaces/{space}"
         kit.seat(host, stage, space)
-        speakers = fanout.Speakers(
-            server.port, [(room + "/audio", p.cookie) for p in [host, *stage]]
-        )
+        speakers = stream_speech(server, room, [host, *stage])
         for start in range(0, n, 50):  # each opens the socket within the presence grace period
             batch = crowd[start : start + 50]
             pool.connect(server.port, room + "/audio", join_many(server.port, room, batch))
@@ -773,9 +772,7 @@ def drill_f2(args, tmp: Path, fig: Figures) -> None:
             watcher.stop()
         if speakers:
             speakers.stop()
-        with contextlib.suppress(Exception):
-            pool.close()
-        pool.exit()
+        pool.shut()
         server.stop()
 
 
