@@ -171,12 +171,25 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tmp_path):
-    data = tmp_path / "live"
-    data.mkdir()
-    server = LiveServer(data).start()
-    yield server
-    server.stop()
+def start_server(tmp_path):
+    """Starts live servers with the test's own settings (environment overrides); each is stopped
+    when the test ends, however it ends."""
+    started: list[LiveServer] = []
+
+    def start(**env: str) -> LiveServer:
+        data = tmp_path / f"server{len(started)}"
+        data.mkdir()
+        started.append(LiveServer(data, **env))
+        return started[-1].start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def live_server(start_server):
+    return start_server()
 
 
 class HttpUser:

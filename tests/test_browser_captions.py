@@ -7,7 +7,7 @@ import re
 import jiwer
 import pytest
 from browser_support import chromiums, needs_chromium, sign_up
-from conftest import SHARED_AUDIO, LiveServer
+from conftest import SHARED_AUDIO
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, needs_chromium]
@@ -32,12 +32,8 @@ def best_window_wer(reference: str, hypothesis: str) -> float:
 
 
 @pytest.fixture
-def captioned_server(tmp_path):
-    data = tmp_path / "captions"
-    data.mkdir()
-    server = LiveServer(data, CAPTIONS="1").start()
-    yield server
-    server.stop()
+def captioned_server(start_server):
+    return start_server(CAPTIONS="1")
 
 
 def test_captions_reach_only_visible_viewers_who_turned_them_on(captioned_server):

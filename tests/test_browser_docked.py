@@ -2,19 +2,15 @@
 
 import pytest
 from browser_support import chromium, needs_chromium, sign_up
-from conftest import HttpUser, LiveServer
+from conftest import HttpUser
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture
-def quick_grace_server(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    server = LiveServer(data, PRESENCE_GRACE_SECONDS="2").start()
-    yield server
-    server.stop()
+def quick_grace_server(start_server):
+    return start_server(PRESENCE_GRACE_SECONDS="2")
 
 
 def test_leaving_the_room_page_docks_the_player_and_keeps_the_listener_in(quick_grace_server):

@@ -124,34 +124,31 @@ def test_a_database_locked_past_the_busy_timeout_fails_cleanly(browser, monkeypa
     assert "Nothing was changed" in response.get_data(as_text=True)
 
 
-def test_a_missing_caption_model_leaves_audio_alone_and_says_captions_are_unavailable(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    server = LiveServer(data, CAPTIONS="1", CAPTION_MODEL=str(tmp_path / "no-such-model")).start()
-    try:
-        host = HttpUser(server.url, "nomodel")
-        host.post("/spaces/new", {"title": "No model", "speaker_policy": "everyone"}, htmx=False)
-        host.post("/spaces/1/captions-consent", {"allow": "1"})
-        host.post("/spaces/1/mic", {"on": "1"})
-        listener = HttpUser(server.url, "stillhears")
-        listener.post("/spaces/1/join")
-        listener.post("/spaces/1/captions-view", {"on": "1"})
-        time.sleep(2)  # the worker has tried, and failed, to load the model
-        assert "Captions unavailable" in listener.get("/spaces/1")
+def test_a_missing_caption_model_leaves_audio_alone_and_says_captions_are_unavailable(
+    tmp_path, start_server
+):
+    server = start_server(CAPTIONS="1", CAPTION_MODEL=str(tmp_path / "no-such-model"))
+    host = HttpUser(server.url, "nomodel")
+    host.post("/spaces/new", {"title": "No model", "speaker_policy": "everyone"}, htmx=False)
+    host.post("/spaces/1/captions-consent", {"allow": "1"})
+    host.post("/spaces/1/mic", {"on": "1"})
+    listener = HttpUser(server.url, "stillhears")
+    listener.post("/spaces/1/join")
+    listener.post("/spaces/1/captions-view", {"on": "1"})
+    time.sleep(2)  # the worker has tried, and failed, to load the model
+    assert "Captions unavailable" in listener.get("/spaces/1")
 
-        ws_base = server.url.replace("http", "ws") + "/spaces/1/audio"
-        speaker_headers = {"Cookie": host.cookie_header(), "Origin": server.url}
-        listener_headers = {"Cookie": listener.cookie_header(), "Origin": server.url}
-        with (
-            connect(ws_base, additional_headers=speaker_headers) as speaker,
-            connect(ws_base, additional_headers=listener_headers) as ear,
-        ):
-            heard, _ = speak_and_listen(speaker, ear)
-        assert heard > 50, "audio stopped with the caption model"
-        log = (data / "server.log").read_text()
-        assert "captions unavailable" in log.lower()
-    finally:
-        server.stop()
+    ws_base = server.url.replace("http", "ws") + "/spaces/1/audio"
+    speaker_headers = {"Cookie": host.cookie_header(), "Origin": server.url}
+    listener_headers = {"Cookie": listener.cookie_header(), "Origin": server.url}
+    with (
+        connect(ws_base, additional_headers=speaker_headers) as speaker,
+        connect(ws_base, additional_headers=listener_headers) as ear,
+    ):
+        heard, _ = speak_and_listen(speaker, ear)
+    assert heard > 50, "audio stopped with the caption model"
+    log = server.log.read_text()
+    assert "captions unavailable" in log.lower()
 
 
 def test_a_speaker_whose_network_drops_for_5_seconds_keeps_the_stage_and_is_heard_again(
@@ -184,39 +181,36 @@ def test_a_speaker_whose_network_drops_for_5_seconds_keeps_the_stage_and_is_hear
         assert resumed < 3.0
 
 
-def test_a_full_disk_stops_the_recording_not_the_space_and_tells_admins(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
+def test_a_full_disk_stops_the_recording_not_the_space_and_tells_admins(start_server):
     hook = ROOT / "bench" / "enospc"  # its sitecustomize.py fails the recording after 2 s
-    server = LiveServer(data, PYTHONPATH=str(hook), ENOSPC_AFTER_FRAMES="100").start()
-    try:
-        host = HttpUser(server.url, "fulldisk")
-        host.post("/spaces/new", {"title": "Disk fills", "speaker_policy": "everyone"}, htmx=False)
-        host.post("/spaces/1/mic", {"on": "1"})
-        listener = HttpUser(server.url, "keepslistening")
-        listener.post("/spaces/1/join")
-        admin = HttpUser(server.url, "healthwatch")
-        with sqlite3.connect(data / "spaces.db") as db:
-            db.execute("UPDATE users SET is_admin = 1 WHERE username = 'healthwatch'")
-        ws_base = server.url.replace("http", "ws") + "/spaces/1/audio"
-        with (
-            connect(
-                ws_base, additional_headers={"Cookie": host.cookie_header(), "Origin": server.url}
-            ) as speaker,
-            connect(
-                ws_base,
-                additional_headers={"Cookie": listener.cookie_header(), "Origin": server.url},
-            ) as ear,
-        ):
-            speak_and_listen(speaker, ear, frames=150)  # the disk fills after 2 s
-            health = admin.get("/admin/health")
-            assert "Space 1: Recording stopped: No space left on device" in health
-            heard, _ = speak_and_listen(speaker, ear, frames=100)
-        assert heard > 80, "the Space's audio stopped with the recording"
-        status, _ = host.post("/spaces/1/end")
-        assert status == 200
-    finally:
-        server.stop()
+    server = start_server(PYTHONPATH=str(hook), ENOSPC_AFTER_FRAMES="100")
+    data = server.data_dir
+    host = HttpUser(server.url, "fulldisk")
+    host.post("/spaces/new", {"title": "Disk fills", "speaker_policy": "everyone"}, htmx=False)
+    host.post("/spaces/1/mic", {"on": "1"})
+    listener = HttpUser(server.url, "keepslistening")
+    listener.post("/spaces/1/join")
+    admin = HttpUser(server.url, "healthwatch")
+    with sqlite3.connect(data / "spaces.db") as db:
+        db.execute("UPDATE users SET is_admin = 1 WHERE username = 'healthwatch'")
+    ws_base = server.url.replace("http", "ws") + "/spaces/1/audio"
+    with (
+        connect(
+            ws_base, additional_headers={"Cookie": host.cookie_header(), "Origin": server.url}
+        ) as speaker,
+        connect(
+            ws_base,
+            additional_headers={"Cookie": listener.cookie_header(), "Origin": server.url},
+        ) as ear,
+    ):
+        speak_and_listen(speaker, ear, frames=150)  # the disk fills after 2 s
+        health = admin.get("/admin/health")
+        assert "Space 1: Recording stopped: No space left on device" in health
+        heard, _ = speak_and_listen(speaker, ear, frames=100)
+    assert heard > 80, "the Space's audio stopped with the recording"
+    status, _ = host.post("/spaces/1/end")
+    assert status == 200
+    server.stop()
     audio, rate = sf.read(str(data / "recordings" / "space-1.ogg"), dtype="int16")
     assert len(audio) / rate >= 1.0, "the audio recorded before the disk filled is unreadable"
     with sqlite3.connect(data / "spaces.db") as db:

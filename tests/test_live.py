@@ -294,58 +294,53 @@ def test_removed_person_gets_removed_fragment_and_is_closed(server):
 # Presence ------------------------------------------------------------------------------------
 
 
-def test_presence_grace_period(tmp_path):
+def test_presence_grace_period(start_server):
     """A listener whose socket closes leaves after the grace period; one who reconnects within
     it keeps their role; a person with two tabs who closes one stays."""
-    data = tmp_path / "grace"
-    data.mkdir()
-    server = LiveServer(data, PRESENCE_GRACE_SECONDS="1").start()
-    try:
-        alice, bob, carol, dave = people(server, "alice", "bob", "carol", "dave")
-        space_id = start_space(alice)
-        dave.post(f"/spaces/{space_id}/join")
-        with page(server, alice, space_id) as host, page(server, dave, space_id) as dave_tab:
-            host.full_state()
-            dave_tab.full_state()
-            with contextlib.ExitStack() as stack:
-                pages = {}
-                for person in (bob, carol, dave):
-                    if person is not dave:
-                        person.post(f"/spaces/{space_id}/join")
-                    pages[person.username] = stack.enter_context(page(server, person, space_id))
-                    pages[person.username].full_state()
-                alice.post(f"/spaces/{space_id}/people/{carol.id}/make-speaker")
-                host.until(
-                    lambda d: (
-                        d.by_id("stage") is not None
-                        and usernames(d, "speakers-heading") == [carol.username]
-                    ),
-                    what="carol on stage",
-                )
-                closed_at = time.monotonic()
-            # All of bob's, carol's and one of dave's sockets are closed now. Carol comes back.
-            with page(server, carol, space_id) as carols:
-                state = carols.full_state()
-                assert "Stop speaking" in state.by_id("my-controls").buttons()
-                doc = host.until(
-                    lambda d: (
-                        d.by_id("listeners") is not None
-                        and bob.username not in usernames(d, "listeners-heading")
-                    ),
-                    within=4,
-                    what="bob gone from Listeners",
-                )
-                gone_after = time.monotonic() - closed_at
-                assert gone_after >= 0.9, "left before the grace period was over"
-                assert usernames(doc, "listeners-heading") == [dave.username]
-                # Carol, gone for the same moment, kept her place on stage.
-                assert usernames(doc, "speakers-heading") == [carol.username]
-                time.sleep(0.3)
-                room = parse(alice.get(f"/spaces/{space_id}"))
-                assert room.usernames("speakers-heading") == [carol.username]
-                assert room.usernames("listeners-heading") == [dave.username]
-    finally:
-        server.stop()
+    server = start_server(PRESENCE_GRACE_SECONDS="1")
+    alice, bob, carol, dave = people(server, "alice", "bob", "carol", "dave")
+    space_id = start_space(alice)
+    dave.post(f"/spaces/{space_id}/join")
+    with page(server, alice, space_id) as host, page(server, dave, space_id) as dave_tab:
+        host.full_state()
+        dave_tab.full_state()
+        with contextlib.ExitStack() as stack:
+            pages = {}
+            for person in (bob, carol, dave):
+                if person is not dave:
+                    person.post(f"/spaces/{space_id}/join")
+                pages[person.username] = stack.enter_context(page(server, person, space_id))
+                pages[person.username].full_state()
+            alice.post(f"/spaces/{space_id}/people/{carol.id}/make-speaker")
+            host.until(
+                lambda d: (
+                    d.by_id("stage") is not None
+                    and usernames(d, "speakers-heading") == [carol.username]
+                ),
+                what="carol on stage",
+            )
+            closed_at = time.monotonic()
+        # All of bob's, carol's and one of dave's sockets are closed now. Carol comes back.
+        with page(server, carol, space_id) as carols:
+            state = carols.full_state()
+            assert "Stop speaking" in state.by_id("my-controls").buttons()
+            doc = host.until(
+                lambda d: (
+                    d.by_id("listeners") is not None
+                    and bob.username not in usernames(d, "listeners-heading")
+                ),
+                within=4,
+                what="bob gone from Listeners",
+            )
+            gone_after = time.monotonic() - closed_at
+            assert gone_after >= 0.9, "left before the grace period was over"
+            assert usernames(doc, "listeners-heading") == [dave.username]
+            # Carol, gone for the same moment, kept her place on stage.
+            assert usernames(doc, "speakers-heading") == [carol.username]
+            time.sleep(0.3)
+            room = parse(alice.get(f"/spaces/{space_id}"))
+            assert room.usernames("speakers-heading") == [carol.username]
+            assert room.usernames("listeners-heading") == [dave.username]
 
 
 # A slow client -------------------------------------------------------------------------------
@@ -459,25 +454,20 @@ def test_action_to_other_page_latency(server, capsys):
     assert p95 < WITHIN
 
 
-def test_a_space_ends_by_itself_when_the_host_stays_away(tmp_path):
+def test_a_space_ends_by_itself_when_the_host_stays_away(start_server):
     """HOST_AWAY_MINUTES after the host's last page closed (and the grace period), the Space
     ends and every open page is told why."""
-    data = tmp_path / "away"
-    data.mkdir()
-    server = LiveServer(data, PRESENCE_GRACE_SECONDS="1", HOST_AWAY_MINUTES="0.05").start()
-    try:
-        host, guest = people(server, "wanderer", "patient")
-        space_id = start_space(host)
-        guest.post(f"/spaces/{space_id}/join")
-        with page(server, guest, space_id) as guests:
-            guests.full_state()
-            with page(server, host, space_id) as hosts:
-                hosts.full_state()
-            left = time.monotonic()
-            guests.until(lambda d: "The host is away" in d.text, within=5, what="the host away")
-            ended = guests.until(lambda d: "the host left" in d.text, within=10, what="the end")
-            assert time.monotonic() - left >= 3.0, "ended before HOST_AWAY_MINUTES"
-            assert "This Space has ended: the host left." in ended.text
-            assert guests.closed_within() == 1000
-    finally:
-        server.stop()
+    server = start_server(PRESENCE_GRACE_SECONDS="1", HOST_AWAY_MINUTES="0.05")
+    host, guest = people(server, "wanderer", "patient")
+    space_id = start_space(host)
+    guest.post(f"/spaces/{space_id}/join")
+    with page(server, guest, space_id) as guests:
+        guests.full_state()
+        with page(server, host, space_id) as hosts:
+            hosts.full_state()
+        left = time.monotonic()
+        guests.until(lambda d: "The host is away" in d.text, within=5, what="the host away")
+        ended = guests.until(lambda d: "the host left" in d.text, within=10, what="the end")
+        assert time.monotonic() - left >= 3.0, "ended before HOST_AWAY_MINUTES"
+        assert "This Space has ended: the host left." in ended.text
+        assert guests.closed_within() == 1000
