@@ -13,6 +13,7 @@ def _subject(db, args) -> dict:
     """What is being reported, from ?space=ID, ?account=USERNAME or ?message=ID."""
     me = current_user()
     subject = {"space_id": None, "account_id": None, "message_id": None, "label": ""}
+    space = person = None
     if args.get("space"):
         space = rooms.get(db, _int(args.get("space")))
         subject.update(space_id=space["id"], label=f"the Space “{space['title']}”")
@@ -24,10 +25,9 @@ def _subject(db, args) -> dict:
         subject.update(message_id=message["id"], account_id=message["sender_id"], label="a message")
     if not subject["label"]:
         raise DomainError("Say what you are reporting.")
-    if subject["space_id"] and not subject["message_id"]:  # in a Space: the room's rules apply
-        if subject["account_id"]:
-            target = accounts.get(db, subject["account_id"])
-            rooms.require(db, space, me, "report", target)
+    if space and not subject["message_id"]:  # in a Space: the room's rules apply
+        if person:
+            rooms.require(db, space, me, "report", person)
         else:
             rooms.require(db, space, me, "report_space")
     return subject
