@@ -10,11 +10,11 @@ Space's row stays as a tombstone (title, times) for the reports that point to it
 
 import logging
 import time
-from pathlib import Path
 
 from sqlite_utils import Database
 
 from . import db as dbm
+from . import recordings
 from .clock import now
 
 log = logging.getLogger(__name__)
@@ -53,15 +53,11 @@ def purge(db: Database) -> list[int]:
     """Purges every Space past its deadline. Idempotent; safe while the server runs."""
     purged = []
     for space in due(db):
-        paths = [
-            Path(r[0])
-            for r in db.execute("SELECT path FROM recordings WHERE space_id = ?", (space["id"],))
-        ]
-        for path in paths:
+        for path in recordings.files(db, space["id"]):
             path.unlink(missing_ok=True)
         with dbm.write(db):
             db.execute("DELETE FROM captions WHERE space_id = ?", (space["id"],))
-            db.execute("DELETE FROM recordings WHERE space_id = ?", (space["id"],))
+            recordings.delete_for_space(db, space["id"])
             db.execute("UPDATE spaces SET purged_at = ? WHERE id = ?", (now(), space["id"]))
         purged.append(space["id"])
         log.info("purged the recording and captions of Space %s", space["id"])

@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 from argon2 import PasswordHasher
 
-from spaces import accounts, captions_store, migrations, moderation, reports, retention, rooms
+from spaces import (
+    accounts,
+    captions_store,
+    migrations,
+    moderation,
+    recordings,
+    reports,
+    retention,
+    rooms,
+)
 from spaces import db as dbm
 from spaces.errors import Forbidden
 from spaces.realtime.mixer import FRAME_SAMPLES, SAMPLE_RATE
@@ -41,12 +50,7 @@ def people(db, make_user):
 
 def register_recording(db, space_id: int, path) -> int:
     """A recording row as the audio engine writes it (one per part)."""
-    cur = db.execute(
-        "INSERT INTO recordings (space_id, path, start_offset, created_at, error)"
-        " VALUES (?, ?, 0, ?, NULL)",
-        (space_id, str(path), 0.0),
-    )
-    return cur.lastrowid
+    return recordings.add(db, space_id, path, 0.0, created_at=0.0)
 
 
 def ended_space(db, host, tmp_path, *, clock=None, live_for: float = 3600.0) -> int:
@@ -66,9 +70,7 @@ def kept(db, space_id: int) -> bool:
     """Whether the Space's captions, recording rows and files are all still there."""
     space = rooms.get(db, space_id)
     captions = dbm.scalar(db, "SELECT COUNT(*) FROM captions WHERE space_id = ?", (space_id,))
-    paths = [
-        r[0] for r in db.execute("SELECT path FROM recordings WHERE space_id = ?", (space_id,))
-    ]
+    paths = recordings.files(db, space_id)
     if space["purged_at"] is None:
         assert captions and paths, "a kept Space must have its captions and recording"
         assert all(Path(p).exists() for p in paths)
@@ -447,7 +449,7 @@ def test_purge_removes_the_words_from_the_database_file_and_its_wal(data, clock)
     assert not doomed_file.exists()
     # The reader sees the purge; the younger Space is untouched.
     assert captions_store.for_space(reader, doomed) == []
-    assert dbm.scalar(reader, "SELECT COUNT(*) FROM recordings WHERE space_id = ?", (doomed,)) == 0
+    assert recordings.for_space(reader, doomed) == []
     assert len(captions_store.for_space(reader, kept_space)) == 10
     assert kept_file.exists()
     assert sum(data.count(OTHER_WORD)) > 0

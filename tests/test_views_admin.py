@@ -9,7 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 from html_query import parse
 
-from spaces import accounts, captions_store, moderation, retention, rooms
+from spaces import accounts, captions_store, moderation, recordings, retention, rooms
 from spaces import db as dbm
 from spaces.realtime.mixer import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.realtime.recorder import Recorder, recording_path
@@ -72,10 +72,7 @@ class Scene:
         for frame in tone(0.5):
             recorder.write(frame)
         recorder.close()
-        rid = self.db.execute(
-            "INSERT INTO recordings (space_id, path, start_offset, created_at) VALUES (?, ?, ?, 0)",
-            (self.id, str(path), offset),
-        ).lastrowid
+        rid = recordings.add(self.db, self.id, path, offset, created_at=0)
         return {"id": rid, "path": path, "url": f"/spaces/{self.id}/recordings/{rid}.ogg"}
 
     def space(self) -> dict:

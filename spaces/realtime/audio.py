@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
-from .. import rooms
+from .. import recordings, rooms
 from ..clock import now
 from ..events import RoomEvent
 from .mixer import FRAME_BYTES, FRAME_SECONDS, PREFILL, SpeakerBuffer, mix_tick
@@ -149,21 +149,22 @@ class AudioEngine:
         """Runs on the tick: the file opens at once, its row is written by the writer thread (a
         database locked by another process must not stall the audio of every room)."""
         db = self._db()  # a read: in WAL mode it never waits for a writer
-        part = db.execute(
-            "SELECT COUNT(*) FROM recordings WHERE space_id = ?", (room.space_id,)
-        ).fetchone()[0]
+        part = recordings.next_part(db, room.space_id)
         path = recording_path(room.recordings_dir, room.space_id, part)
         room.recorder = Recorder(path, start_offset=max(0.0, now() - room.started))
         self._write_later(
-            "INSERT INTO recordings (space_id, path, start_offset, created_at, error)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (room.space_id, str(path), room.recorder.start_offset, now(), room.recorder.error),
+            recordings.add,
+            room.space_id,
+            path,
+            room.recorder.start_offset,
+            error=room.recorder.error,
+            created_at=now(),
         )
 
-    def _write_later(self, sql: str, params: tuple) -> None:
-        """Queues a write for one writer thread, which keeps the order and retries while the
-        database is locked, so the tick never waits for sqlite."""
-        self._writes.put((sql, params))
+    def _write_later(self, write, *args, **kwargs) -> None:
+        """Queues `write(db, *args, **kwargs)` for one writer thread, which keeps the order and
+        retries while the database is locked, so the tick never waits for sqlite."""
+        self._writes.put((write, args, kwargs))
         with self.lock:
             if self._writer is None:
                 self._writer = threading.Thread(
@@ -173,18 +174,18 @@ class AudioEngine:
 
     def _write_loop(self) -> None:
         while True:
-            sql, params = self._writes.get()
+            write, args, kwargs = self._writes.get()
             for _attempt in range(12):  # each waits the busy timeout (5 s): about a minute
                 try:
-                    self._db().execute(sql, params)
+                    write(self._db(), *args, **kwargs)
                     break
                 except sqlite3.OperationalError as exc:
                     if "locked" not in str(exc) and "busy" not in str(exc):
-                        log.exception("recording row not written: %s", params)
+                        log.exception("recording row not written: %s", args)
                         break
                     log.warning("database locked; recording row not written yet, retrying")
             else:
-                log.error("recording row not written (database locked for a minute): %s", params)
+                log.error("recording row not written (database locked for a minute): %s", args)
 
     # Room state from events --------------------------------------------------------------------
 
@@ -325,10 +326,7 @@ class AudioEngine:
     def _report_recording_error(self, room: AudioRoom) -> None:
         """A failed recording (a full disk) is written where admins see it; the room goes on."""
         room.error_reported = True
-        self._write_later(
-            "UPDATE recordings SET error = ? WHERE path = ?",
-            (room.recorder.error, str(room.recorder.path)),
-        )
+        self._write_later(recordings.set_error, room.recorder.path, room.recorder.error)
 
     def recording_error(self, space_id: int) -> str | None:
         room = self.rooms.get(space_id)

@@ -3,11 +3,10 @@ and the audit log. Everyone else gets 404 for every URL here."""
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
-from .. import captions_store, moderation, reports
+from .. import captions_store, moderation, recordings, reports
 from ..errors import DomainError
 from ..web import admin_required, current_user, get_db
 from .rooms import publish
-from .transcripts import recordings_of
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -43,7 +42,7 @@ def _review_context(report_id: int, errors: dict | None = None) -> dict:
     if report["space_id"]:
         context["speakers"] = moderation.space_speakers(db, report["space_id"])
         context["captions"] = captions_store.for_space(db, report["space_id"])
-        context["recordings"] = recordings_of(db, report["space_id"])
+        context["recordings"] = recordings.for_space(db, report["space_id"])
     return context
 
 
@@ -117,14 +116,9 @@ def captions_counters():
 @admin_required
 def health():
     """What admins must know about the running server: recording errors, captions state."""
-    db = get_db()
-    errors = db.execute(
-        "SELECT space_id, path, error FROM recordings WHERE error IS NOT NULL ORDER BY id DESC"
-        " LIMIT 50"
-    ).fetchall()
     captions = current_app.extensions.get("spaces_captions")
     return render_template(
         "admin/health.html",
-        recording_errors=[dict(r) for r in errors],
+        recording_errors=recordings.failures(get_db()),
         captions=captions.status() if captions else {"available": False, "error": "disabled"},
     )

@@ -84,7 +84,7 @@ def room(space_id: int):
         if not policy.can(who, "view", space):
             return render_template("rooms/ended_public.html", space=space), 410
         from .. import retention
-        from .transcripts import recordings_of
+        from ..recordings import for_space as recordings_of
 
         return render_template(
             "rooms/ended.html",

@@ -1,24 +1,13 @@
 """Recordings and transcripts of ended Spaces, for their host and admins during retention, and
 the host's appeal page."""
 
-from pathlib import Path
-
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file, url_for
 
-from .. import captions_store, moderation, rooms
-from .. import db as dbm
+from .. import captions_store, moderation, recordings, rooms
 from ..errors import DomainError
 from ..web import current_user, get_db, login_required
 
 bp = Blueprint("transcripts", __name__)
-
-
-def recordings_of(db, space_id: int) -> list[dict]:
-    return dbm.all_rows(
-        db,
-        "SELECT id, start_offset, error FROM recordings WHERE space_id = ? ORDER BY id",
-        (space_id,),
-    )
 
 
 def _space_for_owner(space_id: int) -> dict:
@@ -38,16 +27,12 @@ def _space_for_owner(space_id: int) -> dict:
 @login_required
 def recording(space_id: int, recording_id: int):
     _space_for_owner(space_id)
-    row = dbm.one(
-        get_db(),
-        "SELECT path FROM recordings WHERE id = ? AND space_id = ?",
-        (recording_id, space_id),
-    )
-    if row is None or not Path(row["path"]).exists():
+    path = recordings.path_of(get_db(), space_id, recording_id)
+    if path is None or not path.exists():
         abort(404)
     download = request.args.get("download") == "1"
     return send_file(
-        row["path"],
+        path,
         mimetype="audio/ogg",
         conditional=True,
         as_attachment=download,
