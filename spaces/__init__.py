@@ -1,32 +1,10 @@
-"""Spaces: live audio rooms in the browser."""
-
-from pathlib import Path
-
-from flask import Flask
-
-from . import config as config_module
-
-ROOT = Path(__file__).resolve().parent.parent
+"""Spaces: live audio rooms in the browser. The app is assembled in spaces/app.py."""
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Defaults from the environment, then the test's settings; then data/, schema, extensions."""
-    app = Flask(
-        __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
-    )
-    app.config.update(config_module.defaults())
-    if test_config:
-        app.config.update(test_config)
-    data = Path(app.config["DATA_DIR"])
-    data.mkdir(parents=True, exist_ok=True)
-    Path(app.config["RECORDINGS_DIR"]).mkdir(parents=True, exist_ok=True)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = config_module.secret_key(data)
+def create_app(test_config: dict | None = None):
+    """The Flask app (see spaces/app.py); `test_config` overrides the settings."""
+    # Imported here to defer a heavy import: the terminal client (spaces/cli) lives in this
+    # package and must start without loading Flask and the whole server.
+    from .app import create_app as assemble
 
-    from . import web
-
-    app.url_map.converters["int"] = web.SqliteInt
-    web.init_app(app)
-    return app
+    return assemble(test_config)

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from . import policy, rooms
 from .policy import Actor
-from .web import CSRF_SLOT
+from .templating import CSRF_SLOT
 
 SECTION_TEMPLATES = {
     "meta": "rooms/_meta.html",

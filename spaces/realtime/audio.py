@@ -88,10 +88,15 @@ class AudioEngine:
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self.caption_sink = None  # callable(space_id, user_id, frame, offset) or None
+        self.caption_sink = None  # set by send_captions_to
         self.stats = {"ticks": 0, "late_ticks": 0, "frames_dropped": 0}
         self._writes: queue.Queue = queue.Queue()  # recording rows, written off the tick
         self._writer: threading.Thread | None = None
+
+    def send_captions_to(self, sink) -> None:
+        """On every tick, hands each consenting speaker's own frame to `sink(space_id, user_id,
+        frame, offset)`: the captions relay's `feed` (the app factory connects them)."""
+        self.caption_sink = sink
 
     def _db(self):
         return self.app.extensions["spaces_db"].get()

@@ -1,11 +1,9 @@
-"""HTTP views: parse the request, call the domain, render a template."""
+"""HTTP views: parse the request, call the domain, render a template. One blueprint per
+feature; the app factory registers them."""
 
-from flask import Flask
+from . import admin, audio, auth, home, live, messages, people, reports, rooms, transcripts
 
-
-def register(app: Flask) -> None:
-    from . import admin, audio, auth, home, live, messages, people, reports, rooms, transcripts
-
-    modules = (admin, audio, auth, home, live, messages, people, reports, rooms, transcripts)
-    for module in modules:
-        app.register_blueprint(module.bp)
+BLUEPRINTS = tuple(
+    module.bp
+    for module in (admin, audio, auth, home, live, messages, people, reports, rooms, transcripts)
+)

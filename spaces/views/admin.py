@@ -1,12 +1,11 @@
 """Admins: the report queue, the review page (recording and transcript), decisions, appeals,
 and the audit log. Everyone else gets 404 for every URL here."""
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from .. import captions_store, moderation, recordings, reports
 from ..errors import DomainError
-from ..web import admin_required, current_user, get_db
-from .rooms import publish
+from ..web import admin_required, captions_relay, current_user, get_db, publish
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -100,7 +99,7 @@ def audit():
 @admin_required
 def captions_counters():
     """The caption worker's own counters per speaker stream: what reached the model, and why."""
-    relay = current_app.extensions.get("spaces_captions")
+    relay = captions_relay()
     if relay is None:
         return jsonify(available=False, error="captions are turned off", streams=[])
     counters = relay.worker.counters()
@@ -116,7 +115,7 @@ def captions_counters():
 @admin_required
 def health():
     """What admins must know about the running server: recording errors, captions state."""
-    captions = current_app.extensions.get("spaces_captions")
+    captions = captions_relay()
     return render_template(
         "admin/health.html",
         recording_errors=recordings.failures(get_db()),

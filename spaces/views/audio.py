@@ -6,12 +6,13 @@ The protocol is documented in docs/audio-protocol.md.
 import contextlib
 import socket
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, request
 from simple_websocket import ConnectionClosed
 
 from .. import policy, rooms
+from ..extensions import sock
 from ..realtime.outbox import attach
-from ..web import current_user, get_db, same_origin, sock
+from ..web import audio_engine, current_user, get_db, live_hub, same_origin
 
 bp = Blueprint("audio", __name__)
 
@@ -42,8 +43,8 @@ def check_audio_request():
 
 @sock.route("/spaces/<int:space_id>/audio", bp=bp)
 def audio(ws, space_id: int):
-    engine = current_app.extensions["spaces_audio"]
-    hub = current_app.extensions["spaces_hub"]
+    engine = audio_engine()
+    hub = live_hub()
     user = current_user()
     with contextlib.suppress(OSError):
         ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, AUDIO_SNDBUF)

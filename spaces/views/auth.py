@@ -4,7 +4,8 @@ from flask import Blueprint, jsonify, redirect, render_template, request, sessio
 
 from .. import accounts
 from ..errors import DomainError
-from ..web import csrf, get_db, limiter
+from ..extensions import csrf, limiter
+from ..web import get_db
 
 bp = Blueprint("auth", __name__)
 

@@ -3,12 +3,13 @@
 import json
 import time
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, request
 from simple_websocket import ConnectionClosed
 
 from .. import rooms
+from ..extensions import sock
 from ..realtime.outbox import attach
-from ..web import current_user, get_db, same_origin, sock
+from ..web import current_user, get_db, live_hub, same_origin
 
 bp = Blueprint("live", __name__)
 
@@ -29,7 +30,7 @@ def check_socket_request():
 @sock.route("/spaces/<int:space_id>/live", bp=bp)
 def live(ws, space_id: int):
     user = current_user()
-    hub = current_app.extensions["spaces_hub"]
+    hub = live_hub()
     outbox = attach(ws, max_backlog=32, overflow="close")
     conn = hub.connect(space_id, user["id"], outbox, captions_on=bool(user["view_captions"]))
     try:

@@ -4,7 +4,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import accounts, blocks, messages
 from ..errors import DomainError
-from ..web import current_user, get_db, is_htmx, limiter, login_required
+from ..extensions import limiter
+from ..web import current_user, get_db, is_htmx, login_required
 
 bp = Blueprint("messages", __name__)
 

@@ -2,9 +2,9 @@
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from .. import accounts, blocks, follows, posts
+from .. import accounts, blocks, follows, posts, rooms
 from ..errors import DomainError
-from ..web import current_user, get_db, is_htmx, login_required
+from ..web import current_user, get_db, is_htmx, login_required, publish
 
 bp = Blueprint("people", __name__)
 
@@ -80,9 +80,6 @@ def block(username: str):
     db = get_db()
     person = accounts.by_username(db, username)
     blocks.block(db, current_user()["id"], person["id"])
-    from .. import rooms
-    from .rooms import publish
-
     for event in rooms.after_account_block(db, current_user()["id"], person["id"]):
         publish(event)
     return _render_actions_or_redirect(person)
@@ -132,9 +129,6 @@ def settings():
             accounts.update_settings(get_db(), user["id"], **form)
         except DomainError as exc:
             return render_template("settings.html", form=form, errors={exc.field: exc.message}), 400
-        from .. import rooms
-        from .rooms import publish
-
         for event in rooms.after_settings_change(get_db(), user["id"]):
             publish(event)  # consent and names change in the rooms this person is in
         return render_template("settings.html", form=form, errors={}, saved=True)

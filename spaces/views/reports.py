@@ -4,7 +4,8 @@ from flask import Blueprint, render_template, request
 
 from .. import accounts, messages, reports, rooms
 from ..errors import DomainError
-from ..web import current_user, get_db, is_htmx, limiter, login_required
+from ..extensions import limiter
+from ..web import current_user, get_db, is_htmx, login_required
 
 bp = Blueprint("reports", __name__)
 

@@ -6,14 +6,10 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from .. import accounts, blocks, policy, room_view, rooms
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import RoomEvent
-from ..web import current_user, get_db, is_htmx, limiter, login_required
+from ..extensions import limiter
+from ..web import current_user, get_db, is_htmx, login_required, publish
 
 bp = Blueprint("rooms", __name__)
-
-
-def publish(event: RoomEvent | None) -> None:
-    if event is not None:
-        current_app.extensions["spaces_broker"].publish(event)
 
 
 def _space(space_id: int) -> dict:

@@ -1,0 +1,182 @@
+"""The app factory: the one place that assembles Spaces.
+
+In order: settings, the database and its schema, the checks around every request, template
+helpers, blueprints, error pages, command-line tasks, and the realtime parts with who listens to
+whom. Everything a request itself uses is in web.py; the extensions are made in extensions.py.
+"""
+
+import sqlite3
+from pathlib import Path
+
+from flask import Flask, current_app, g, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
+
+from . import commands, config, migrations, templating, views
+from . import db as dbm
+from .captions import CaptionWorker
+from .errors import DomainError
+from .events import InProcessBroker
+from .extensions import csrf, limiter, sock
+from .realtime.audio import AudioEngine
+from .realtime.captions_relay import CaptionsRelay
+from .realtime.hub import LiveHub
+from .web import error_page, token_request
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "microphone=(self)",
+}
+
+# Every error page but the domain's (a DomainError brings its own message and status): the
+# status and the sentence shown, by exception class or by HTTP status.
+ERROR_PAGES: dict[type[Exception] | int, tuple[int, str]] = {
+    CSRFError: (
+        400,
+        "This form has expired or did not come from this site. Reload the page and try again.",
+    ),
+    # Only "database is locked" (busy past the timeout): any other OperationalError is a fault.
+    sqlite3.OperationalError: (503, "The server is busy. Nothing was changed; please try again."),
+    400: (400, "That request was not understood."),
+    404: (404, "There is nothing here."),
+    405: (405, "That action is not available here."),
+    413: (413, "That request is too large."),
+    429: (429, "Too many attempts. Please wait and try again ({description})."),
+    500: (500, "Something went wrong on our side. Nothing you did caused it."),
+}
+
+
+class SqliteInt(IntegerConverter):
+    """Ids in URLs: positive and small enough for SQLite, so a huge number is a 404, not a crash."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """The app, ready to serve; `serve.py` starts its background workers."""
+    app = Flask(
+        __package__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    configure(app, test_config)
+    app.url_map.converters["int"] = SqliteInt  # before any route is added
+    app.extensions["spaces_db"] = dbm.ThreadLocalDatabases(app.config["DATABASE"])
+    migrations.apply(dbm.connect(app.config["DATABASE"]))
+    guard_requests(app)
+    add_template_helpers(app)
+    for blueprint in views.BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    for error in (DomainError, *ERROR_PAGES):
+        app.register_error_handler(error, error_response)
+    commands.register(app)
+    add_realtime(app)
+    return app
+
+
+def configure(app: Flask, test_config: dict | None) -> None:
+    """Defaults from the environment, then the test's settings; data/ and the secret key."""
+    app.config.update(config.defaults())
+    if test_config:
+        app.config.update(test_config)
+    data = Path(app.config["DATA_DIR"])
+    data.mkdir(parents=True, exist_ok=True)
+    Path(app.config["RECORDINGS_DIR"]).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config.secret_key(data)
+
+
+def guard_requests(app: Flask) -> None:
+    """CSRF (except for the terminal client's token requests), rate limits, sockets, headers."""
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by csrf_unless_token instead
+    csrf.init_app(app)
+    app.before_request(csrf_unless_token)
+    limiter.init_app(app)
+    sock.init_app(app)
+    app.teardown_appcontext(forget_user)
+    app.after_request(security_headers)
+
+
+def csrf_unless_token() -> None:
+    """Every unsafe request carries the CSRF token, except a terminal client's (see
+    web.token_request), so token clients can POST room actions."""
+    settings = current_app.config
+    if not settings["WTF_CSRF_ENABLED"]:
+        return
+    if request.method not in settings["WTF_CSRF_METHODS"] or token_request():
+        return
+    csrf.protect(apply_exemptions=True)
+
+
+def forget_user(_exc: BaseException | None) -> None:
+    g.pop("user", None)
+
+
+def security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def add_template_helpers(app: Flask) -> None:
+    app.add_template_filter(templating.datetime_text, "datetime")
+    app.add_template_filter(templating.clock_text, "clock")
+    app.add_template_global(templating.csrf_input)
+    app.context_processor(templating.page_globals)
+
+
+def error_response(exc: Exception):
+    """The one error handler: the domain's own message, or the table's for this error."""
+    if isinstance(exc, DomainError):
+        return error_page(exc.message, exc.status)
+    if isinstance(exc, sqlite3.OperationalError) and not database_busy(exc):
+        raise exc
+    page = next((ERROR_PAGES[kind] for kind in type(exc).__mro__ if kind in ERROR_PAGES), None)
+    status, message = page or ERROR_PAGES[exc.code]
+    return error_page(message.format(description=getattr(exc, "description", "")), status)
+
+
+def database_busy(exc: sqlite3.OperationalError) -> bool:
+    """The database stayed locked past the busy timeout: the change was not made."""
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def add_realtime(app: Flask) -> None:
+    """The realtime parts, and who receives what.
+
+    Room events, published by views (web.publish) and by the hub's presence checks, go through
+    the broker to each subscriber in turn: the live hub (it subscribes itself and re-renders the
+    room pages), the audio relay (who is on air), then the captions relay, which reads the audio
+    relay's refreshed rooms and so comes after it. On every tick the audio relay sends each
+    consenting speaker's own frames to the captions relay, which feeds the caption worker.
+    """
+    broker = InProcessBroker()
+    hub = LiveHub(app, broker)
+    audio = AudioEngine(app)
+    broker.subscribe(audio.on_event)
+    app.extensions.update(spaces_broker=broker, spaces_hub=hub, spaces_audio=audio)
+    if not app.config["CAPTIONS_ENABLED"]:
+        return
+    worker = CaptionWorker(  # its own process, started by serve.py
+        app.config["CAPTION_MODEL"] or None,
+        device=app.config["CAPTION_DEVICE"],
+        compute_type=app.config["CAPTION_COMPUTE_TYPE"],
+        cpu_threads=app.config["CAPTION_THREADS"],
+        beam_size=app.config["CAPTION_BEAM_SIZE"],
+    )
+    relay = CaptionsRelay(app, worker, hub, audio)
+    broker.subscribe(relay.on_event)
+    audio.send_captions_to(relay.feed)
+    app.extensions["spaces_captions"] = relay
