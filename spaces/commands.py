@@ -3,7 +3,7 @@
 import click
 from flask import Flask, current_app
 
-from . import accounts
+from . import accounts, retention
 from . import db as dbm
 from .errors import DomainError
 
@@ -17,8 +17,6 @@ def register(app: Flask) -> None:
     @app.cli.command("purge")
     def purge():
         """Delete the recordings and captions past their retention deadline (cron-safe)."""
-        from . import retention
-
         purged = retention.purge(dbm.connect(current_app.config["DATABASE"]))
         click.echo(f"purged {len(purged)} Space(s)" + (f": {purged}" if purged else ""))
 

@@ -12,7 +12,7 @@ from flask import current_app, g, get_template_attribute, render_template, url_f
 from markupsafe import Markup
 from sqlite_utils import Database
 
-from . import policy, rooms
+from . import accounts, captions_store, policy, rooms
 from .policy import Actor
 from .templating import CSRF_SLOT
 
@@ -205,8 +205,6 @@ def controls(db: Database, space: dict, user: dict | None, oob: bool = True) -> 
 
 def captions_section(db: Database, space: dict, user_id: int, app, oob: bool = False) -> str:
     """The `View captions` toggle and, when on, the `Captions` log with the recent finals."""
-    from . import accounts, captions_store
-
     user = accounts.get(db, user_id)
     relay = app.extensions.get("spaces_captions")
     on = bool(user and user["view_captions"])

@@ -78,9 +78,7 @@ class Recorder:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         f = getattr(self, "_file", None)
         if isinstance(exc, sf.LibsndfileError) and f is not None:
-            with contextlib.suppress(Exception):
-                from soundfile import _ffi, _snd
-
-                detail = _ffi.string(_snd.sf_strerror(f._file)).decode()
+            with contextlib.suppress(Exception):  # soundfile's private API: it may change
+                detail = sf._ffi.string(sf._snd.sf_strerror(f._file)).decode()
                 reason = detail.removeprefix("System error : ").rstrip(".") or reason
         return reason

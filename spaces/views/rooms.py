@@ -3,10 +3,11 @@ htmx request with the fragments it changed for the person who acted."""
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from .. import accounts, blocks, policy, room_view, rooms
+from .. import accounts, blocks, messages, policy, posts, retention, room_view, rooms
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import RoomEvent
 from ..extensions import limiter
+from ..recordings import for_space as recordings_of
 from ..web import current_user, get_db, is_htmx, login_required, publish
 
 bp = Blueprint("rooms", __name__)
@@ -79,9 +80,6 @@ def room(space_id: int):
     if space["ended_at"] is not None:
         if not policy.can(who, "view", space):
             return render_template("rooms/ended_public.html", space=space), 410
-        from .. import retention
-        from ..recordings import for_space as recordings_of
-
         return render_template(
             "rooms/ended.html",
             space=space,
@@ -222,8 +220,6 @@ def captions_consent(space_id: int):
 @login_required
 @limiter.limit("10 per minute")
 def share_post(space_id: int):
-    from .. import posts
-
     db, user = get_db(), current_user()
     space = _space(space_id)
     if not policy.can(rooms.actor(db, space, user), "share", space):
@@ -238,8 +234,6 @@ def share_post(space_id: int):
 @limiter.limit("10 per minute")
 def share_dm(space_id: int):
     """Sends the room link by DM; the host may invite the people to speak at the same time."""
-    from .. import messages
-
     db, user = get_db(), current_user()
     space = _space(space_id)
     who = rooms.actor(db, space, user)
