@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask --app app init-data`, `make-admin USERNAME`, `purge`."""
+"""Command-line tasks: `flask --app app make-admin USERNAME` and `flask --app app purge`."""
 
 import click
 from flask import Flask, current_app
@@ -9,11 +9,6 @@ from .errors import DomainError
 
 
 def register(app: Flask) -> None:
-    @app.cli.command("init-data")
-    def init_data():
-        """Create data/, the secret key and the schema (create_app already did all of it)."""
-        click.echo(f"data ready in {current_app.config['DATA_DIR']}")
-
     @app.cli.command("purge")
     def purge():
         """Delete the recordings and captions past their retention deadline (cron-safe)."""

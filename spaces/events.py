@@ -2,20 +2,17 @@
 
 Domain functions return a `RoomEvent` saying what changed; views publish it; the live hub of every
 node subscribes and pushes fresh fragments. `InProcessBroker` serves one process; a broker for
-several nodes (Redis pub/sub, for example) only has to implement `publish` and `subscribe`, with
-`RoomEvent.to_json` / `from_json` as the wire format.
+several nodes (Redis pub/sub, for example) only has to implement `publish` and `subscribe` (and
+a wire format for the events).
 """
 
-import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 log = logging.getLogger(__name__)
-
-SECTIONS = frozenset({"meta", "stage", "listeners", "requests", "ended"})
 
 
 @dataclass(frozen=True)
@@ -36,37 +33,6 @@ class RoomEvent:
     removed: frozenset[int] = frozenset()
     kind: str = "change"
     extra: dict = field(default_factory=dict)
-
-    def merge(self, other: "RoomEvent") -> "RoomEvent":
-        assert other.space_id == self.space_id
-        return RoomEvent(
-            self.space_id,
-            self.sections | other.sections,
-            self.users | other.users,
-            self.notices + other.notices,
-            self.removed | other.removed,
-            self.kind if self.kind != "change" else other.kind,
-            {**self.extra, **other.extra},
-        )
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        for key in ("sections", "users", "removed"):
-            data[key] = sorted(data[key])
-        return json.dumps(data)
-
-    @classmethod
-    def from_json(cls, text: str) -> "RoomEvent":
-        data = json.loads(text)
-        return cls(
-            space_id=int(data["space_id"]),
-            sections=frozenset(data["sections"]),
-            users=frozenset(data["users"]),
-            notices=tuple((int(u), str(t)) for u, t in data["notices"]),
-            removed=frozenset(data["removed"]),
-            kind=data.get("kind", "change"),
-            extra=data.get("extra", {}),
-        )
 
 
 Subscriber = Callable[[RoomEvent], None]

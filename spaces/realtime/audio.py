@@ -332,7 +332,3 @@ class AudioEngine:
         """A failed recording (a full disk) is written where admins see it; the room goes on."""
         room.error_reported = True
         self._write_later(recordings.set_error, room.recorder.path, room.recorder.error)
-
-    def recording_error(self, space_id: int) -> str | None:
-        room = self.rooms.get(space_id)
-        return room.recorder.error if room and room.recorder else None

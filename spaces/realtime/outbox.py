@@ -57,13 +57,11 @@ class Outbox:
         max_backlog: int = 64,
         overflow: str = "drop-oldest",
         send_timeout: float = 10.0,
-        on_dead=None,
     ) -> None:
         self.sock = sock
         self.max_backlog = max_backlog
         self.overflow = overflow
         self.send_timeout = send_timeout
-        self.on_dead = on_dead
         self.backlog: deque[memoryview] = deque()
         self.lock = threading.Lock()
         self.writer: threading.Thread | None = None
@@ -147,8 +145,6 @@ class Outbox:
         self.backlog.clear()
         with contextlib.suppress(OSError):
             self.sock.shutdown(how)
-        if self.on_dead:
-            threading.Thread(target=self.on_dead, daemon=True).start()
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Sends a close frame (best effort) and shuts the socket.
