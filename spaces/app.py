@@ -12,7 +12,7 @@ from flask import Flask, current_app, g, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
-from . import commands, config, migrations, templating, views
+from . import config, manage, migrations, templating, views
 from . import db as dbm
 from .captions import CaptionWorker
 from .errors import DomainError
@@ -81,7 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     for error in (DomainError, *ERROR_PAGES):
         app.register_error_handler(error, error_response)
-    commands.register(app)
+    manage.register(app)
     add_realtime(app)
     return app
 

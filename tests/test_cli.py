@@ -17,10 +17,10 @@ import soundfile as sf
 from conftest import SHARED_AUDIO, HttpUser, LiveServer
 
 from spaces import accounts, rooms
-from spaces.cli import config
+from spaces.cli import tokens
 from spaces.cli.api import SpaceURL, server_url
 from spaces.cli.audio_files import FRAME_BYTES, load_frames
-from spaces.cli.errors import EXIT_ENDED, EXIT_REFUSED, CliError
+from spaces.cli.exits import EXIT_ENDED, EXIT_REFUSED, CliError
 from spaces.cli.main import main
 from spaces.cli.meter import Meter
 
@@ -232,7 +232,7 @@ def test_login_keeps_the_token_private_and_refuses_a_wrong_password(server, tmp_
     assert right.returncode == 0, right.stderr
     path = Path(term.env["SPACES_CONFIG"])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    token, username = config.token_for(server.url, path)
+    token, username = tokens.token_for(server.url, path)
     assert username == f"cli_login_{os.getpid()}" and len(token) > 20
 
 
@@ -245,7 +245,7 @@ def test_not_signed_in_and_bad_tokens_are_told_to_log_in(server, space, tmp_path
     assert f"You are not signed in to {server.url}. Run: spaces login {server.url}" in (
         result.stderr
     )
-    config.save_token(server.url, "forged-token", "nobody", Path(term.env["SPACES_CONFIG"]))
+    tokens.save_token(server.url, "forged-token", "nobody", Path(term.env["SPACES_CONFIG"]))
     result = term.run("speak", url, "--file", str(SPEECH))
     assert result.returncode == EXIT_REFUSED
     assert "did not accept your sign-in" in result.stderr

@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-from .errors import EXIT_ENDED, EXIT_ERROR, EXIT_REFUSED, CliError
+from .exits import EXIT_ENDED, EXIT_ERROR, EXIT_REFUSED, CliError
 
 LISTENER_MESSAGE = "You are a listener in this Space: ask the host to make you a speaker."
 ENDED_MESSAGE = "This Space has ended."

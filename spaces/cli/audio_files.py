@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..realtime.mixer import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE, level
-from .errors import CliError
+from .exits import CliError
 
 __all__ = ["FRAME_BYTES", "FRAME_SAMPLES", "SAMPLE_RATE", "WavWriter", "frame_level", "load_frames"]
 

@@ -5,10 +5,10 @@ import getpass
 import json
 import time
 
-from . import config
+from . import tokens
 from .api import Api, SpaceURL, server_url
 from .audio_files import FRAME_BYTES, WavWriter, frame_level, frames_forever, load_frames
-from .errors import EXIT_OK, CliError
+from .exits import EXIT_OK, CliError
 from .link import AudioLink, Closed
 from .meter import Meter, clock
 
@@ -25,7 +25,7 @@ def login(url: str, username: str | None, password: str | None, meter: Meter) ->
         raise CliError("A username and password are needed to sign in.") from exc
     answer = Api(server).get_token(username, password)
     name = answer.get("username") or username
-    path = config.save_token(server, answer["token"], name)
+    path = tokens.save_token(server, answer["token"], name)
     meter.say(f"Signed in to {server} as {name}; token saved in {path}.")
     return EXIT_OK
 
@@ -39,7 +39,7 @@ def _enter(url: SpaceURL, token: str) -> tuple[Api, int | None]:
 
 
 def listen(url: SpaceURL, out: str | None, seconds: float | None, meter: Meter) -> int:
-    token, _ = config.token_for(url.server)
+    token, _ = tokens.token_for(url.server)
     if out:
         sink = WavWriter(out)
     else:
@@ -80,7 +80,7 @@ def speak(
     meter: Meter,
 ) -> int:
     frames = load_frames(file) if file else None
-    token, _ = config.token_for(url.server)
+    token, _ = tokens.token_for(url.server)
     mic = speaker = None
     try:
         if use_mic:

@@ -9,7 +9,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import connect
 
 from .api import ENDED_MESSAGE, SpaceURL
-from .errors import EXIT_ENDED, EXIT_ERROR, EXIT_OK, EXIT_REFUSED, CliError
+from .exits import EXIT_ENDED, EXIT_ERROR, EXIT_OK, EXIT_REFUSED, CliError
 
 REMOVED, ENDED = 4403, 4410
 RETRY_CODES = {1006, 1011, 1012, 1013}  # network trouble, server error or restart: reconnect

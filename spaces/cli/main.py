@@ -12,7 +12,7 @@ import sys
 
 from . import commands
 from .api import SpaceURL
-from .errors import EXIT_INTERRUPTED, CliError
+from .exits import EXIT_INTERRUPTED, CliError
 from .meter import Meter
 
 

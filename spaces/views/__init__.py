@@ -1,9 +1,28 @@
 """HTTP views: parse the request, call the domain, render a template. One blueprint per
 feature; the app factory registers them."""
 
-from . import admin, audio, auth, home, live, messages, people, reports, rooms, transcripts
+from . import (
+    admin,
+    audio_socket,
+    auth,
+    home,
+    live_socket,
+    messages,
+    people,
+    reports,
+    rooms,
+    transcripts,
+)
 
-BLUEPRINTS = tuple(
-    module.bp
-    for module in (admin, audio, auth, home, live, messages, people, reports, rooms, transcripts)
+BLUEPRINTS = (
+    admin.bp,
+    audio_socket.bp,
+    auth.bp,
+    home.bp,
+    live_socket.bp,
+    messages.bp,
+    people.bp,
+    reports.bp,
+    rooms.bp,
+    transcripts.bp,
 )

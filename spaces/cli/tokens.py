@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import EXIT_REFUSED, CliError
+from .exits import EXIT_REFUSED, CliError
 
 
 def config_path() -> Path:
