@@ -272,6 +272,11 @@ def captions_section(db: Database, space: dict, user_id: int, oob: bool = False)
     )
 
 
+def caption_lines(finals: list[dict], partials: list[dict]) -> str:
+    """New final captions appended to the log, and the partials shown under it."""
+    return render_template("rooms/_caption_push.html", finals=finals, partials=partials)
+
+
 def status(text: str) -> str:
     """A line in the page's status area (what an action did, a notice from the host)."""
     return render_template("rooms/_status.html", text=text)
