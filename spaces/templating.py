@@ -12,7 +12,7 @@ from . import messages
 from .web import current_user, get_db
 
 # Stands for the viewer's CSRF field in a fragment rendered once for many viewers; each viewer's
-# copy has it replaced by their own (room_view.person_item).
+# copy has it replaced by their own (room_render.person_item).
 CSRF_SLOT = "<!--csrf-->"
 
 

@@ -815,7 +815,7 @@ def test_report_without_reason_shows_error_and_stores_nothing(room, browser):
 
 
 def test_cached_person_items_carry_each_viewers_own_csrf_token(room, browser):
-    """Items are rendered once and shared (room_view.person_item); the token in their forms must
+    """Items are rendered once and shared (room_render.person_item); the token in their forms must
     still be the viewer's own."""
     bob, carol, dave = browser("bob"), browser("carol"), browser("dave")
     for person in (bob, carol, dave):

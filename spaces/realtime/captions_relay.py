@@ -10,9 +10,9 @@ import logging
 import threading
 import time
 
-from flask import Flask, render_template
+from flask import Flask
 
-from .. import accounts, captions_store
+from .. import accounts, captions_store, room_render
 from ..events import RoomEvent
 from .outbox import frame
 
@@ -96,8 +96,7 @@ class CaptionsRelay:
                 else:
                     room[user_id] = update.text
             for space_id in touched:
-                html = render_template(
-                    "rooms/_caption_push.html",
+                html = room_render.caption_lines(
                     finals=finals.get(space_id, []),
                     partials=[
                         {"username": self._name(db, uid), "text": text}

@@ -1,9 +1,9 @@
 """The live hub: which sockets are open in which Space, and what each must be shown.
 
 Room events only mark sections dirty; a flusher thread renders each dirty section a few times
-(see room_view.SectionRenderer), builds each websocket frame once, and pushes it through every
-connection's non-blocking outbox. It also runs presence: a person whose last socket closed is
-removed after a grace period unless they reconnect.
+(see room_render.RoomRender), builds each websocket frame once per kind of viewer, and pushes it
+through every connection's non-blocking outbox. It also runs presence: a person whose last socket
+closed is removed after a grace period unless they reconnect.
 """
 
 import contextlib
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, g
 
-from .. import accounts, room_view, rooms
+from .. import accounts, room_render, rooms
 from ..clock import now
 from ..errors import DomainError
 from ..events import Broker, RoomEvent
@@ -58,7 +58,6 @@ class LiveHub:
         self.dirty: dict[int, RoomDirt] = {}
         self.last_seen: dict[tuple[int, int], float] = {}
         self._ids = itertools.count(1)
-        self.listeners: list = []  # callables(event) for other real-time parts (audio, captions)
         self.grace = app.config["PRESENCE_GRACE_SECONDS"]
         self.host_away = app.config["HOST_AWAY_MINUTES"] * 60
         self.listeners_shown = app.config["LISTENERS_SHOWN"]
@@ -77,8 +76,6 @@ class LiveHub:
             dirt.removed |= set(event.removed)
             dirt.ended = dirt.ended or event.kind == "ended"
             self.wake.notify()
-        for listener in self.listeners:
-            listener(event)
 
     # Connections -------------------------------------------------------------------------------
 
@@ -98,9 +95,6 @@ class LiveHub:
             self.rooms[space_id][conn.id] = conn
             self.last_seen.pop((space_id, user_id), None)
         return conn
-
-    def release(self, conn: Connection) -> None:
-        self.disconnect(conn)
 
     def disconnect(self, conn: Connection) -> None:
         with self.lock:
@@ -128,7 +122,7 @@ class LiveHub:
     def push_captions_section(self, conn: Connection) -> None:
         with self.render_context() as db:
             space = rooms.get(db, conn.space_id)
-            html = room_view.captions_section(db, space, conn.user_id, self.app, oob=True)
+            html = room_render.captions_section(db, space, conn.user_id, oob=True)
         conn.outbox.push(frame(html))
 
     def note_join(self, space_id: int, user_id: int) -> None:
@@ -158,15 +152,11 @@ class LiveHub:
                 conn.outbox.close(1000)
                 return
             if space["ended_at"] is not None:
-                conn.outbox.push(frame(room_view.ended(space)))
-                conn.outbox.close(1000, "ended")
+                _replace_room([conn], room_render.ended(space), "ended")
                 return
-            renderer = room_view.SectionRenderer(db, space, self.listeners_shown)
+            render = room_render.RoomRender(db, space, self.listeners_shown)
             user = accounts.get(db, conn.user_id)
-            parts = [renderer.section(s, conn.user_id) for s in room_view.SECTION_TEMPLATES]
-            parts.append(room_view.controls(db, space, user))
-            parts.append(room_view.captions_section(db, space, conn.user_id, self.app, oob=True))
-            conn.outbox.push(frame("".join(parts)))
+            conn.outbox.push(frame(render.fragments(conn.user_id, controls=user, captions=True)))
 
     # Flushing ----------------------------------------------------------------------------------
 
@@ -224,47 +214,30 @@ class LiveHub:
             return
         space = rooms.get(db, space_id)
         if dirt.ended or space["ended_at"] is not None:
-            data = frame(room_view.ended(space))
-            for conn in conns:
-                conn.outbox.push(data)
-                conn.outbox.close(1000, "ended")
+            _replace_room(conns, room_render.ended(space), "ended")
             return
-        for conn in conns:
-            if conn.user_id in dirt.removed:
-                conn.outbox.push(frame(room_view.removed(space)))
-                conn.outbox.close(1000, "removed")
+        removed = [c for c in conns if c.user_id in dirt.removed]
+        if removed:
+            _replace_room(removed, room_render.removed(space), "removed")
         conns = [c for c in conns if c.user_id not in dirt.removed]
-        renderer = room_view.SectionRenderer(db, space, self.listeners_shown)
-        sections = [s for s in room_view.SECTION_TEMPLATES if s in dirt.sections]
-        frames: dict[tuple, bytes] = {}
+        render = room_render.RoomRender(db, space, self.listeners_shown)
         users = accounts.by_ids(db, list(dirt.users))
-        controls: dict[int, str] = {}
         notices = defaultdict(list)
         for user_id, text in dirt.notices:
             notices[user_id].append(text)
+        shared: dict[tuple, bytes] = {}
         for conn in conns:
-            parts = [renderer.section(s, conn.user_id) for s in sections]
-            personal = conn.user_id in users or conn.user_id in notices
-            if conn.user_id in users:
-                if conn.user_id not in controls:
-                    controls[conn.user_id] = room_view.controls(db, space, users[conn.user_id])
-                parts.append(controls[conn.user_id])
-            if conn.user_id in notices:
-                parts.append(room_view.status(" ".join(notices[conn.user_id])))
-            if not parts:
-                continue
-            if personal:
-                conn.outbox.push(frame("".join(parts)))
-                continue
-            key = (
-                renderer.viewer(conn.user_id).role,
-                conn.user_id
-                if any(conn.user_id in renderer._in_section[s] for s in sections)
-                else None,
-            )
-            if key not in frames:
-                frames[key] = frame("".join(parts))
-            conn.outbox.push(frames[key])
+            uid = conn.user_id
+            if uid in users or uid in notices:  # their own controls or notices: their own frame
+                html = render.fragments(
+                    uid, dirt.sections, controls=users.get(uid), notices=notices.get(uid, ())
+                )
+                conn.outbox.push(frame(html))
+            elif dirt.sections:
+                kind = render.viewer_kind(uid, dirt.sections)
+                if kind not in shared:
+                    shared[kind] = frame(render.fragments(uid, dirt.sections))
+                conn.outbox.push(shared[kind])
 
     def reap(self) -> None:
         """Removes people whose sockets have been gone longer than the grace period."""
@@ -317,3 +290,11 @@ class LiveHub:
             conns = [c for room in self.rooms.values() for c in room.values() if c.outbox]
         for conn in conns:
             conn.outbox.close(code, "restart")
+
+
+def _replace_room(conns: list[Connection], html: str, reason: str) -> None:
+    """Pushes what takes the room's place (it ended, they were removed), then closes."""
+    data = frame(html)
+    for conn in conns:
+        conn.outbox.push(data)
+        conn.outbox.close(1000, reason)

@@ -60,6 +60,6 @@ def audio(ws, space_id: int):
         pass
     finally:
         engine.disconnect(conn)
-        hub.release(presence)
+        hub.disconnect(presence)
         if ws.connected:  # simple-websocket has not already closed it (1009, client close)
             outbox.close(1000)

@@ -3,7 +3,7 @@ htmx request with the fragments it changed for the person who acted."""
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from .. import accounts, blocks, messages, policy, posts, retention, room_view, rooms
+from .. import accounts, blocks, messages, policy, posts, retention, room_render, rooms
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import RoomEvent
 from ..extensions import limiter
@@ -24,18 +24,12 @@ def _respond(space_id: int, event: RoomEvent):
     db, user = get_db(), current_user()
     space = rooms.get(db, space_id)
     if space["ended_at"] is not None:
-        return room_view.ended(space)
+        return room_render.ended(space)
     if user["id"] in event.removed:
-        return room_view.removed(space)
-    renderer = room_view.SectionRenderer(db, space, current_app.config["LISTENERS_SHOWN"])
-    parts = [
-        renderer.section(s, user["id"]) for s in room_view.SECTION_TEMPLATES if s in event.sections
-    ]
-    parts.append(room_view.controls(db, space, user))
+        return room_render.removed(space)
+    render = room_render.RoomRender(db, space, current_app.config["LISTENERS_SHOWN"])
     mine = [text for uid, text in event.notices if uid == user["id"]]
-    if mine:
-        parts.append(room_view.status(" ".join(mine)))
-    return "".join(parts)
+    return render.fragments(user["id"], event.sections, controls=user, notices=mine)
 
 
 def _act(space_id: int, event: RoomEvent):
@@ -86,11 +80,8 @@ def room(space_id: int):
             deadline=retention.deadline(space),
             recordings=recordings_of(db, space_id),
         )
-    context = room_view.page_context(db, space, user, current_app.config["LISTENERS_SHOWN"])
-    context["join_refusal"] = policy.why(who, "join", space) if not who.present else None
-    context["captions_html"] = room_view.captions_section(db, space, user["id"], current_app)
-    context["ask_consent"] = room_view.consent_needed(who, user)
-    return render_template("rooms/room.html", **context)
+    render = room_render.RoomRender(db, space, current_app.config["LISTENERS_SHOWN"])
+    return render_template("rooms/room.html", **render.page(user))
 
 
 @bp.post("/spaces/<int:space_id>/join")
@@ -184,7 +175,7 @@ def set_policy(space_id: int):
 def end(space_id: int):
     publish(rooms.end(get_db(), space_id, current_user()))
     if is_htmx():
-        return room_view.ended(_space(space_id))
+        return room_render.ended(_space(space_id))
     return redirect(url_for("rooms.room", space_id=space_id))
 
 
@@ -199,7 +190,7 @@ def view_captions(space_id: int):
     accounts.set_view_captions(db, user["id"], on)
     current_app.extensions["spaces_hub"].set_captions(space_id, user["id"], on)
     if is_htmx():
-        return room_view.captions_section(db, space, user["id"], current_app, oob=True)
+        return room_render.captions_section(db, space, user["id"], oob=True)
     return redirect(url_for("rooms.room", space_id=space_id))
 
 
@@ -267,5 +258,5 @@ def share_dm(space_id: int):
 
 def _share_done(text: str):
     if is_htmx():
-        return room_view.status(text)
+        return room_render.status(text)
     return redirect(request.referrer or url_for("home.index"))

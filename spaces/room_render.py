@@ -1,12 +1,16 @@
-"""Rendering a room: the same partials serve the first page, htmx responses and socket pushes.
+"""Rendering a room: the one place that turns a Space into HTML, so the first page, the htmx
+answers and the socket pushes show the same thing.
 
-`SectionRenderer` renders each live section once per kind of viewer (host, speaker, listener,
-visitor) and again only for people who appear in it (their own item has no Block or Report), so
-a push to a thousand listeners costs a few renders, not a thousand.
+`RoomRender` is the entry point: it reads who is where once and renders each live section once per
+kind of viewer (host, speaker, listener, visitor), and again only for people who appear in it
+(their own item has no Block or Report), so a push to a thousand listeners costs a few renders, not
+a thousand. The functions after it render the fragments that stand alone: the person's controls,
+their captions, a status line, and what replaces the room when it ended or they were removed.
 """
 
 import dataclasses
 import operator
+from collections.abc import Iterable, Sequence
 
 from flask import current_app, g, get_template_attribute, render_template, url_for
 from markupsafe import Markup
@@ -121,37 +125,82 @@ def person_item(viewer: Actor, space: dict, row: dict) -> Markup:
     return Markup(html.replace(CSRF_SLOT, fill))  # noqa: S704 - rendered autoescaped
 
 
-class SectionRenderer:
-    """Renders sections of one Space for many viewers, sharing work between alike viewers."""
+class RoomRender:
+    """One Space's fragments for everyone looking at it, sharing the work between alike viewers.
+
+    Made once per change (or page), so each section is rendered from one reading of presence.
+    """
 
     def __init__(self, db: Database, space: dict, listeners_shown: int) -> None:
         self.db = db
         self.space = space
         self.presence = rooms.presence(db, space["id"], listeners_shown)
         self.roles = self.presence["roles"]
-        self._in_section = {
+        self._listed = {
             "stage": {r["user_id"] for r in self.presence["host"] + self.presence["speakers"]},
             "listeners": {r["user_id"] for r in self.presence["listeners"]},
             "requests": {r["user_id"] for r in self.presence["requests"]},
             "meta": set(),
         }
-        self._cache: dict[tuple, str] = {}
+        self._sections: dict[tuple, str] = {}
+        self._controls: dict[int, str] = {}
 
     def viewer(self, user_id: int | None) -> Actor:
+        """The viewer as the sections see them: only their role in this Space matters."""
         return Actor(user_id=user_id, role=self.roles.get(user_id))
 
-    def section(self, name: str, user_id: int | None) -> str:
-        who = self.viewer(user_id)
-        personal = user_id if user_id in self._in_section[name] else None
-        key = (name, who.role, personal)
-        if key not in self._cache:
-            if personal is not None and name in PERSON_LISTS:
-                self._cache[key] = self._with_own_item(name, who)
-            else:
-                self._cache[key] = self._render(name, who)
-        return self._cache[key]
+    def viewer_kind(self, user_id: int | None, sections: Iterable[str]) -> tuple:
+        """Viewers of one kind see `sections` alike, so a push can share one frame among them:
+        the same role, and listed in none of them (someone listed sees their own item)."""
+        listed = any(user_id in self._listed.get(name, ()) for name in sections)
+        return (self.roles.get(user_id), user_id if listed else None)
 
-    def _render(self, name: str, who: Actor) -> str:
+    def fragments(
+        self,
+        user_id: int,
+        sections: Iterable[str] = SECTION_TEMPLATES,
+        *,
+        controls: dict | None = None,
+        notices: Sequence[str] = (),
+        captions: bool = False,
+    ) -> str:
+        """What changed on one person's page, as out-of-band swaps: the named `sections`, their
+        own controls when `controls` is their account, their `notices` and their captions."""
+        parts = [self.section(name, user_id) for name in SECTION_TEMPLATES if name in sections]
+        if controls is not None:
+            if controls["id"] not in self._controls:  # one person may have several pages open
+                self._controls[controls["id"]] = controls_section(self.db, self.space, controls)
+            parts.append(self._controls[controls["id"]])
+        if notices:
+            parts.append(status(" ".join(notices)))
+        if captions:
+            parts.append(captions_section(self.db, self.space, user_id, oob=True))
+        return "".join(parts)
+
+    def page(self, user: dict) -> dict:
+        """What rooms/room.html shows: the fragments later changes replace, rendered in place."""
+        html = {name: self.section(name, user["id"], oob=False) for name in SECTION_TEMPLATES}
+        html["controls"] = controls_section(self.db, self.space, user, oob=False)
+        html["captions"] = captions_section(self.db, self.space, user["id"])
+        return {
+            "space": self.space,
+            "viewer": self.viewer(user["id"]),
+            "sections": {name: Markup(part) for name, part in html.items()},  # noqa: S704 - rendered autoescaped
+        }
+
+    def section(self, name: str, user_id: int | None, oob: bool = True) -> str:
+        """One section as `user_id` sees it, rendered once for each kind of viewer."""
+        role, listed = self.viewer_kind(user_id, (name,))
+        key = (name, oob, role, listed)
+        if key not in self._sections:
+            who = self.viewer(user_id)
+            if listed is not None and name in PERSON_LISTS:
+                self._sections[key] = self._with_own_item(name, who, oob)
+            else:
+                self._sections[key] = self._render(name, who, oob)
+        return self._sections[key]
+
+    def _render(self, name: str, who: Actor, oob: bool) -> str:
         return render_template(
             SECTION_TEMPLATES[name],
             space=self.space,
@@ -160,19 +209,19 @@ class SectionRenderer:
             can=policy.can,
             person_item=person_item,
             policy_labels=policy.POLICY_LABELS,
-            oob=True,
+            oob=oob,
         )
 
-    def _with_own_item(self, name: str, who: Actor) -> str:
+    def _with_own_item(self, name: str, who: Actor, oob: bool) -> str:
         """The section as someone in it sees it. Only their own item differs from what others
         with their role see (nobody blocks or reports themselves), so the list is rendered once
         per role and only that item again: rendering the whole list for each of the 60 listeners
         shown cost ~0.5 s of CPU per change, which starved the server under churn."""
-        generic = (name, who.role, None)
-        if generic not in self._cache:
+        generic = (name, oob, who.role, None)
+        if generic not in self._sections:
             # Anyone else with this role: the rules read the viewer's id only to spot "yourself".
-            self._cache[generic] = self._render(name, Actor(user_id=0, role=who.role))
-        html = self._cache[generic]
+            self._sections[generic] = self._render(name, Actor(user_id=0, role=who.role), oob)
+        html = self._sections[generic]
         row = next(
             (
                 r
@@ -185,11 +234,11 @@ class SectionRenderer:
         start = html.find(f'<li data-user-id="{who.user_id}" class="person">')
         end = html.find("</li>", start) + len("</li>")
         if row is None or start < 0:
-            return self._render(name, who)
+            return self._render(name, who, oob)
         return html[:start] + str(person_item(who, self.space, row)) + html[end:]
 
 
-def controls(db: Database, space: dict, user: dict | None, oob: bool = True) -> str:
+def controls_section(db: Database, space: dict, user: dict, oob: bool = True) -> str:
     """The person's own controls: join, leave, request, accept, microphone, stop speaking."""
     who = rooms.actor(db, space, user)
     return render_template(
@@ -199,14 +248,15 @@ def controls(db: Database, space: dict, user: dict | None, oob: bool = True) -> 
         can=policy.can,
         me=user,
         oob=oob,
-        ask_consent=bool(user) and consent_needed(who, user),
+        ask_consent=consent_needed(who, user),
+        join_refusal=None if who.present else policy.why(who, "join", space),
     )
 
 
-def captions_section(db: Database, space: dict, user_id: int, app, oob: bool = False) -> str:
+def captions_section(db: Database, space: dict, user_id: int, oob: bool = False) -> str:
     """The `View captions` toggle and, when on, the `Captions` log with the recent finals."""
     user = accounts.get(db, user_id)
-    relay = app.extensions.get("spaces_captions")
+    relay = current_app.extensions.get("spaces_captions")
     on = bool(user and user["view_captions"])
     return Markup(  # noqa: S704 - an autoescaped template's output
         render_template(
@@ -220,30 +270,24 @@ def captions_section(db: Database, space: dict, user_id: int, app, oob: bool = F
     )
 
 
+def caption_lines(finals: list[dict], partials: list[dict]) -> str:
+    """New final captions appended to the log, and the partials shown under it."""
+    return render_template("rooms/_caption_push.html", finals=finals, partials=partials)
+
+
 def status(text: str) -> str:
+    """A line in the page's status area (what an action did, a notice from the host)."""
     return render_template("rooms/_status.html", text=text)
 
 
 def ended(space: dict, oob: bool = True) -> str:
+    """Replaces the whole room once it has ended."""
     return render_template("rooms/_ended.html", space=space, oob=oob)
 
 
 def removed(space: dict) -> str:
+    """Replaces the whole room for someone the host removed."""
     return render_template("rooms/_removed.html", space=space)
-
-
-def page_context(db: Database, space: dict, user: dict, listeners_shown: int) -> dict:
-    renderer = SectionRenderer(db, space, listeners_shown)
-    who = rooms.actor(db, space, user)
-    return {
-        "space": space,
-        "viewer": who,
-        "presence": renderer.presence,
-        "can": policy.can,
-        "person_item": person_item,
-        "policy_labels": policy.POLICY_LABELS,
-        "oob": False,
-    }
 
 
 def consent_needed(viewer: Actor, user: dict) -> bool:
