@@ -22,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from websockets.asyncio.server import broadcast, serve  # noqa: E402
 
+from spaces.audio_format import FRAME_BYTES, FRAME_SECONDS  # noqa: E402
 from spaces.realtime.jitter import JitterBuffer  # noqa: E402
-from spaces.realtime.mixer import FRAME_BYTES, FRAME_SECONDS, mix_tick  # noqa: E402
+from spaces.realtime.mixer import mix_tick  # noqa: E402
 
 LEVELS_EVERY = 5  # ticks (100 ms), as the product
 

@@ -6,9 +6,10 @@ import time
 import numpy as np
 import pytest
 
+from spaces.audio_format import FRAME_BYTES, FRAME_SAMPLES, SILENCE
 from spaces.realtime.audio import AudioEngine
 from spaces.realtime.jitter import PREFILL, JitterBuffer
-from spaces.realtime.mixer import FRAME_BYTES, FRAME_SAMPLES, SILENCE, level, mix_tick
+from spaces.realtime.mixer import level, mix_tick
 
 
 def const(value: int) -> bytes:

@@ -11,8 +11,8 @@ from argon2 import PasswordHasher
 
 from spaces import accounts, captions_store, migrations, moderation, reports, retention, rooms
 from spaces import db as dbm
+from spaces.audio_format import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.errors import Forbidden
-from spaces.realtime.mixer import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.realtime.recorder import Recorder, recording_path
 
 DAY = 24 * 60 * 60

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .. import rooms
+from ..audio_format import FRAME_BYTES, FRAME_SECONDS
 from ..clock import now
 from ..events import RoomEvent
 from .jitter import JitterBuffer
-from .mixer import FRAME_BYTES, FRAME_SECONDS, mix_tick
+from .mixer import mix_tick
 from .outbox import Outbox, frame
 from .recorder import Recorder, recording_path
 

@@ -1,19 +1,14 @@
 """Mixing for one room: the room mix, each speaker's mix-minus and their levels.
 
-All audio is 16 kHz mono signed 16-bit little-endian, in 20 ms frames of 320 samples (640 bytes).
+Frames are in the room's format (spaces/audio_format.py: 20 ms of 16 kHz mono 16-bit PCM).
 The mixer runs on a steady tick; each tick asks every speaker's jitter buffer (jitter.py) for one
 frame, and the buffer decides whether there is one to play.
 """
 
 import numpy as np
 
+from ..audio_format import FRAME_SAMPLES, SAMPLE_DTYPE, SILENCE
 from .jitter import JitterBuffer
-
-SAMPLE_RATE = 16_000
-FRAME_SAMPLES = 320
-FRAME_BYTES = FRAME_SAMPLES * 2
-FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
-SILENCE = bytes(FRAME_BYTES)
 
 
 def level(samples: np.ndarray) -> float:
@@ -54,13 +49,13 @@ def mix_tick(
         frame = buffer.next_frame()
         if frame is not None:
             frames[user_id] = frame
-            arrays[user_id] = np.frombuffer(frame, dtype="<i2")
+            arrays[user_id] = np.frombuffer(frame, dtype=SAMPLE_DTYPE)
     if not arrays:
         return MixResult(SILENCE, {u: SILENCE for u in wanted_minus}, {}, {})
     total = np.zeros(FRAME_SAMPLES, dtype=np.int32)
     for samples in arrays.values():
         total += samples
-    mix = np.clip(total, -32768, 32767).astype("<i2").tobytes()
+    mix = np.clip(total, -32768, 32767).astype(SAMPLE_DTYPE).tobytes()
     minus = {}
     for user_id in wanted_minus:
         own = arrays.get(user_id)
@@ -69,6 +64,6 @@ def mix_tick(
         elif len(arrays) == 1:
             minus[user_id] = SILENCE
         else:
-            minus[user_id] = np.clip(total - own, -32768, 32767).astype("<i2").tobytes()
+            minus[user_id] = np.clip(total - own, -32768, 32767).astype(SAMPLE_DTYPE).tobytes()
     levels = {user_id: level(samples) for user_id, samples in arrays.items()}
     return MixResult(mix, minus, levels, frames)
