@@ -1,16 +1,22 @@
 """Spaces: live audio rooms in the browser."""
 
 from pathlib import Path
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from . import config as config_module
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None) -> "Flask":
     """Defaults from the environment, then the test's settings; then data/, schema, extensions."""
+    # Deferred: importing the package must not load Flask, because the terminal client
+    # (spaces.cli) lives in it and starts without the server (tests/test_cli_protocol.py).
+    from flask import Flask
+
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
