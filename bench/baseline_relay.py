@@ -3,7 +3,7 @@
 It has none of the product's checks (no accounts, origin, roles, rate limits, recording): one
 websocket per participant, `/audio?speaker=<n>` for a speaker (frames kept), anything else a
 listener. Every 20 ms it runs the product's own mixer (spaces/realtime/mixer.py: per-speaker jitter
-buffers, int32 sum and clamp, mix-minus, plus the engine's trim of a buffer's standing surplus),
+buffers from spaces/realtime/jitter.py, trimming included, int32 sum and clamp, mix-minus),
 `websockets.broadcast`s the mix to the listeners, sends each speaker their mix-minus, and every
 100 ms broadcasts the same levels message as the product.
 
@@ -22,28 +22,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from websockets.asyncio.server import broadcast, serve  # noqa: E402
 
-from spaces.realtime.mixer import (  # noqa: E402
-    FRAME_BYTES,
-    FRAME_SECONDS,
-    PREFILL,
-    SpeakerBuffer,
-    mix_tick,
-)
+from spaces.audio_format import FRAME_BYTES, FRAME_SECONDS  # noqa: E402
+from spaces.realtime.jitter import JitterBuffer  # noqa: E402
+from spaces.realtime.mixer import mix_tick  # noqa: E402
 
 LEVELS_EVERY = 5  # ticks (100 ms), as the product
-TRIM_AFTER = 50  # as the product (spaces/realtime/audio.py): drop a frame held spare for 1 s
 
 
 class Relay:
     def __init__(self) -> None:
         self.listeners: set = set()
         self.speakers: dict[int, object] = {}  # speaker id -> connection
-        self.buffers: dict[int, SpeakerBuffer] = {}
+        self.buffers: dict[int, JitterBuffer] = {}
         self.ticks = 0
         self.late = 0
         self.peaks: dict[int, float] = {}
         self.last_levels: dict = {}
-        self.surplus: dict[int, int] = {}
 
     async def handler(self, ws) -> None:
         query = parse_qs(urlsplit(ws.request.path).query)
@@ -52,7 +46,7 @@ class Relay:
             self.listeners.add(ws)
         else:
             self.speakers[speaker] = ws
-            self.buffers[speaker] = SpeakerBuffer()
+            self.buffers[speaker] = JitterBuffer()
         try:
             async for message in ws:
                 if (
@@ -71,12 +65,6 @@ class Relay:
     def tick(self) -> None:
         self.ticks += 1
         result = mix_tick(self.buffers, set(self.speakers))
-        for uid, buffer in self.buffers.items():
-            held = self.surplus.get(uid, 0) + 1 if len(buffer.frames) >= PREFILL else 0
-            if held >= TRIM_AFTER:
-                buffer.frames.popleft()
-                held = 0
-            self.surplus[uid] = held
         broadcast(self.listeners, result.mix)
         for uid, ws in list(self.speakers.items()):
             broadcast((ws,), result.minus.get(uid, result.mix))

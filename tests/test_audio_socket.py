@@ -21,8 +21,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from spaces import accounts, rooms
+from spaces.audio_format import FRAME_BYTES, FRAME_SAMPLES, SILENCE
 from spaces.realtime.audio import AudioEngine
-from spaces.realtime.mixer import FRAME_BYTES, FRAME_SAMPLES, SILENCE
 
 FRAME_SECONDS = 0.02
 STOP_WITHIN = 0.1  # seconds: a role change silences someone at the listener within this

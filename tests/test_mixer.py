@@ -1,21 +1,15 @@
-"""The per-room mixer: jitter buffers, the room mix, mix-minus, clipping, levels and the tick."""
+"""The per-room mixer: the room mix, mix-minus, clipping, levels and the tick (the jitter buffers
+it draws from are tested in test_jitter.py)."""
 
 import time
 
 import numpy as np
 import pytest
 
+from spaces.audio_format import FRAME_BYTES, FRAME_SAMPLES, SILENCE
 from spaces.realtime.audio import AudioEngine
-from spaces.realtime.mixer import (
-    FRAME_BYTES,
-    FRAME_SAMPLES,
-    MAX_BUFFER,
-    PREFILL,
-    SILENCE,
-    SpeakerBuffer,
-    level,
-    mix_tick,
-)
+from spaces.realtime.jitter import PREFILL, JitterBuffer
+from spaces.realtime.mixer import level, mix_tick
 
 
 def const(value: int) -> bytes:
@@ -31,9 +25,9 @@ def samples(frame: bytes) -> np.ndarray:
     return np.frombuffer(frame, dtype="<i2").astype(np.int32)
 
 
-def primed(*frames: bytes) -> SpeakerBuffer:
+def primed(*frames: bytes) -> JitterBuffer:
     """A buffer that will play `frames` (already past its prefill)."""
-    buffer = SpeakerBuffer()
+    buffer = JitterBuffer()
     for frame in frames:
         buffer.push(frame)
     assert len(frames) >= PREFILL
@@ -64,14 +58,14 @@ def test_a_lone_speaker_hears_silence_not_their_own_voice():
 
 def test_a_speaker_who_is_not_sending_hears_the_whole_mix():
     a = tone(500)
-    result = mix_tick({1: primed(a, a), 2: SpeakerBuffer()}, {1, 2})
+    result = mix_tick({1: primed(a, a), 2: JitterBuffer()}, {1, 2})
     assert result.minus[2] == a
     assert result.minus[1] == SILENCE
     assert set(result.levels) == {1}
 
 
 def test_nobody_speaking_is_silence_for_everyone():
-    result = mix_tick({1: SpeakerBuffer()}, {1})
+    result = mix_tick({1: JitterBuffer()}, {1})
     assert result.mix == SILENCE
     assert result.minus == {1: SILENCE}
     assert result.levels == {}
@@ -98,78 +92,6 @@ def test_mix_minus_of_three_loud_speakers_also_clamps():
     for uid in (1, 2, 3):
         assert np.array_equal(samples(result.minus[uid]), expected)
     assert np.sign(samples(result.mix)).tolist() == np.sign(samples(loud)).tolist()
-
-
-# Jitter buffer --------------------------------------------------------------------------------
-
-
-def test_a_speaker_is_heard_only_once_the_prefill_is_buffered():
-    buffer = SpeakerBuffer()
-    frames = [const(i + 1) for i in range(PREFILL + 1)]
-    for frame in frames[: PREFILL - 1]:
-        buffer.push(frame)
-        assert buffer.pop() is None  # still filling
-    buffer.push(frames[PREFILL - 1])
-    assert buffer.pop() == frames[0]  # plays from the oldest frame
-
-
-def test_an_underrun_gives_silence_then_refills_before_playing_again():
-    a = const(100)
-    buffer = primed(a, a)
-    buffers = {1: buffer}
-    assert mix_tick(buffers).mix == a
-    assert mix_tick(buffers).mix == a
-    assert mix_tick(buffers).mix == SILENCE  # underrun: silence, not a repeat or a stall
-    assert buffer.underruns == 1
-    buffer.push(a)
-    assert mix_tick(buffers).mix == SILENCE  # refilling: one frame is not enough
-    buffer.push(a)
-    assert mix_tick(buffers).mix == a
-
-
-def test_an_overrun_drops_the_oldest_frames():
-    buffer = SpeakerBuffer()
-    frames = [const(i + 1) for i in range(MAX_BUFFER + 5)]
-    for frame in frames:
-        buffer.push(frame)
-    assert len(buffer.frames) == MAX_BUFFER
-    assert buffer.dropped == 5
-    assert buffer.pop() == frames[5]  # the oldest five are gone; the newest kept
-
-
-def test_a_fast_sender_never_makes_the_delay_grow():
-    """A speaker whose clock runs 10% fast (or who bursts after a stall) for ten minutes of ticks:
-    the buffered delay stays bounded, and is the same after ten minutes as after ten seconds."""
-    buffer = SpeakerBuffer()
-    buffers = {1: buffer}
-    delays = []
-    sent = 0
-    for tick in range(30_000):  # ten minutes of 20 ms ticks
-        due = int(tick * 1.1) + 1
-        while sent < due:
-            buffer.push(const(1))
-            sent += 1
-        if tick % 1000 == 500:  # a burst, as after a network stall
-            for _ in range(20):
-                buffer.push(const(1))
-        mix_tick(buffers)
-        delays.append(len(buffer.frames))
-    assert max(delays) <= MAX_BUFFER
-    assert delays[500] == delays[-1] == delays[29_500]
-    assert buffer.dropped > 0
-
-
-def test_a_slow_sender_gets_silence_on_underrun_never_extra_delay():
-    buffer = SpeakerBuffer()
-    buffers = {1: buffer}
-    out = []
-    for tick in range(5000):
-        if tick % 10 != 0:  # 10% of frames never arrive
-            buffer.push(const(1))
-        out.append(mix_tick(buffers).mix)
-        assert len(buffer.frames) <= PREFILL
-    assert buffer.underruns > 0
-    assert out.count(SILENCE) < len(out) * 0.3
 
 
 # Levels ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from spaces.realtime.mixer import FRAME_SAMPLES, SAMPLE_RATE
+from spaces.audio_format import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.realtime.recorder import Recorder, recording_path
 
 

@@ -20,8 +20,8 @@ from spaces import (
     rooms,
 )
 from spaces import db as dbm
+from spaces.audio_format import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.errors import Forbidden
-from spaces.realtime.mixer import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.realtime.recorder import Recorder, recording_path
 
 DAY = 24 * 60 * 60

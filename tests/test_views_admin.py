@@ -11,7 +11,7 @@ from html_query import parse
 
 from spaces import accounts, captions_store, moderation, recordings, retention, rooms
 from spaces import db as dbm
-from spaces.realtime.mixer import FRAME_SAMPLES, SAMPLE_RATE
+from spaces.audio_format import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.realtime.recorder import Recorder, recording_path
 
 DAY = 24 * 60 * 60

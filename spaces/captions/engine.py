@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..audio_format import SAMPLE_RATE  # also Whisper's rate: frames are decoded as they come
+
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 FULL_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames: what Whisper was trained on
 _WORD = re.compile(r"[^\w']+")
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..audio_format import SAMPLE_DTYPE, SAMPLE_WIDTH
+from ..audio_format import SAMPLE_RATE as SR
 from .buffer import AudioBuffer
-from .engine import SAMPLE_RATE as SR
 from .policy import StreamPolicy
 from .vad import WINDOW, StreamingVad
 
@@ -29,7 +30,8 @@ class Segmenter:
 
     def feed(self, pcm: bytes, t: float) -> None:
         """Append int16 LE mono 16 kHz audio whose first sample is at `t` on the timeline."""
-        x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float32)
+        x = np.frombuffer(pcm[: len(pcm) - len(pcm) % SAMPLE_WIDTH], dtype=SAMPLE_DTYPE)
+        x = x.astype(np.float32)
         if self._t0 is not None:
             jump = t - (self._t0 + self._audio.end / SR)
             if abs(jump) > self.policy.max_gap_s:

@@ -24,14 +24,12 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from ..audio_format import SAMPLE_RATE as SR
 from .agreement import LocalAgreement
-from .engine import SAMPLE_RATE as SR
 from .engine import words
 from .policy import Pending, StreamPolicy
 from .segmentation import Segmenter
 from .vad import StreamingVad
-
-FRAME_BYTES = 640  # 20 ms of 16 kHz mono int16
 
 
 class Transcribe(Protocol):

@@ -22,9 +22,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
+from ..audio_format import FRAME_BYTES
 from .policy import StreamPolicy
 from .scheduler import COUNTERS
-from .streaming import FRAME_BYTES, CaptionUpdate
+from .streaming import CaptionUpdate
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..realtime.mixer import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE, level
 from .exits import CliError
-
-__all__ = ["FRAME_BYTES", "FRAME_SAMPLES", "SAMPLE_RATE", "WavWriter", "frame_level", "load_frames"]
+from .protocol import (
+    FRAME_BYTES,
+    FRAME_SAMPLES,
+    LEVEL_FLOOR_DBFS,
+    SAMPLE_DTYPE,
+    SAMPLE_RATE,
+    SAMPLE_WIDTH,
+)
 
 
 def resample(samples: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
@@ -41,7 +46,7 @@ def _fft_convolve(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
 def to_pcm16(samples: np.ndarray) -> bytes:
     """Float samples in [-1, 1] to little-endian signed 16-bit, clipped (never wrapped)."""
     scaled = np.clip(np.round(samples * 32767.0), -32768, 32767)
-    return scaled.astype("<i2").tobytes()
+    return scaled.astype(SAMPLE_DTYPE).tobytes()
 
 
 def load_frames(path: str | Path) -> list[bytes]:
@@ -78,7 +83,7 @@ class WavWriter:
         except OSError as exc:
             raise CliError(f"Cannot write {path}: {exc}") from exc
         self._file.setnchannels(1)
-        self._file.setsampwidth(2)
+        self._file.setsampwidth(SAMPLE_WIDTH)
         self._file.setframerate(SAMPLE_RATE)
         self.frames = 0
 
@@ -98,5 +103,10 @@ class WavWriter:
 
 
 def frame_level(frame: bytes) -> float:
-    """Loudness of one frame from 0 to 1, on the scale of the server's levels messages."""
-    return level(np.frombuffer(frame, dtype="<i2"))
+    """Loudness of one frame from 0 to 1, on the scale of the server's levels messages, so the
+    meter reads the same for what you hear and for what the server says it hears."""
+    samples = np.frombuffer(frame, dtype=SAMPLE_DTYPE).astype(np.float64)
+    if samples.size == 0:
+        return 0.0
+    dbfs = 10 * np.log10(max(float(np.mean(samples**2)), 1e-12) / 32768.0**2)
+    return float(np.clip(1 - dbfs / LEVEL_FLOOR_DBFS, 0.0, 1.0))

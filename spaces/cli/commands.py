@@ -7,12 +7,12 @@ import time
 
 from . import tokens
 from .api import Api, SpaceURL, server_url
-from .audio_files import FRAME_BYTES, WavWriter, frame_level, frames_forever, load_frames
+from .audio_files import WavWriter, frame_level, frames_forever, load_frames
 from .exits import EXIT_OK, CliError
 from .link import AudioLink, Closed
 from .meter import Meter, clock
+from .protocol import FRAME_BYTES, FRAME_SECONDS
 
-FRAME_SECONDS = 0.02
 TAIL_SECONDS = 0.3  # after the last frame, before the mic goes off: the server's buffer plays out
 
 

@@ -10,8 +10,8 @@ from websockets.sync.client import connect
 
 from .api import ENDED_MESSAGE, SpaceURL
 from .exits import EXIT_ENDED, EXIT_ERROR, EXIT_OK, EXIT_REFUSED, CliError
+from .protocol import ENDED, REMOVED
 
-REMOVED, ENDED = 4403, 4410
 RETRY_CODES = {1006, 1011, 1012, 1013}  # network trouble, server error or restart: reconnect
 BACKOFF = (0.25, 0.5, 1.0, 2.0)
 RECONNECT_FOR = 10.0  # seconds; the server keeps your role this long

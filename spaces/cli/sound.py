@@ -3,8 +3,8 @@
 import threading
 from collections import deque
 
-from .audio_files import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE
 from .exits import CliError
+from .protocol import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE
 
 PLAYBACK_PREFILL = 3  # frames (60 ms) buffered before playing, absorbing network jitter
 PLAYBACK_MAX = 8  # frames (160 ms); older ones are dropped so the delay never grows

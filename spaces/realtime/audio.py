@@ -6,7 +6,6 @@ writes it through every connection's non-blocking outbox (see outbox.py); speake
 mix-minus. The mix is recorded, and each consenting speaker's own frames go to the caption worker.
 """
 
-import contextlib
 import itertools
 import json
 import logging
@@ -19,16 +18,17 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .. import recordings, rooms
+from ..audio_format import FRAME_BYTES, FRAME_SECONDS
 from ..clock import now
 from ..events import RoomEvent
-from .mixer import FRAME_BYTES, FRAME_SECONDS, PREFILL, SpeakerBuffer, mix_tick
+from .jitter import JitterBuffer
+from .mixer import mix_tick
 from .outbox import Outbox, frame
 from .recorder import Recorder, recording_path
 
 log = logging.getLogger(__name__)
 
 LEVELS_EVERY = 5  # ticks (100 ms)
-TRIM_AFTER = 50  # ticks (1 s) a speaker's buffer may hold a spare frame before one is dropped
 REMOVED_CLOSE, ENDED_CLOSE = 4403, 4410
 
 
@@ -61,7 +61,7 @@ class AudioRoom:
         self.space_id = space["id"]
         self.started = space["created_at"]
         self.conns: dict[int, AudioConnection] = {}
-        self.buffers: dict[int, SpeakerBuffer] = {}
+        self.buffers: dict[int, JitterBuffer] = {}
         self.stage: set[int] = set()
         self.on_air: set[int] = set()
         self.consent: set[int] = set()
@@ -71,7 +71,6 @@ class AudioRoom:
         self.last_levels: dict[int, float] = {}
         self.peak_levels: dict[int, float] = {}
         self.error_reported = False
-        self.surplus: dict[int, int] = {}  # user id -> ticks their buffer has held a spare frame
 
     def offset(self) -> float:
         """Seconds since the Space started, by the recording's own clock once it runs."""
@@ -207,7 +206,7 @@ class AudioEngine:
             for user_id in set(room.buffers) - on_air:
                 room.buffers.pop(user_id).clear()
             for user_id in on_air - set(room.buffers):
-                room.buffers[user_id] = SpeakerBuffer()
+                room.buffers[user_id] = JitterBuffer()
             room.stage, room.on_air = stage, on_air
             room.consent = {r[0] for r in rows if r[2]}
 
@@ -277,7 +276,6 @@ class AudioEngine:
             self._start_recording(room)
         speakers_listening = {c.user_id for c in conns if c.user_id in stage}
         result = mix_tick(buffers, speakers_listening)
-        self._trim(room, buffers)
         offset = room.offset()
         room.ticks += 1
         mix_frame = frame(result.mix)
@@ -310,23 +308,6 @@ class AudioEngine:
             return None
         room.last_levels = peaks
         return frame(json.dumps({"type": "levels", "levels": peaks}))
-
-    def _trim(self, room: AudioRoom, buffers: dict[int, SpeakerBuffer]) -> None:
-        """Keeps delay from ratcheting up. After an underrun a buffer refills to PREFILL, so frames
-        that arrive late and then in a bunch stay queued for good (in and out run at the same
-        rate): each hiccup would add 20 ms until MAX_BUFFER. A buffer that has kept a spare frame
-        beyond what it needs after every tick for a second drops its oldest one."""
-        for user_id, buffer in buffers.items():
-            if len(buffer.frames) < PREFILL:
-                room.surplus[user_id] = 0
-                continue
-            held = room.surplus.get(user_id, 0) + 1
-            if held >= TRIM_AFTER:
-                with contextlib.suppress(IndexError):  # the reader thread may have trimmed too
-                    buffer.frames.popleft()
-                    buffer.dropped += 1
-                held = 0
-            room.surplus[user_id] = held
 
     def _report_recording_error(self, room: AudioRoom) -> None:
         """A failed recording (a full disk) is written where admins see it; the room goes on."""

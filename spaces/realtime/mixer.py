@@ -1,54 +1,14 @@
-"""Mixing for one room: per-speaker jitter buffers, the room mix and each speaker's mix-minus.
+"""Mixing for one room: the room mix, each speaker's mix-minus and their levels.
 
-All audio is 16 kHz mono signed 16-bit little-endian, in 20 ms frames of 320 samples (640 bytes).
-The mixer runs on a steady tick; each tick takes at most one frame per speaker. A speaker's buffer
-starts playing once it holds PREFILL frames (absorbing network jitter) and drops its oldest frames
-beyond MAX_BUFFER, so a speaker whose clock runs fast never adds delay.
+Frames are in the room's format (spaces/audio_format.py: 20 ms of 16 kHz mono 16-bit PCM).
+The mixer runs on a steady tick; each tick asks every speaker's jitter buffer (jitter.py) for one
+frame, and the buffer decides whether there is one to play.
 """
-
-from collections import deque
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
-FRAME_SAMPLES = 320
-FRAME_BYTES = FRAME_SAMPLES * 2
-FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
-PREFILL = 2  # frames (40 ms) buffered before a speaker is heard
-MAX_BUFFER = 6  # frames (120 ms); older ones are dropped
-SILENCE = bytes(FRAME_BYTES)
-
-
-class SpeakerBuffer:
-    """Small jitter buffer for one speaker's incoming frames."""
-
-    def __init__(self) -> None:
-        self.frames: deque[bytes] = deque()
-        self.playing = False
-        self.dropped = 0
-        self.underruns = 0
-
-    def push(self, frame: bytes) -> None:
-        self.frames.append(frame)
-        while len(self.frames) > MAX_BUFFER:
-            self.frames.popleft()
-            self.dropped += 1
-
-    def pop(self) -> bytes | None:
-        """The next frame, or None while (re)filling or after the speaker stopped sending."""
-        if not self.playing:
-            if len(self.frames) < PREFILL:
-                return None
-            self.playing = True
-        if not self.frames:
-            self.playing = False
-            self.underruns += 1
-            return None
-        return self.frames.popleft()
-
-    def clear(self) -> None:
-        self.frames.clear()
-        self.playing = False
+from ..audio_format import FRAME_SAMPLES, SAMPLE_DTYPE, SILENCE
+from .jitter import JitterBuffer
 
 
 def level(samples: np.ndarray) -> float:
@@ -80,22 +40,22 @@ class MixResult:
 
 
 def mix_tick(
-    buffers: dict[int, SpeakerBuffer], wanted_minus: set[int] | frozenset = frozenset()
+    buffers: dict[int, JitterBuffer], wanted_minus: set[int] | frozenset = frozenset()
 ) -> MixResult:
     """Mixes one frame from every buffer. Sums in int32 and clamps, so loud voices never wrap."""
     frames: dict[int, bytes] = {}
     arrays: dict[int, np.ndarray] = {}
     for user_id, buffer in buffers.items():
-        frame = buffer.pop()
+        frame = buffer.next_frame()
         if frame is not None:
             frames[user_id] = frame
-            arrays[user_id] = np.frombuffer(frame, dtype="<i2")
+            arrays[user_id] = np.frombuffer(frame, dtype=SAMPLE_DTYPE)
     if not arrays:
         return MixResult(SILENCE, {u: SILENCE for u in wanted_minus}, {}, {})
     total = np.zeros(FRAME_SAMPLES, dtype=np.int32)
     for samples in arrays.values():
         total += samples
-    mix = np.clip(total, -32768, 32767).astype("<i2").tobytes()
+    mix = np.clip(total, -32768, 32767).astype(SAMPLE_DTYPE).tobytes()
     minus = {}
     for user_id in wanted_minus:
         own = arrays.get(user_id)
@@ -104,6 +64,6 @@ def mix_tick(
         elif len(arrays) == 1:
             minus[user_id] = SILENCE
         else:
-            minus[user_id] = np.clip(total - own, -32768, 32767).astype("<i2").tobytes()
+            minus[user_id] = np.clip(total - own, -32768, 32767).astype(SAMPLE_DTYPE).tobytes()
     levels = {user_id: level(samples) for user_id, samples in arrays.items()}
     return MixResult(mix, minus, levels, frames)

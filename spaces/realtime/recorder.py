@@ -12,7 +12,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from .mixer import SAMPLE_RATE
+from ..audio_format import FRAME_SECONDS, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 50  # frames (1 s)
@@ -43,7 +43,7 @@ class Recorder:
 
     @property
     def seconds(self) -> float:
-        return self.frames * 0.02
+        return self.frames * FRAME_SECONDS
 
     def write(self, frame: bytes) -> None:
         if self.error:
