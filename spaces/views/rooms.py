@@ -8,7 +8,7 @@ from ..errors import DomainError, Forbidden, NotFound
 from ..events import RoomEvent
 from ..extensions import limiter
 from ..recordings import for_space as recordings_of
-from ..web import current_user, get_db, is_htmx, login_required, publish
+from ..web import current_user, get_db, is_htmx, live_hub, login_required, publish
 
 bp = Blueprint("rooms", __name__)
 
@@ -89,7 +89,7 @@ def room(space_id: int):
 @limiter.limit("30 per minute")
 def join(space_id: int):
     event = rooms.join(get_db(), space_id, current_user())
-    current_app.extensions["spaces_hub"].note_join(space_id, current_user()["id"])
+    live_hub().note_join(space_id, current_user()["id"])
     return _act(space_id, event)
 
 
@@ -188,7 +188,7 @@ def view_captions(space_id: int):
     rooms.require(db, space, user, "view_captions")
     on = request.form.get("on") == "1"
     accounts.set_view_captions(db, user["id"], on)
-    current_app.extensions["spaces_hub"].set_captions(space_id, user["id"], on)
+    live_hub().set_captions(space_id, user["id"], on)
     if is_htmx():
         return room_render.captions_section(db, space, user["id"], oob=True)
     return redirect(url_for("rooms.room", space_id=space_id))
