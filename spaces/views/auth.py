@@ -4,6 +4,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, sessio
 
 from .. import accounts
 from ..errors import DomainError
+from ..redirects import same_site_path
 from ..web import csrf, get_db, limiter
 
 bp = Blueprint("auth", __name__)
@@ -15,12 +16,6 @@ def _username_key() -> str:
 
 def _failed(response) -> bool:
     return response.status_code == 401
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("home.index")
 
 
 def _sign_in(user: dict) -> None:
@@ -54,7 +49,7 @@ def login():
             errors = {"password": "That username and password do not match."}
             return render_template("login.html", form=form, errors=errors), 401
         _sign_in(user)
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(same_site_path(request.args.get("next")) or url_for("home.index"))
     return render_template("login.html", form=form, errors={})
 
 
