@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 
@@ -19,6 +20,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(config_module.defaults())
     if test_config:
         app.config.update(test_config)
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:  # behind nginx: limits count per client, from the address the proxies forwarded
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     data = Path(app.config["DATA_DIR"])
     data.mkdir(parents=True, exist_ok=True)
     Path(app.config["RECORDINGS_DIR"]).mkdir(parents=True, exist_ok=True)

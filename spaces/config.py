@@ -31,6 +31,7 @@ def defaults() -> dict:
         "RECORDINGS_DIR": str(directory / "recordings"),
         "HOST": os.environ.get("HOST", "127.0.0.1"),
         "PORT": _env_int("PORT", 5000),
+        "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SECURE_COOKIES", "") == "1",

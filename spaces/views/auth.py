@@ -18,6 +18,20 @@ def _failed(response) -> bool:
     return response.status_code == 401
 
 
+# The login form and /api/token are two doors to one password check, so they share one lock per
+# username (whatever address the guesses come from) and one per address; only failures count.
+_per_username = limiter.shared_limit(
+    "5 per minute",
+    scope="login-user",
+    key_func=_username_key,
+    methods=["POST"],
+    deduct_when=_failed,
+)
+_per_address = limiter.shared_limit(
+    "30 per 10 minutes", scope="login-address", methods=["POST"], deduct_when=_failed
+)
+
+
 def _sign_in(user: dict) -> None:
     session.clear()
     session["user_id"] = user["id"]
@@ -39,8 +53,8 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("5 per minute", methods=["POST"], key_func=_username_key, deduct_when=_failed)
-@limiter.limit("30 per 10 minutes", methods=["POST"], deduct_when=_failed)
+@_per_username
+@_per_address
 def login():
     form = {"username": request.form.get("username", "")}
     if request.method == "POST":
@@ -55,8 +69,8 @@ def login():
 
 @bp.post("/api/token")
 @csrf.exempt
-@limiter.limit("5 per minute", key_func=_username_key, deduct_when=_failed)
-@limiter.limit("30 per 10 minutes", deduct_when=_failed)
+@_per_username
+@_per_address
 def api_token():
     """A bearer token for the terminal client (`spaces login`), for a username and password."""
     user = accounts.authenticate(
