@@ -23,9 +23,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:  # behind nginx: limits count per client, from the address the proxies forwarded
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
-    data = Path(app.config["DATA_DIR"])
-    data.mkdir(parents=True, exist_ok=True)
-    Path(app.config["RECORDINGS_DIR"]).mkdir(parents=True, exist_ok=True)
+    data = config_module.private_dir(app.config["DATA_DIR"])
+    config_module.private_dir(app.config["RECORDINGS_DIR"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_module.secret_key(data)
 

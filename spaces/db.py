@@ -5,6 +5,7 @@ Domain modules take a `Database` first. `write()` opens `BEGIN IMMEDIATE`, so a 
 """
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,9 @@ BUSY_TIMEOUT_MS = 5000
 
 
 def connect(path: str | Path) -> Database:
+    # Created readable by this account only before SQLite opens it: SQLite gives the -wal and
+    # -shm files the main file's permissions, so all three stay private under any umask.
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
     conn = sqlite3.connect(
         str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )

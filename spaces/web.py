@@ -37,6 +37,7 @@ CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 )
 
+HSTS = "max-age=31536000; includeSubDomains"
 
 CSRF_SLOT = "<!--csrf-->"
 
@@ -185,6 +186,8 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Permissions-Policy", "microphone=(self)")
+        if app.config["SESSION_COOKIE_SECURE"]:  # SECURE_COOKIES=1: served over https only
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
     @app.errorhandler(CSRFError)

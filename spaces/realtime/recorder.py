@@ -7,6 +7,7 @@ Space running, and is reported through `error` for admins.
 
 import contextlib
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -34,9 +35,11 @@ class Recorder:
         self.error: str | None = None
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Created private; libsndfile owns the descriptor (it closes it, even on failure).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             self._file = sf.SoundFile(
-                str(path), "w", samplerate=SAMPLE_RATE, channels=1, format="OGG", subtype="OPUS"
+                fd, "w", samplerate=SAMPLE_RATE, channels=1, format="OGG", subtype="OPUS"
             )
         except (OSError, RuntimeError, sf.LibsndfileError) as exc:
             self._fail(exc)
