@@ -3,6 +3,8 @@ redirect after login, private files on disk, and HSTS."""
 
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 from argon2 import PasswordHasher
@@ -168,6 +170,22 @@ def test_a_fresh_data_directory_is_private_from_the_start(make_app, tmp_path, pe
     db.execute("INSERT INTO users (username, password_hash, created_at) VALUES ('x', 'x', 0)")
     for name in ("spaces.db", "spaces.db-wal", "spaces.db-shm"):
         assert mode(data / name) == 0o600, name
+
+
+def test_a_new_connection_leaves_the_others_locks_alone(tmp_path):
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it: making
+    the file private must not do that to connections already open (in the server, other
+    threads'), or another process takes itself for the last one and deletes the WAL under them.
+    """
+    path = tmp_path / "spaces.db"
+    first = dbm.connect(path)
+    first.execute("CREATE TABLE t (x)")
+    dbm.connect(path).execute("SELECT * FROM t")  # another thread's connection
+    script = "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('SELECT * FROM t').close()"
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    assert (tmp_path / "spaces.db-wal").exists() and (tmp_path / "spaces.db-shm").exists()
+    first.execute("INSERT INTO t VALUES (1)")
+    assert dbm.connect(path).execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1
 
 
 def test_the_secret_key_is_kept_and_never_rewritten(tmp_path, permissive_umask):
