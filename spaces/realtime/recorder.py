@@ -36,10 +36,10 @@ class Recorder:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Created private; libsndfile owns the descriptor (it closes it, even on failure).
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # Created private first; libsndfile then opens the file by name and keeps its mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
             self._file = sf.SoundFile(
-                fd, "w", samplerate=SAMPLE_RATE, channels=1, format="OGG", subtype="OPUS"
+                str(path), "w", samplerate=SAMPLE_RATE, channels=1, format="OGG", subtype="OPUS"
             )
         except (OSError, RuntimeError, sf.LibsndfileError) as exc:
             self._fail(exc)
