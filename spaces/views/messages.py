@@ -4,8 +4,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import accounts, blocks, messages
 from ..errors import DomainError
-from ..extensions import limiter
 from ..web import current_user, get_db, is_htmx, login_required
+from . import dm_limit
 
 bp = Blueprint("messages", __name__)
 
@@ -47,7 +47,7 @@ def thread(username: str):
 
 @bp.post("/messages/<username>")
 @login_required
-@limiter.limit("30 per minute")
+@dm_limit.one_message
 def send(username: str):
     db = get_db()
     me = current_user()
