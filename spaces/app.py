@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from . import config, manage, migrations, templating, views
@@ -36,6 +37,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "microphone=(self)",
 }
+
+HSTS = "max-age=31536000; includeSubDomains"
 
 # Every error page but the domain's (a DomainError brings its own message and status): the
 # status and the sentence shown, by exception class or by HTTP status.
@@ -91,9 +94,11 @@ def configure(app: Flask, test_config: dict | None) -> None:
     app.config.update(config.defaults())
     if test_config:
         app.config.update(test_config)
-    data = Path(app.config["DATA_DIR"])
-    data.mkdir(parents=True, exist_ok=True)
-    Path(app.config["RECORDINGS_DIR"]).mkdir(parents=True, exist_ok=True)
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:  # behind nginx: limits count per client, from the address the proxies forwarded
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    data = config.private_dir(app.config["DATA_DIR"])
+    config.private_dir(app.config["RECORDINGS_DIR"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.secret_key(data)
 
@@ -127,6 +132,8 @@ def forget_user(_exc: BaseException | None) -> None:
 def security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if current_app.config["SESSION_COOKIE_SECURE"]:  # SECURE_COOKIES=1: served over https only
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 

@@ -14,12 +14,31 @@ def data_dir() -> Path:
     return Path(os.environ.get("DATA_DIR", "data")).resolve()
 
 
+def private_dir(path: str | Path) -> Path:
+    """A directory only this account can enter, created so from the start (an existing one is
+    left as the operator set it)."""
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
 def secret_key(directory: Path) -> str:
     """A random key generated once and kept in data/, so sessions survive restarts."""
     path = directory / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        # Written whole under a name of its own, created readable by this account only, then
+        # linked into place: never readable by others, and a process starting at the same
+        # moment reads the whole key of whichever linked first, never a half-written file.
+        draft = directory / f".secret_key.{secrets.token_hex(8)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
@@ -31,6 +50,7 @@ def defaults() -> dict:
         "RECORDINGS_DIR": str(directory / "recordings"),
         "HOST": os.environ.get("HOST", "127.0.0.1"),
         "PORT": _env_int("PORT", 5000),
+        "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SECURE_COOKIES", "") == "1",

@@ -5,6 +5,7 @@ Domain modules take a `Database` first. `write()` opens `BEGIN IMMEDIATE`, so a 
 """
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ BUSY_TIMEOUT_MS = 5000
 
 
 def connect(path: str | Path) -> Database:
+    _create_private(path)
     conn = sqlite3.connect(
         str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )
@@ -26,6 +28,17 @@ def connect(path: str | Path) -> Database:
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA secure_delete = ON")
     return Database(conn)
+
+
+def _create_private(path: str | Path) -> None:
+    """A new database file is created readable by this account only, before SQLite opens it;
+    SQLite gives the -wal and -shm files the main file's permissions, so all three stay private
+    under any umask. An existing file is never opened here: closing any descriptor of a file
+    drops every POSIX lock this process holds on it, including other connections' locks. (The
+    file is new only at the first connection, which create_app makes before any thread serves.)
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 @contextlib.contextmanager

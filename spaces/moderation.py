@@ -169,6 +169,18 @@ def _tell_host(db: Database, space: dict, report_id: int, rule: str, note: str) 
     messages.send(db, system_user_id(db), space["host_id"], text, f"/appeals/{report_id}")
 
 
+def decision_for_host(db: Database, host: dict, report_id: int) -> dict:
+    """The decision the host's appeal page shows: a violation found in their Space, standing,
+    under appeal, or appealed and settled (the host was told of each). An open report, or one
+    found to be no violation, stays between the reporter and the admins: NotFound, as for a
+    report that does not exist, so the page shows neither its existence nor the admin's notes."""
+    report = get_report(db, report_id)
+    found = report["state"] in ("violation", "appealed") or report["appeal_outcome"] is not None
+    if report["host_id"] != host["id"] or not found:
+        raise NotFound("There is no such report.")
+    return report
+
+
 def appeal(db: Database, host: dict, report_id: int, text: str) -> None:
     """The host appeals a violation once, while the evidence is kept."""
     report = get_report(db, report_id)

@@ -83,6 +83,12 @@ def limited_app(tmp_path):
 
 
 @pytest.fixture
+def make_app(tmp_path):
+    """An app with the test's own settings on top of the ones above (set at creation)."""
+    return lambda **overrides: _app(tmp_path, **overrides)
+
+
+@pytest.fixture
 def app_db(app):
     return dbm.connect(app.config["DATABASE"])
 

@@ -294,6 +294,32 @@ def test_no_appeal_once_the_evidence_is_purged(db, admin, space, clock):
     assert report["state"] == "violation" and report["appealed_at"] is None
 
 
+def test_the_host_sees_a_decision_only_once_it_is_a_violation(db, admin, space, make_user, clock):
+    host, report_id = space["host"], space["report"]
+    with pytest.raises(NotFound):  # open: the host does not learn of the report
+        moderation.decision_for_host(db, host, report_id)
+    moderation.decide(db, admin, report_id, "no_violation", note="The reporter holds a grudge")
+    with pytest.raises(NotFound):
+        moderation.decision_for_host(db, host, report_id)
+
+    end_and_violate(db, admin, space, clock)
+    assert moderation.decision_for_host(db, host, report_id)["rule"] == "abuse"
+    moderation.appeal(db, host, report_id, "I was quoting a film.")
+    assert moderation.decision_for_host(db, host, report_id)["state"] == "appealed"
+    moderation.resolve_appeal(db, admin, report_id, "overturned")
+    assert moderation.decision_for_host(db, host, report_id)["appeal_outcome"] == "overturned"
+    for someone in (space["ann"], admin, make_user("stranger")):
+        with pytest.raises(NotFound):
+            moderation.decision_for_host(db, someone, report_id)
+
+
+def test_a_violation_reversed_without_an_appeal_is_no_longer_shown(db, admin, space, clock):
+    end_and_violate(db, admin, space, clock)
+    moderation.decide(db, admin, space["report"], "no_violation", note="Misheard.")
+    with pytest.raises(NotFound):
+        moderation.decision_for_host(db, space["host"], space["report"])
+
+
 def test_an_upheld_appeal(db, admin, space, clock):
     end_and_violate(db, admin, space, clock)
     decided = clock.now()

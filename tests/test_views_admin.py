@@ -552,6 +552,31 @@ def test_the_appeal_page_is_404_for_everyone_else(scene, app):
     assert scene.report_row()["appealed_at"] is None
 
 
+def test_the_host_finds_no_appeal_page_for_a_report_that_is_not_a_violation(scene):
+    """An open report, or one found not to be a violation, is between the reporter and the
+    admins: the host learns nothing of it, nor the admin's notes."""
+    url = f"/appeals/{scene.report}"
+    assert scene.host.get(url).status_code == 404
+    assert scene.host.post(url, data={"text": "Who reported me?"}, htmx=False).status_code == 404
+    scene.end()
+    scene.decide(scene.admin, "no_violation", note="The reporter holds a grudge")
+    page = scene.host.get(url)
+    assert page.status_code == 404
+    assert "grudge" not in page.get_data(as_text=True)
+    assert "Morning show" not in page.get_data(as_text=True)
+    assert scene.report_row()["appealed_at"] is None
+
+
+def test_the_host_still_reads_an_appeal_that_was_overturned(scene):
+    scene.end()
+    scene.decide(scene.admin, "violation", "abuse", "Shouting")
+    url = f"/appeals/{scene.report}"
+    scene.host.post(url, data={"text": "I was quoting."}, htmx=False)
+    scene.admin.post(f"{scene.review_url}/appeal", data={"outcome": "overturned"}, htmx=False)
+    content = parse(scene.host.get(url).data).by_id("content")
+    assert "The appeal was overturned." in content.find(role="status").text
+
+
 def test_no_appeal_after_the_purge(scene, clock):
     scene.end()
     scene.decide(scene.admin, "violation", "abuse")

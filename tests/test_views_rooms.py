@@ -5,6 +5,7 @@ import re
 
 import pytest
 from argon2 import PasswordHasher
+from conftest import Browser
 from html_query import field_error, field_value, parse
 
 from spaces import accounts
@@ -741,6 +742,43 @@ def test_share_by_dm_refusals(room, browser):
     assert dbm.scalar(room.db(), "SELECT COUNT(*) FROM messages") == 0
 
 
+def test_share_by_dm_sends_each_person_once(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    room.join(bob)
+    response = room.act(bob, "share/dm", {"usernames": "carol CAROL, Carol carol alice carol"})
+    assert response.status_code == 200
+    assert "Sent to carol, alice." in parse(response.data).by_id("status").text
+    for person, other in ((carol, "bob"), (room.host, "bob")):
+        thread = parse(person.get(f"/messages/{other}").data).by_id("thread")
+        assert thread.text.count("Join me in this Space") == 1
+
+
+def test_share_by_dm_spends_the_dm_limit_all_or_none(limited_app):
+    """Each message counts against the same 30 a minute as the message form; a share that would
+    go past it is refused whole, with a message that says why."""
+    host = Browser(limited_app, "alice")
+    room = Room(limited_app, host)
+    names = [f"friend{i}" for i in range(20)]
+    for name in names:  # not through the sign-up form: its own limit would stop them
+        accounts.sign_up(room.db(), name, "correct horse")
+    bob = Browser(limited_app, "bob")
+    room.join(bob)
+
+    first = room.act(bob, "share/dm", {"usernames": " ".join(names[:15])})
+    assert first.status_code == 200
+    assert bob.post("/messages/alice", {"body": "hello"}).status_code == 200  # 16 of 30
+    too_many = room.act(bob, "share/dm", {"usernames": " ".join(names)})
+    refused(too_many, 429, "more than 30 direct messages a minute")
+    db = room.db()
+    assert (
+        dbm.scalar(db, "SELECT COUNT(*) FROM messages WHERE sender_id = ?", (bob.user["id"],)) == 16
+    )
+
+    fits = room.act(bob, "share/dm", {"usernames": " ".join(names[:14])})
+    assert fits.status_code == 200  # 30 of 30
+    assert bob.post("/messages/alice", {"body": "one more"}).status_code == 429
+
+
 def test_share_as_post(room, browser):
     bob = browser("bob")
     bob.post("/u/alice/follow")
@@ -812,6 +850,49 @@ def test_report_without_reason_shows_error_and_stores_nothing(room, browser):
     assert field_value(response.data, "details") == "Something off"
     assert "Send report" in parse(response.data).buttons()
     assert dbm.scalar(room.db(), "SELECT COUNT(*) FROM reports") == 0
+
+
+def test_a_report_naming_a_message_follows_the_rooms_rules_too(room, browser):
+    """Naming a message with the Space must not skip the check that the Space may be reported:
+    an ended Space's title stays hidden and no report can extend its retention."""
+    bob = browser("bob")
+    room.join(bob)
+    room.host.post("/messages/bob", data={"body": "Thanks for listening"}, htmx=False)
+    message_id = dbm.scalar(room.db(), "SELECT MAX(id) FROM messages")
+    room.act(room.host, "end")
+    query = {"space": room.id, "message": message_id}
+
+    form = bob.get("/reports/new", query_string=query)
+    assert form.status_code == 403
+    assert "Morning chat" not in form.get_data(as_text=True)
+    for htmx in (True, False):
+        sent = bob.post("/reports/new", data={**query, "reason": "spam"}, htmx=htmx)
+        assert sent.status_code == 403
+        assert "This Space has ended." in sent.get_data(as_text=True)
+    assert dbm.scalar(room.db(), "SELECT COUNT(*) FROM reports") == 0
+    assert "Morning chat" not in bob.get("/reports").get_data(as_text=True)
+    # The message alone can still be reported.
+    alone = bob.post("/reports/new", data={"message": message_id, "reason": "spam"})
+    assert alone.status_code == 200
+    row = dbm.one(room.db(), "SELECT * FROM reports")
+    assert (row["message_id"], row["space_id"]) == (message_id, None)
+
+
+def test_a_report_naming_a_message_in_a_live_space_names_its_sender(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    room.host.post("/messages/bob", data={"body": "Come up and speak"}, htmx=False)
+    message_id = dbm.scalar(room.db(), "SELECT MAX(id) FROM messages")
+    response = bob.post(
+        "/reports/new", data={"space": room.id, "message": message_id, "reason": "abuse"}
+    )
+    assert response.status_code == 200
+    row = dbm.one(room.db(), "SELECT * FROM reports")
+    assert (row["space_id"], row["message_id"], row["account_id"]) == (
+        room.id,
+        message_id,
+        room.host.user["id"],
+    )
 
 
 def test_cached_person_items_carry_each_viewers_own_csrf_token(room, browser):

@@ -7,6 +7,7 @@ Space running, and is reported through `error` for admins.
 
 import contextlib
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -34,7 +35,9 @@ class Recorder:
         self.error: str | None = None
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Created private first; libsndfile then opens the file by name and keeps its mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
             self._file = sf.SoundFile(
                 str(path), "w", samplerate=SAMPLE_RATE, channels=1, format="OGG", subtype="OPUS"
             )

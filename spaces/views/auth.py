@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, sessio
 from .. import accounts
 from ..errors import DomainError
 from ..extensions import csrf, limiter
+from ..redirects import same_site_path
 from ..web import get_db
 
 bp = Blueprint("auth", __name__)
@@ -18,10 +19,18 @@ def _failed(response) -> bool:
     return response.status_code == 401
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("home.index")
+# The login form and /api/token are two doors to one password check, so they share one lock per
+# username (whatever address the guesses come from) and one per address; only failures count.
+_per_username = limiter.shared_limit(
+    "5 per minute",
+    scope="login-user",
+    key_func=_username_key,
+    methods=["POST"],
+    deduct_when=_failed,
+)
+_per_address = limiter.shared_limit(
+    "30 per 10 minutes", scope="login-address", methods=["POST"], deduct_when=_failed
+)
 
 
 def _sign_in(user: dict) -> None:
@@ -45,8 +54,8 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("5 per minute", methods=["POST"], key_func=_username_key, deduct_when=_failed)
-@limiter.limit("30 per 10 minutes", methods=["POST"], deduct_when=_failed)
+@_per_username
+@_per_address
 def login():
     form = {"username": request.form.get("username", "")}
     if request.method == "POST":
@@ -55,14 +64,14 @@ def login():
             errors = {"password": "That username and password do not match."}
             return render_template("login.html", form=form, errors=errors), 401
         _sign_in(user)
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(same_site_path(request.args.get("next")) or url_for("home.index"))
     return render_template("login.html", form=form, errors={})
 
 
 @bp.post("/api/token")
 @csrf.exempt
-@limiter.limit("5 per minute", key_func=_username_key, deduct_when=_failed)
-@limiter.limit("30 per 10 minutes", deduct_when=_failed)
+@_per_username
+@_per_address
 def api_token():
     """A bearer token for the terminal client (`spaces login`), for a username and password."""
     user = accounts.authenticate(

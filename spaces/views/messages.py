@@ -2,9 +2,8 @@
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from .. import accounts, blocks, messages
+from .. import accounts, blocks, dm_limit, messages
 from ..errors import DomainError
-from ..extensions import limiter
 from ..web import current_user, get_db, is_htmx, login_required
 
 bp = Blueprint("messages", __name__)
@@ -47,7 +46,7 @@ def thread(username: str):
 
 @bp.post("/messages/<username>")
 @login_required
-@limiter.limit("30 per minute")
+@dm_limit.one_message
 def send(username: str):
     db = get_db()
     me = current_user()

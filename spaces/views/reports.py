@@ -23,10 +23,11 @@ def _subject(db, args) -> dict:
         subject.update(account_id=person["id"], label=f"@{person['username']}")
     if args.get("message"):
         message = messages.get_message(db, _int(args.get("message")), me["id"])
-        subject.update(message_id=message["id"], account_id=message["sender_id"], label="a message")
+        person = accounts.get(db, message["sender_id"])
+        subject.update(message_id=message["id"], account_id=person["id"], label="a message")
     if not subject["label"]:
         raise DomainError("Say what you are reporting.")
-    if space and not subject["message_id"]:  # in a Space: the room's rules apply
+    if space:  # in a Space the room's rules apply, whoever or whatever else the report names
         if person:
             rooms.require(db, space, me, "report", person)
         else:

@@ -3,7 +3,7 @@ htmx request with the fragments it changed for the person who acted."""
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from .. import accounts, blocks, messages, policy, posts, retention, room_render, rooms
+from .. import accounts, blocks, dm_limit, messages, policy, posts, retention, room_render, rooms
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import RoomEvent
 from ..extensions import limiter
@@ -230,7 +230,10 @@ def share_dm(space_id: int):
     who = rooms.actor(db, space, user)
     if not policy.can(who, "share", space):
         raise NotFound("This Space has ended.")
-    names = [n for n in request.form.get("usernames", "").replace(",", " ").split() if n][:20]
+    unique: dict[str, str] = {}  # each person once, in the order given (usernames ignore case)
+    for name in request.form.get("usernames", "").replace(",", " ").split():
+        unique.setdefault(name.lower(), name)
+    names = list(unique.values())[:20]
     if not names:
         raise DomainError("Enter at least one username.", "usernames")
     as_speaker = request.form.get("invite_to_speak") == "on"
@@ -244,6 +247,8 @@ def share_dm(space_id: int):
             reason = policy.why(who, "invite", space, rooms.actor(db, space, person))
             if reason:
                 raise Forbidden(reason)
+    if not dm_limit.spend(len(people)):  # the message form's allowance: one per person
+        raise dm_limit.TooManyMessages()
     for person in people:
         if as_speaker:
             text = f"{user['username']} invites you to speak in their Space: {space['title']}"

@@ -60,9 +60,7 @@ def transcript(space_id: int, kind: str):
 @login_required
 def appeal(report_id: int):
     db, user = get_db(), current_user()
-    report = moderation.get_report(db, report_id)
-    if report["host_id"] != user["id"]:
-        abort(404)
+    moderation.decision_for_host(db, user, report_id)
     errors, text = {}, request.form.get("text", "")
     if request.method == "POST":
         try:
@@ -70,7 +68,7 @@ def appeal(report_id: int):
             return redirect(url_for("transcripts.appeal", report_id=report_id))
         except DomainError as exc:
             errors = {exc.field or "text": exc.message}
-    report = moderation.get_report(db, report_id)
+    report = moderation.decision_for_host(db, user, report_id)
     return render_template(
         "appeal.html",
         report=report,
