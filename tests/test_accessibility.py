@@ -4,9 +4,11 @@ loop with the keyboard alone."""
 from pathlib import Path
 
 import pytest
-from browser_support import chromium, chromiums, needs_chromium, sign_up
-from conftest import SHARED_AUDIO, HttpUser
 from playwright.sync_api import expect
+
+from testkit.audio import SHARED_AUDIO
+from testkit.browser import chromium, chromiums, needs_chromium, sign_up
+from testkit.http_user import HttpUser
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()

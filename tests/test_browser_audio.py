@@ -5,9 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_support import chromiums, needs_chromium, sign_up
-from conftest import SHARED_AUDIO
 from playwright.sync_api import expect
+
+from testkit.audio import SHARED_AUDIO
+from testkit.browser import chromiums, needs_chromium, sign_up
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 EAR = Path(__file__).with_name("ear.js").read_text()

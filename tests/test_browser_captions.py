@@ -6,9 +6,10 @@ import re
 
 import jiwer
 import pytest
-from browser_support import chromiums, needs_chromium, sign_up
-from conftest import SHARED_AUDIO
 from playwright.sync_api import expect
+
+from testkit.audio import SHARED_AUDIO
+from testkit.browser import chromiums, needs_chromium, sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, needs_chromium]
 

@@ -1,9 +1,10 @@
 """The docked player: moving around the site keeps the Space playing and the person in it."""
 
 import pytest
-from browser_support import chromium, needs_chromium, sign_up
-from conftest import HttpUser
 from playwright.sync_api import expect
+
+from testkit.browser import chromium, needs_chromium, sign_up
+from testkit.http_user import HttpUser
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 

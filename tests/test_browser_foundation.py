@@ -1,8 +1,9 @@
 """Two people in Chromium: sign up, follow, message."""
 
 import pytest
-from browser_support import chromium, needs_chromium, sign_up
 from playwright.sync_api import expect
+
+from testkit.browser import chromium, needs_chromium, sign_up
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 

@@ -4,9 +4,11 @@ it for breaking the rules; the listener's page shows that at once."""
 import sqlite3
 
 import pytest
-from browser_support import chromiums, needs_chromium, sign_up
-from conftest import SHARED_AUDIO, LiveServer
 from playwright.sync_api import expect
+
+from testkit.audio import SHARED_AUDIO
+from testkit.browser import chromiums, needs_chromium, sign_up
+from testkit.server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, needs_chromium]
 

@@ -1,8 +1,9 @@
 """Two Chromium browsers in one Space: join by link, request, approve, end, all live."""
 
 import pytest
-from browser_support import chromium, needs_chromium, sign_up
 from playwright.sync_api import expect
+
+from testkit.browser import chromium, needs_chromium, sign_up
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 

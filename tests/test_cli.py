@@ -14,15 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SHARED_AUDIO, HttpUser, LiveServer
 
 from spaces import accounts, rooms
+from spaces import db as dbm
 from spaces.cli import config
 from spaces.cli.api import SpaceURL, server_url
 from spaces.cli.audio_files import FRAME_BYTES, load_frames
 from spaces.cli.errors import EXIT_ENDED, EXIT_REFUSED, CliError
 from spaces.cli.main import main
 from spaces.cli.meter import Meter
+from testkit.audio import SHARED_AUDIO
+from testkit.http_user import HttpUser
 
 SPEECH = SHARED_AUDIO / "sample01.wav"
 LISTENER_MESSAGE = "You are a listener in this Space: ask the host to make you a speaker"
@@ -99,13 +101,6 @@ def best_correlation(recording: np.ndarray, reference: np.ndarray) -> tuple[floa
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("cli-live")).start()
-    yield live
-    live.stop()
-
-
-@pytest.fixture(scope="module")
 def accounts_made(server, tmp_path_factory):
     """A host and a listener with accounts on the server, each signed in with `spaces login`."""
     tmp = tmp_path_factory.mktemp("cli-people")
@@ -124,11 +119,7 @@ def accounts_made(server, tmp_path_factory):
 @pytest.fixture
 def space(server, accounts_made):
     host, _ = accounts_made["host"]
-    status, body = host.post(
-        "/spaces/new", {"title": "Terminal", "speaker_policy": "everyone"}, htmx=False
-    )
-    assert status == 200, body
-    space_id = int(re.search(r'data-space-id="(\d+)"', body).group(1))
+    space_id = host.open_space("Terminal")
     yield f"{server.url}/spaces/{space_id}", space_id
     host.post(f"/spaces/{space_id}/end")
 
@@ -314,8 +305,6 @@ def test_the_meter_draws_one_line_in_place(tmp_path):
 
 
 def test_token_posts_need_no_csrf_token_but_cookie_posts_do(csrf_app):
-    from spaces import db as dbm
-
     db = dbm.connect(csrf_app.config["DATABASE"])
     host = accounts.sign_up(db, "tokenhost", "correct horse")
     fan = accounts.sign_up(db, "tokenfan", "correct horse")

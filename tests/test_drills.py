@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+
+from testkit.server import ROOT
 
 pytestmark = pytest.mark.live
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from argon2 import PasswordHasher
 
 from spaces import accounts, captions_store, migrations, moderation, reports, retention, rooms
 from spaces import db as dbm
@@ -18,14 +17,6 @@ from spaces.realtime.recorder import Recorder, recording_path
 DAY = 24 * 60 * 60
 WORD = "xylophonequartz"
 OTHER_WORD = "marimbaquasar"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    """These tests sign up several people; cheap argon2 parameters keep them quick."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 @pytest.fixture

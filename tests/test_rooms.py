@@ -7,19 +7,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from argon2 import PasswordHasher
 
 from spaces import accounts, blocks, follows, migrations, policy, reports, rooms
 from spaces import db as dbm
 from spaces.errors import Conflict, Forbidden, Invalid, NotFound
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    """These tests sign up many people; cheap argon2 parameters keep them quick."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 @pytest.fixture

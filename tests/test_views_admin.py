@@ -6,24 +6,15 @@ import re
 
 import numpy as np
 import pytest
-from argon2 import PasswordHasher
-from html_query import parse
 
 from spaces import accounts, captions_store, moderation, retention, rooms
 from spaces import db as dbm
 from spaces.realtime.mixer import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.realtime.recorder import Recorder, recording_path
+from testkit.html_query import parse
 
 DAY = 24 * 60 * 60
 START = "2027-01-15 08:00 UTC"  # the clock fixture's time, as pages show it
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Argon2 with small costs: the same code path, a fraction of the time per sign-up."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 def tone(seconds: float) -> list[bytes]:

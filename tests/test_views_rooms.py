@@ -4,11 +4,9 @@ ending, sharing and reporting."""
 import re
 
 import pytest
-from argon2 import PasswordHasher
-from html_query import field_error, field_value, parse
 
-from spaces import accounts
 from spaces import db as dbm
+from testkit.html_query import field_error, field_value, parse
 
 POLICY_LABELS = ["Everyone", "People you follow", "Only people you invite"]
 REASONS = [
@@ -20,14 +18,6 @@ REASONS = [
     "Sensitive media",
     "Other",
 ]
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Argon2 with small costs: the same code path, a fraction of the time per sign-up."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 class Room:
