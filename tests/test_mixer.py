@@ -6,25 +6,12 @@ import numpy as np
 import pytest
 
 from spaces.realtime.audio import AudioEngine
-from spaces.realtime.mixer import (
-    FRAME_BYTES,
-    FRAME_SAMPLES,
-    MAX_BUFFER,
-    PREFILL,
-    SILENCE,
-    SpeakerBuffer,
-    level,
-    mix_tick,
-)
+from spaces.realtime.mixer import MAX_BUFFER, PREFILL, SpeakerBuffer, level, mix_tick
+from testkit.audio import FRAME_BYTES, FRAME_SAMPLES, SILENCE, tone
 
 
 def const(value: int) -> bytes:
     return np.full(FRAME_SAMPLES, value, dtype="<i2").tobytes()
-
-
-def tone(freq: float, amplitude: float = 8000) -> bytes:
-    t = np.arange(FRAME_SAMPLES) / 16_000
-    return np.round(amplitude * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes()
 
 
 def samples(frame: bytes) -> np.ndarray:

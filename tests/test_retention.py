@@ -5,14 +5,13 @@ import functools
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from spaces import accounts, captions_store, migrations, moderation, reports, retention, rooms
 from spaces import db as dbm
 from spaces.errors import Forbidden
-from spaces.realtime.mixer import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.realtime.recorder import Recorder, recording_path
+from testkit.audio import tone_frames
 
 DAY = 24 * 60 * 60
 WORD = "xylophonequartz"
@@ -343,14 +342,6 @@ def test_the_tombstone_keeps_title_and_times_for_reports(db, people, clock, tmp_
 # The purge at the byte level -------------------------------------------------------------------
 
 
-def tone(seconds: float) -> list[bytes]:
-    count = round(seconds * SAMPLE_RATE / FRAME_SAMPLES)
-    t = np.arange(count * FRAME_SAMPLES) / SAMPLE_RATE
-    pcm = np.round(8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
-    size = FRAME_SAMPLES * 2
-    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
-
-
 class DataDir:
     """A data directory like the server's: spaces.db in WAL mode and a recordings folder."""
 
@@ -374,7 +365,7 @@ class DataDir:
     def record(self, space_id: int, seconds: float = 1.0):
         path = recording_path(self.recordings, space_id)
         recorder = Recorder(path)
-        for frame in tone(seconds):
+        for frame in tone_frames(seconds):
             recorder.write(frame)
         recorder.close()
         assert recorder.error is None

@@ -4,25 +4,16 @@ and the `purge` and `make-admin` commands."""
 
 import re
 
-import numpy as np
 import pytest
 
 from spaces import accounts, captions_store, moderation, retention, rooms
 from spaces import db as dbm
-from spaces.realtime.mixer import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.realtime.recorder import Recorder, recording_path
+from testkit.audio import tone_frames
 from testkit.html_query import parse
 
 DAY = 24 * 60 * 60
 START = "2027-01-15 08:00 UTC"  # the clock fixture's time, as pages show it
-
-
-def tone(seconds: float) -> list[bytes]:
-    count = round(seconds * SAMPLE_RATE / FRAME_SAMPLES)
-    t = np.arange(count * FRAME_SAMPLES) / SAMPLE_RATE
-    pcm = np.round(8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
-    size = FRAME_SAMPLES * 2
-    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
 
 
 class Scene:
@@ -60,7 +51,7 @@ class Scene:
     def record(self, part: int, offset: float) -> dict:
         path = recording_path(self.app.config["RECORDINGS_DIR"], self.id, part)
         recorder = Recorder(path, start_offset=offset)
-        for frame in tone(0.5):
+        for frame in tone_frames(0.5):
             recorder.write(frame)
         recorder.close()
         rid = self.db.execute(
