@@ -13,22 +13,13 @@ buffers, int32 sum and clamp, mix-minus, plus the engine's trim of a buffer's st
 import argparse
 import asyncio
 import json
-import sys
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from websockets.asyncio.server import broadcast, serve
 
-from websockets.asyncio.server import broadcast, serve  # noqa: E402
-
-from spaces.realtime.mixer import (  # noqa: E402
-    FRAME_BYTES,
-    FRAME_SECONDS,
-    PREFILL,
-    SpeakerBuffer,
-    mix_tick,
-)
+from spaces.realtime.mixer import PREFILL, SpeakerBuffer, mix_tick
+from testkit.audio import FRAME_BYTES, FRAME_SECONDS
 
 LEVELS_EVERY = 5  # ticks (100 ms), as the product
 TRIM_AFTER = 50  # as the product (spaces/realtime/audio.py): drop a frame held spare for 1 s

@@ -146,8 +146,12 @@ class HttpUser:
         """A websocket on `path` with this person's cookies (`port`: through a proxy)."""
         return WebSocket.connect(port or self.port, path, self.cookie_header(), **options)
 
-    def listen(self, path: str, reconnect: bool = False, keep_text: bool = True) -> Ear:
-        return Ear(lambda: self.websocket(path), reconnect, keep_text)
+    def listen(
+        self, path: str, reconnect: bool = False, keep_text: bool = True, port: int | None = None
+    ) -> Ear:
+        """An Ear on `path` (`reconnect`: dialling again as a page does)."""
+        return Ear(lambda: self.websocket(path, port), reconnect, keep_text)
 
     def speak(self, path: str, frames, reconnect: bool = False, port: int | None = None) -> Mouth:
+        """A Mouth on `path`, sending `frames` in a loop."""
         return Mouth(lambda: self.websocket(path, port), frames, reconnect)
