@@ -69,3 +69,21 @@ def sign_up(page, base_url: str, username: str, password: str = PASSWORD) -> Non
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign up").click()
     page.wait_for_url(base_url + "/")
+
+
+def person(browser, base_url: str, username: str, init_script: str | None = None):
+    """Someone with a browser context of their own (cookies apart), signed up: their page.
+    `init_script` runs in every page they open before the page's own scripts."""
+    context = browser.new_context()
+    if init_script:
+        context.add_init_script(init_script)
+    page = context.new_page()
+    sign_up(page, base_url, username)
+    return page
+
+
+def start_space(page, title: str) -> None:
+    """From the home page: Create a Space, its title, Start your Space."""
+    page.get_by_role("link", name="Create a Space").click()
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("button", name="Start your Space").click()

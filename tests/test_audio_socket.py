@@ -50,6 +50,33 @@ def sockets():
 
 
 @pytest.fixture
+def audio(server, room, sockets):
+    """Opens a person's audio socket in the room's Space; closed when the test ends."""
+    return lambda person: sockets.enter_context(open_audio(server, person, room[2]))
+
+
+@pytest.fixture
+def guest(room, people):
+    """A guest the host put on stage, microphone on."""
+    host, _, space_id = room
+    guest = people("guest")
+    guest.act(f"/spaces/{space_id}/join")
+    host.act(f"/spaces/{space_id}/people/{guest.id}/make-speaker")
+    guest.act(f"/spaces/{space_id}/mic", {"on": "1"})
+    return guest
+
+
+@pytest.fixture
+def host_on_air(room, audio):
+    """The host sends a 500 Hz tone with the microphone on; an Ear on the listener's socket."""
+    host, listener, space_id = room
+    host.act(f"/spaces/{space_id}/mic", {"on": "1"})
+    mouth = Mouth(audio(host), tone(500))
+    yield Ear(audio(listener)), mouth
+    mouth.stop()
+
+
+@pytest.fixture
 def room(people):
     """A live Space: the host is in it, and a listener has joined. Ended afterwards."""
     host, listener = people("host"), people("listener")
@@ -63,17 +90,13 @@ def room(people):
 
 
 @live
-def test_speakers_are_heard_by_listeners_and_each_hears_a_mix_minus(server, people, room, sockets):
+def test_speakers_are_heard_by_listeners_and_each_hears_a_mix_minus(room, guest, audio):
     host, listener, space_id = room
-    guest = people("guest")
-    guest.act(f"/spaces/{space_id}/join")
-    host.act(f"/spaces/{space_id}/people/{guest.id}/make-speaker")
     host.act(f"/spaces/{space_id}/mic", {"on": "1"})
-    guest.act(f"/spaces/{space_id}/mic", {"on": "1"})
-    listener_ear = Ear(sockets.enter_context(open_audio(server, listener, space_id)))
+    listener_ear = Ear(audio(listener))
     mouths = [
-        Mouth(sockets.enter_context(open_audio(server, host, space_id)), tone(500)),
-        Mouth(sockets.enter_context(open_audio(server, guest, space_id)), tone(1500)),
+        Mouth(audio(host), tone(500)),
+        Mouth(audio(guest), tone(1500)),
     ]
     try:
         t = listener_ear.until(
@@ -100,12 +123,8 @@ def test_speakers_are_heard_by_listeners_and_each_hears_a_mix_minus(server, peop
 
 
 @live
-def test_a_lone_speaker_hears_silence_not_their_own_voice(server, people, room, sockets):
-    host, listener, space_id = room
-    host.act(f"/spaces/{space_id}/mic", {"on": "1"})
-    host_ws = sockets.enter_context(open_audio(server, host, space_id))
-    listener_ear = Ear(sockets.enter_context(open_audio(server, listener, space_id)))
-    mouth = Mouth(host_ws, tone(500))
+def test_a_lone_speaker_hears_silence_not_their_own_voice(host_on_air):
+    listener_ear, mouth = host_on_air
     try:
         t = listener_ear.until(lambda f: not silent(f), what="the host's voice")
         time.sleep(0.5)
@@ -116,14 +135,14 @@ def test_a_lone_speaker_hears_silence_not_their_own_voice(server, people, room, 
 
 
 @live
-def test_a_listeners_frames_are_dropped(server, people, room, sockets):
+def test_a_listeners_frames_are_dropped(people, room, audio):
     host, listener, space_id = room
     other = people("other")
     other.act(f"/spaces/{space_id}/join")
-    listener_ws = sockets.enter_context(open_audio(server, listener, space_id))
+    listener_ws = audio(listener)
     ears = [
-        Ear(sockets.enter_context(open_audio(server, host, space_id))),
-        Ear(sockets.enter_context(open_audio(server, other, space_id))),
+        Ear(audio(host)),
+        Ear(audio(other)),
     ]
     mouth = Mouth(listener_ws, tone(500, 20_000))
     time.sleep(1.0)
@@ -135,12 +154,9 @@ def test_a_listeners_frames_are_dropped(server, people, room, sockets):
 
 
 @live
-def test_frames_after_the_mic_goes_off_are_dropped(server, people, room, sockets):
-    host, listener, space_id = room
-    host.act(f"/spaces/{space_id}/mic", {"on": "1"})
-    host_ws = sockets.enter_context(open_audio(server, host, space_id))
-    ear = Ear(sockets.enter_context(open_audio(server, listener, space_id)))
-    mouth = Mouth(host_ws, tone(500))
+def test_frames_after_the_mic_goes_off_are_dropped(room, host_on_air):
+    host, _, space_id = room
+    ear, mouth = host_on_air
     try:
         ear.until(lambda f: not silent(f), what="the host's voice")
         time.sleep(0.3)
@@ -154,15 +170,10 @@ def test_frames_after_the_mic_goes_off_are_dropped(server, people, room, sockets
 
 
 @live
-def test_a_speaker_moved_to_listeners_is_silenced_within_100_ms(server, people, room, sockets):
+def test_a_speaker_moved_to_listeners_is_silenced_within_100_ms(room, guest, audio):
     host, listener, space_id = room
-    guest = people("guest")
-    guest.act(f"/spaces/{space_id}/join")
-    host.act(f"/spaces/{space_id}/people/{guest.id}/make-speaker")
-    guest.act(f"/spaces/{space_id}/mic", {"on": "1"})
-    guest_ws = sockets.enter_context(open_audio(server, guest, space_id))
-    ear = Ear(sockets.enter_context(open_audio(server, listener, space_id)))
-    mouth = Mouth(guest_ws, tone(500))
+    ear = Ear(audio(listener))
+    mouth = Mouth(audio(guest), tone(500))
     try:
         ear.until(lambda f: not silent(f), what="the guest's voice")
         time.sleep(0.3)
@@ -239,7 +250,7 @@ def test_an_oversized_frame_closes_the_socket_with_1009(server, people, room):
 
 
 @live
-def test_a_slow_client_does_not_delay_a_fast_one(server, people, room, sockets):
+def test_a_slow_client_does_not_delay_a_fast_one(server, people, room, sockets, audio):
     host, listener, space_id = room
     host.act(f"/spaces/{space_id}/mic", {"on": "1"})
     # An audio websocket that reads nothing after the handshake, with a tiny receive window.
@@ -248,10 +259,10 @@ def test_a_slow_client_does_not_delay_a_fast_one(server, people, room, sockets):
     )
     connected = time.monotonic()
     sockets.callback(slow.close)
-    mouth = Mouth(sockets.enter_context(open_audio(server, host, space_id)), tone(500))
+    mouth = Mouth(audio(host), tone(500))
     fast_person = people("fast")
     fast_person.act(f"/spaces/{space_id}/join")
-    fast = Ear(sockets.enter_context(open_audio(server, fast_person, space_id)))
+    fast = Ear(audio(fast_person))
     time.sleep(0.5)
     start = time.monotonic()
     time.sleep(3.0)
@@ -281,10 +292,10 @@ def test_a_slow_client_does_not_delay_a_fast_one(server, people, room, sockets):
 
 
 @live
-def test_a_removed_listener_is_closed_with_4403(server, people, room, sockets):
+def test_a_removed_listener_is_closed_with_4403(server, people, room, audio):
     host, listener, space_id = room
-    ear = Ear(sockets.enter_context(open_audio(server, listener, space_id)))
-    other = Ear(sockets.enter_context(open_audio(server, host, space_id)))
+    ear = Ear(audio(listener))
+    other = Ear(audio(host))
     ear.until(lambda f: True, what="any frame")
     host.act(f"/spaces/{space_id}/people/{listener.id}/remove")
     assert ear.closed.wait(2)
@@ -294,11 +305,11 @@ def test_a_removed_listener_is_closed_with_4403(server, people, room, sockets):
 
 
 @live
-def test_ending_the_space_closes_everyone_with_4410(server, people, room, sockets):
+def test_ending_the_space_closes_everyone_with_4410(server, people, room, audio):
     host, listener, space_id = room
     ears = [
-        Ear(sockets.enter_context(open_audio(server, listener, space_id))),
-        Ear(sockets.enter_context(open_audio(server, host, space_id))),
+        Ear(audio(listener)),
+        Ear(audio(host)),
     ]
     ears[0].until(lambda f: True, what="any frame")
     host.act(f"/spaces/{space_id}/end")

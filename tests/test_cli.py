@@ -50,14 +50,16 @@ class Terminal:
             timeout=timeout,
         )
 
-    def start(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(
+    def start(self, needle: str, *args: str) -> tuple[subprocess.Popen, list[str]]:
+        """Starts `spaces *args` and waits until it says `needle`: the process and its lines."""
+        proc = subprocess.Popen(
             [*spaces_command(), *args],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        return proc, wait_for_line(proc, needle)
 
 
 def wait_for_line(proc: subprocess.Popen, needle: str, within: float = 20.0) -> list[str]:
@@ -136,8 +138,9 @@ def test_speak_file_is_recorded_by_listen_out(space, accounts_made, tmp_path):
     reference, rate = sf.read(str(SPEECH), dtype="int16")
     seconds = reference.size / rate + 2.5
 
-    listener = fan.start("listen", url, "--out", str(out), "--seconds", f"{seconds:.1f}", "--meter")
-    lines = wait_for_line(listener, "Listening to")
+    listener, lines = fan.start(
+        "Listening to", "listen", url, "--out", str(out), "--seconds", f"{seconds:.1f}", "--meter"
+    )
     spoken = host.run("speak", url, "--file", str(SPEECH), "--meter")
     code, err = finish(listener, lines)
 
@@ -169,15 +172,23 @@ def test_a_listener_cannot_speak_and_is_told_why(space, accounts_made):
     assert "Traceback" not in result.stderr
 
 
+@pytest.fixture
+def fan_listening(space, accounts_made):
+    """The fan's `spaces listen` in the Space, running: (the process, its stderr lines)."""
+    _, fan = accounts_made["fan"]
+    proc, lines = fan.start("Listening to", "listen", space[0], "--out", os.devnull)
+    yield proc, lines
+    if proc.poll() is None:
+        proc.kill()
+
+
 @pytest.mark.live
-def test_listen_stops_with_a_clear_message_when_removed(space, accounts_made):
+def test_listen_stops_with_a_clear_message_when_removed(space, accounts_made, fan_listening):
     url, space_id = space
+    listener, lines = fan_listening
     host_person, _ = accounts_made["host"]
     fan_person, fan = accounts_made["fan"]
-    listener = fan.start("listen", url, "--out", os.devnull)
-    lines = wait_for_line(listener, "Listening to")
-    status, _ = host_person.post(f"/spaces/{space_id}/people/{fan_person.id}/remove")
-    assert status == 200
+    host_person.act(f"/spaces/{space_id}/people/{fan_person.id}/remove")  # answered 200
     code, err = finish(listener, lines, timeout=10)
     assert code == EXIT_REFUSED
     assert "The host removed you from this Space." in err
@@ -188,21 +199,22 @@ def test_listen_stops_with_a_clear_message_when_removed(space, accounts_made):
 
 
 @pytest.mark.live
-def test_listen_and_speak_stop_with_a_clear_message_when_the_space_ends(space, accounts_made):
+def test_listen_and_speak_stop_with_a_clear_message_when_the_space_ends(
+    space, accounts_made, fan_listening
+):
     url, space_id = space
+    listener, listener_lines = fan_listening
     host_person, host = accounts_made["host"]
-    _, fan = accounts_made["fan"]
-    listener = fan.start("listen", url, "--out", os.devnull)
-    listener_lines = wait_for_line(listener, "Listening to")
-    speaker = host.start("speak", url, "--file", str(SPEECH), "--loop")
-    speaker_lines = wait_for_line(speaker, "Speaking in")
-    status, _ = host_person.post(f"/spaces/{space_id}/end")
-    assert status == 200
+    speaker, speaker_lines = host.start(
+        "Speaking in", "speak", url, "--file", str(SPEECH), "--loop"
+    )
+    host_person.act(f"/spaces/{space_id}/end")  # answered 200
     for proc, lines in ((listener, listener_lines), (speaker, speaker_lines)):
         code, err = finish(proc, lines, timeout=10)
         assert code == EXIT_ENDED, err
         assert "This Space has ended." in err
         assert "Traceback" not in err
+    _, fan = accounts_made["fan"]
     late = fan.run("listen", url, "--out", os.devnull)
     assert late.returncode == EXIT_ENDED
     assert "This Space has ended." in late.stderr

@@ -15,24 +15,14 @@ def request_rows(db) -> set[tuple[int, int]]:
     return {tuple(r) for r in db.execute("SELECT requester_id, target_id FROM follow_requests")}
 
 
-def make_protected(db, user: dict) -> dict:
+def make_protected(db, user: dict, protected: bool = True) -> dict:
+    """The account protected (or, with False, public again) in Settings."""
     return accounts.update_settings(
         db,
         user["id"],
         display_name=user["display_name"],
         bio="",
-        protected=True,
-        caption_consent=False,
-    )
-
-
-def make_public(db, user: dict) -> dict:
-    return accounts.update_settings(
-        db,
-        user["id"],
-        display_name=user["display_name"],
-        bio="",
-        protected=False,
+        protected=protected,
         caption_consent=False,
     )
 
@@ -158,7 +148,7 @@ def test_going_public_approves_everyone_waiting(db, make_user):
     alice, carol = make_user("alice"), make_user("carol")
     follows.follow(db, alice["id"], bob["id"])
     follows.follow(db, carol["id"], bob["id"])
-    make_public(db, bob)
+    make_protected(db, bob, False)
     assert follows.is_following(db, alice["id"], bob["id"])
     assert follows.is_following(db, carol["id"], bob["id"])
     assert request_rows(db) == set()

@@ -73,6 +73,16 @@ def page(server: LiveServer, user: HttpUser, space_id: int):
         yield Page(ws)
 
 
+@contextlib.contextmanager
+def open_pages(server: LiveServer, space_id: int, *people: HttpUser):
+    """Each person's room page, open, its full state received."""
+    with contextlib.ExitStack() as stack:
+        pages = [stack.enter_context(page(server, p, space_id)) for p in people]
+        for p in pages:
+            p.full_state()
+        yield pages
+
+
 def usernames(doc, heading_id: str) -> list[str]:
     return doc.usernames(heading_id)
 
@@ -160,14 +170,7 @@ def test_request_approved_shows_new_speaker_on_other_pages(server):
     space_id = alice.open_space()
     bob.post(f"/spaces/{space_id}/join")
     carol.post(f"/spaces/{space_id}/join")
-    with (
-        page(server, alice, space_id) as host,
-        page(server, bob, space_id) as bobs,
-        page(server, carol, space_id) as carols,
-    ):
-        for p in (host, bobs, carols):
-            p.full_state()
-
+    with open_pages(server, space_id, alice, bob, carol) as (host, bobs, carols):
         assert bob.post(f"/spaces/{space_id}/request")[0] == 200
         requests = host.until(
             lambda d: (
@@ -224,13 +227,7 @@ def test_ending_pushes_ended_fragment_to_everyone_and_closes(server):
     alice, bob, carol = server.sign_up("alice", "bob", "carol")
     space_id = alice.open_space()
     bob.post(f"/spaces/{space_id}/join")  # carol only looks, without joining
-    with (
-        page(server, alice, space_id) as host,
-        page(server, bob, space_id) as bobs,
-        page(server, carol, space_id) as carols,
-    ):
-        for p in (host, bobs, carols):
-            p.full_state()
+    with open_pages(server, space_id, alice, bob, carol) as (host, bobs, carols):
         assert alice.post(f"/spaces/{space_id}/end")[0] == 200
         for p in (host, bobs, carols):
             doc = p.until(lambda d: d.by_id("room-live") is not None, what="ended fragment")
@@ -245,9 +242,7 @@ def test_removed_person_gets_removed_fragment_and_is_closed(server):
     space_id = alice.open_space()
     bob.post(f"/spaces/{space_id}/join")
     carol.post(f"/spaces/{space_id}/join")
-    with page(server, bob, space_id) as bobs, page(server, carol, space_id) as carols:
-        bobs.full_state()
-        carols.full_state()
+    with open_pages(server, space_id, bob, carol) as (bobs, carols):
         assert alice.post(f"/spaces/{space_id}/people/{bob.id}/remove")[0] == 200
         doc = bobs.until(lambda d: d.by_id("room-live") is not None, what="removed fragment")
         assert "The host removed you from this Space." in doc.text
@@ -274,9 +269,7 @@ def test_presence_grace_period(start_server):
     alice, bob, carol, dave = server.sign_up("alice", "bob", "carol", "dave")
     space_id = alice.open_space()
     dave.post(f"/spaces/{space_id}/join")
-    with page(server, alice, space_id) as host, page(server, dave, space_id) as dave_tab:
-        host.full_state()
-        dave_tab.full_state()
+    with open_pages(server, space_id, alice, dave) as (host, dave_tab):
         with contextlib.ExitStack() as stack:
             pages = {}
             for person in (bob, carol, dave):
@@ -369,9 +362,7 @@ def _time_actions(server: LiveServer, room: int, seed: int) -> list[float]:
     rng = random.Random(seed)
     delays = []
     # The listener's page stays open too: a person who joined keeps a socket, or leaves.
-    with page(server, host_user, space_id) as host, page(server, listener, space_id) as own:
-        host.full_state()
-        own.full_state()
+    with open_pages(server, space_id, host_user, listener) as (host, own):
         for i in range(ACTIONS_PER_ROOM):
             asking = i % 2 == 0
             # Actions come at random moments, as people's do, not in step with the hub.
