@@ -158,9 +158,8 @@ def run_baseline(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
         stop_process(relay)
 
 
-def main() -> None:
-    # A kill (timeout, Ctrl-C) still stops the server, the relay and the client processes.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+def parse_args() -> tuple[argparse.Namespace, list[int]]:
+    """The options, and the ladder of listener counts they give."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps")
     parser.add_argument("--max-listeners", type=int, default=None)
@@ -203,6 +202,13 @@ def main() -> None:
         args.window = 8.0 if args.quick else 20.0
     if args.settle is None:
         args.settle = 3.0 if args.quick else 5.0
+    return args, ladder
+
+
+def main() -> None:
+    # A kill (timeout, Ctrl-C) still stops the server, the relay and the client processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    args, ladder = parse_args()
     workers = max(2, -(-max(ladder) // args.per_worker))
     print(f"ladder {ladder}, window {args.window:.0f} s, {workers} client processes", flush=True)
     print(HEADER, flush=True)
@@ -222,6 +228,11 @@ def main() -> None:
                 theirs = run_baseline(args, ladder, pool, Path(tmp))
     finally:
         pool.exit()
+    summary(ours, theirs, started)
+
+
+def summary(ours: list[Step], theirs: list[Step], started: float) -> None:
+    """The table of every step, and the last line: the product's best against the baseline's."""
     print(f"\n{HEADER}")
     for step in ours + theirs:
         print(step.row())

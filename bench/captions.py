@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import jiwer
 import numpy as np
 import soundfile as sf
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from spaces import config
 from spaces.captions import CaptionWorker, load_model
@@ -76,8 +77,6 @@ class Program:
 
 
 def load_clips() -> list[Clip]:
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
     options = VadOptions(min_silence_duration_ms=500, speech_pad_ms=0, min_speech_duration_ms=250)
     clips = []
     for wav in sorted(SHARED_AUDIO.glob("*.wav")):

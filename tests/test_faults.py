@@ -8,6 +8,7 @@ import time
 import pytest
 import soundfile as sf
 
+import spaces.posts
 from testkit.audio import tone
 from testkit.http_user import HttpUser
 from testkit.server import ROOT, LiveServer
@@ -100,8 +101,6 @@ def test_a_database_locked_for_two_seconds_makes_requests_wait_not_fail(live_ser
 
 def test_a_database_locked_past_the_busy_timeout_fails_cleanly(browser, monkeypatch):
     """Past the busy timeout sqlite raises "database is locked": the person gets a clear 503."""
-    import spaces.posts
-
     user = browser("impatient")
 
     def locked(*_args, **_kwargs):
