@@ -8,7 +8,7 @@ from spaces import db as dbm
 from .passwords import PASSWORD
 
 
-def make_app(data_dir: Path, **overrides):
+def configured_app(data_dir: Path, **overrides):
     """The app on a temporary data directory; CSRF, rate limits and captions off unless a test
     turns them on."""
     config = {

@@ -6,7 +6,7 @@ import pytest
 from spaces import accounts, migrations
 from spaces import db as dbm
 from spaces.clock import clock as the_clock
-from testkit.app import Browser, make_app
+from testkit.app import Browser, configured_app
 from testkit.passwords import FAST_HASHER, PASSWORD
 from testkit.server import LiveServer
 
@@ -54,17 +54,17 @@ def clock():
 
 @pytest.fixture
 def app(tmp_path):
-    return make_app(tmp_path)
+    return configured_app(tmp_path)
 
 
 @pytest.fixture
 def csrf_app(tmp_path):
-    return make_app(tmp_path, WTF_CSRF_ENABLED=True)
+    return configured_app(tmp_path, WTF_CSRF_ENABLED=True)
 
 
 @pytest.fixture
 def limited_app(tmp_path):
-    return make_app(tmp_path, RATELIMIT_ENABLED=True)
+    return configured_app(tmp_path, RATELIMIT_ENABLED=True)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from test_policy import CELLS
 from spaces import accounts, blocks, reports, rooms
 from spaces.clock import now
 from spaces.db import connect
-from testkit.app import make_app
+from testkit.app import configured_app
 
 HTTP_CELLS = [c for c in CELLS if c[2] != "send_audio"]
 
@@ -71,7 +71,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return World(make_app(tmp_path_factory.mktemp("authz")))
+    return World(configured_app(tmp_path_factory.mktemp("authz")))
 
 
 def arrange(w: World, role: str, state: str, action: str) -> dict:
