@@ -13,18 +13,14 @@ buffers from spaces/realtime/jitter.py, trimming included, int32 sum and clamp, 
 import argparse
 import asyncio
 import json
-import sys
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from websockets.asyncio.server import broadcast, serve
 
-from websockets.asyncio.server import broadcast, serve  # noqa: E402
-
-from spaces.audio_format import FRAME_BYTES, FRAME_SECONDS  # noqa: E402
-from spaces.realtime.jitter import JitterBuffer  # noqa: E402
-from spaces.realtime.mixer import mix_tick  # noqa: E402
+from spaces.audio_format import FRAME_BYTES, FRAME_SECONDS
+from spaces.realtime.jitter import JitterBuffer
+from spaces.realtime.mixer import mix_tick
 
 LEVELS_EVERY = 5  # ticks (100 ms), as the product
 

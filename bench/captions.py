@@ -25,20 +25,16 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import jiwer
 import numpy as np
 import soundfile as sf
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from spaces import config
+from spaces.captions import CaptionWorker, load_model
+from testkit.audio import FRAME_BYTES, FRAME_SECONDS, SAMPLE_RATE, SHARED_AUDIO
 
-from spaces import config  # noqa: E402
-from spaces.captions import CaptionWorker, load_model  # noqa: E402
-
-AUDIO = ROOT.parent / "shared" / "audio"
-FRAME = 320  # samples per 20 ms frame
 GAP_S = 1.0  # silence after each file
 P95_BOUND_S = 2.0
 SHOW = "--show" in sys.argv
@@ -73,23 +69,21 @@ class Program:
     def __post_init__(self) -> None:
         parts, t = [], 0.0
         for clip in self.clips:
-            parts += [clip.audio, np.zeros(int(GAP_S * 16000), dtype=np.int16)]
-            self.spans.append((clip.name, t, t + len(clip.audio) / 16000))
+            parts += [clip.audio, np.zeros(int(GAP_S * SAMPLE_RATE), dtype=np.int16)]
+            self.spans.append((clip.name, t, t + len(clip.audio) / SAMPLE_RATE))
             self.utterances += [(t + a, t + b) for a, b in clip.utterances]
-            t += len(clip.audio) / 16000 + GAP_S
+            t += len(clip.audio) / SAMPLE_RATE + GAP_S
         self.pcm = np.concatenate(parts).tobytes()
 
 
 def load_clips() -> list[Clip]:
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
     options = VadOptions(min_silence_duration_ms=500, speech_pad_ms=0, min_speech_duration_ms=250)
     clips = []
-    for wav in sorted(AUDIO.glob("*.wav")):
+    for wav in sorted(SHARED_AUDIO.glob("*.wav")):
         audio, rate = sf.read(wav, dtype="int16")
-        assert rate == 16000 and audio.ndim == 1, wav
+        assert rate == SAMPLE_RATE and audio.ndim == 1, wav
         spans = get_speech_timestamps(audio.astype(np.float32) / 32768, options)
-        utterances = [(s["start"] / 16000, s["end"] / 16000) for s in spans]
+        utterances = [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in spans]
         clips.append(Clip(wav.stem, audio, wav.with_suffix(".txt").read_text(), utterances))
     return clips
 
@@ -111,8 +105,8 @@ def offline_wer(clips: list[Clip], settings: dict, threads: int, beam: int) -> f
 def run(worker: CaptionWorker, programs: list[Program], tag: int) -> dict:
     """Play every program at real-time pace; return the captions with their arrival times."""
     keys = [(tag, j) for j in range(len(programs))]
-    starts = [round(p.delay_s / 0.02) for p in programs]
-    lengths = [len(p.pcm) // 640 for p in programs]
+    starts = [round(p.delay_s / FRAME_SECONDS) for p in programs]
+    lengths = [len(p.pcm) // FRAME_BYTES for p in programs]
     fed = [np.zeros(n) for n in lengths]
     arrivals: dict = {k: [] for k in keys}
     t0 = time.monotonic()
@@ -121,20 +115,21 @@ def run(worker: CaptionWorker, programs: list[Program], tag: int) -> dict:
         for j, program in enumerate(programs):
             f = tick - starts[j]
             if 0 <= f < lengths[j]:
-                worker.feed(keys[j], program.pcm[f * 640 : (f + 1) * 640], f * 0.02)
+                frame = program.pcm[f * FRAME_BYTES : (f + 1) * FRAME_BYTES]
+                worker.feed(keys[j], frame, f * FRAME_SECONDS)
                 fed[j][f] = time.monotonic()
             elif f == lengths[j]:
                 worker.end_stream(keys[j])
         now = time.monotonic()
         for key, update in worker.poll():
             arrivals[key].append((now, update))
-        time.sleep(max(0.0, t0 + (tick + 1) * 0.02 - time.monotonic()))
+        time.sleep(max(0.0, t0 + (tick + 1) * FRAME_SECONDS - time.monotonic()))
     deadline = time.monotonic() + 15  # then whatever has not come counts as missing
     while time.monotonic() < deadline and not all_covered(programs, keys, arrivals):
         now = time.monotonic()
         for key, update in worker.poll():
             arrivals[key].append((now, update))
-        time.sleep(0.02)
+        time.sleep(FRAME_SECONDS)
     return score(worker, programs, keys, fed, arrivals)
 
 
@@ -156,9 +151,9 @@ def score(worker, programs, keys, fed, arrivals) -> dict:
             if not covering:
                 missing += 1
                 continue
-            fed_end = fed[j][min(int(e / 0.02), len(fed[j]) - 1)]
+            fed_end = fed[j][min(int(e / FRAME_SECONDS), len(fed[j]) - 1)]
             final_lat.append(max(a for a, _ in covering) - fed_end)
-            fed_onset = fed[j][int(s / 0.02)]
+            fed_onset = fed[j][int(s / FRAME_SECONDS)]
             texts = [
                 a
                 for a, u in arrivals[keys[j]]
@@ -243,7 +238,7 @@ def main() -> None:
                 if total >= args.program_s:
                     break
                 chosen.append(clip)
-                total += len(clip.audio) / 16000 + GAP_S
+                total += len(clip.audio) / SAMPLE_RATE + GAP_S
             programs.append(Program(chosen, delay_s=0.37 * j))
         r = run(worker, programs, tag=k)
         ok = r["missing"] == 0 and r["degraded"] == 0 and r["dropped"] == 0

@@ -4,9 +4,11 @@ loop with the keyboard alone."""
 from pathlib import Path
 
 import pytest
-from browser_support import chromium, chromiums, needs_chromium, sign_up
-from conftest import SHARED_AUDIO, HttpUser
 from playwright.sync_api import expect
+
+from testkit.audio import SHARED_AUDIO
+from testkit.browser import chromium, chromiums, needs_chromium, person
+from testkit.http_user import HttpUser
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
@@ -31,8 +33,7 @@ def test_every_page_in_every_role_state_passes_axe(live_server):
             visitor.goto(url + path)
             problems[f"visitor {path}"] = serious_violations(visitor)
 
-        host = browser.new_context().new_page()
-        sign_up(host, url, "host_a11y")
+        host = person(browser, url, "host_a11y")
         problems["home"] = serious_violations(host)
         host.goto(url + "/spaces/new")
         problems["create"] = serious_violations(host)
@@ -45,8 +46,7 @@ def test_every_page_in_every_role_state_passes_axe(live_server):
         guest = HttpUser(url, "guest_a11y")
         guest.post("/u/host_a11y/follow")
         guest.post("/messages/host_a11y", {"body": "hi"})
-        listener = browser.new_context().new_page()
-        sign_up(listener, url, "listener_a11y")
+        listener = person(browser, url, "listener_a11y")
         listener.goto(host.url)
         problems["room before joining"] = serious_violations(listener)
         listener.get_by_role("button", name="Join this Space").click()
@@ -96,14 +96,17 @@ def test_core_loop_with_the_keyboard_alone(live_server):
         tab_to(page, "textbox", label)
         page.keyboard.type(text)
 
+    def sign_up_by_keyboard(page, username: str):
+        page.goto(url + "/signup")
+        type_into(page, "Username", username)
+        page.keyboard.press("Tab")
+        page.keyboard.type("correct horse")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("link", name="Create a Space")).to_be_visible()
+
     with chromiums(str(SHARED_AUDIO / "sample01.wav"), None) as (host_chrome, guest_chrome):
         host = host_chrome.new_context().new_page()
-        host.goto(url + "/signup")
-        type_into(host, "Username", "keyhost")
-        host.keyboard.press("Tab")
-        host.keyboard.type("correct horse")
-        host.keyboard.press("Enter")
-        expect(host.get_by_role("link", name="Create a Space")).to_be_visible()
+        sign_up_by_keyboard(host, "keyhost")
         tab_to(host, "link", "Create a Space")
         host.keyboard.press("Enter")
         type_into(host, "Title", "Keyboard room")
@@ -115,12 +118,7 @@ def test_core_loop_with_the_keyboard_alone(live_server):
         expect(host.get_by_role("dialog", name="Captions")).to_have_count(0)
 
         guest = guest_chrome.new_context().new_page()
-        guest.goto(url + "/signup")
-        type_into(guest, "Username", "keyguest")
-        guest.keyboard.press("Tab")
-        guest.keyboard.type("correct horse")
-        guest.keyboard.press("Enter")
-        expect(guest.get_by_role("link", name="Create a Space")).to_be_visible()
+        sign_up_by_keyboard(guest, "keyguest")
         guest.goto(host.url)
         tab_to(guest, "button", "Join this Space")
         guest.keyboard.press("Enter")

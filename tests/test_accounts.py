@@ -11,14 +11,6 @@ GOOD_PASSWORD = "correct horse"
 PRODUCTION_HASHER = accounts._hasher
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    """Cheap argon2 parameters keep these tests quick; the production ones are checked below."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
 def test_production_passwords_use_argon2id_with_real_cost():
     assert PRODUCTION_HASHER.type.name == "ID"
     assert PRODUCTION_HASHER.time_cost >= 2

@@ -1,181 +1,32 @@
 """The audio socket (docs/audio-protocol.md) against a real server on 127.0.0.1, plus the engine's
 gatekeeping in-process: who may send, mix-minus, role changes, refusals, limits, slow clients."""
 
-import base64
 import contextlib
-import itertools
 import json
-import os
-import re
-import socket
-import threading
 import time
 import urllib.parse
 import urllib.request
 
-import numpy as np
 import pytest
-from argon2 import PasswordHasher
-from conftest import HttpUser, LiveServer
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from spaces import accounts, rooms
-from spaces.audio_format import FRAME_BYTES, FRAME_SAMPLES, SILENCE
 from spaces.realtime.audio import AudioEngine
+from testkit.audio import FRAME_BYTES, FRAME_SECONDS, SILENCE, magnitude, silent, tone
+from testkit.http_user import HttpUser
+from testkit.listen import Ear
+from testkit.speak import Mouth
+from testkit.websocket import Closed, Refused, WebSocket, upgrade
 
-FRAME_SECONDS = 0.02
 STOP_WITHIN = 0.1  # seconds: a role change silences someone at the listener within this
-_names = itertools.count(1)
 live = pytest.mark.live  # these tests run a server; the engine's own tests at the end do not
 
 
-# Signals --------------------------------------------------------------------------------------
-
-
-def tone(freq: float, amplitude: float = 8000) -> bytes:
-    """One frame of a sine; multiples of 50 Hz fit a 20 ms frame exactly (FFT bin freq / 50)."""
-    t = np.arange(FRAME_SAMPLES) / 16_000
-    return np.round(amplitude * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes()
-
-
-def magnitude(frame: bytes, freq: float) -> float:
-    spectrum = np.abs(np.fft.rfft(np.frombuffer(frame, dtype="<i2").astype(np.float64)))
-    return float(spectrum[int(freq / 50)] / (FRAME_SAMPLES / 2))
-
-
-def silent(frame: bytes) -> bool:
-    return not np.frombuffer(frame, dtype="<i2").any()
-
-
-# Clients --------------------------------------------------------------------------------------
-
-
-def user(server: LiveServer, prefix: str = "user") -> HttpUser:
-    return HttpUser(server.url, f"{prefix}{next(_names)}_{os.getpid()}")
-
-
-def start_space(host: HttpUser) -> int:
-    status, body = host.post(
-        "/spaces/new", {"title": "Audio", "speaker_policy": "everyone"}, htmx=False
-    )
-    assert status == 200, body
-    return int(re.search(r'data-space-id="(\d+)"', body).group(1))
-
-
-def act(person: HttpUser, path: str, data: dict | None = None) -> None:
-    status, body = person.post(path, data)
-    assert status == 200, (path, status, body[:300])
-
-
-def audio_url(server: LiveServer, space_id: int) -> str:
-    return server.url.replace("http://", "ws://") + f"/spaces/{space_id}/audio"
-
-
 def open_audio(server, person: HttpUser | None, space_id: int, origin: str | None = None):
-    headers = {"Cookie": person.cookie_header()} if person else {}
-    return connect(
-        audio_url(server, space_id),
-        origin=origin or server.url,
-        additional_headers=headers,
-        compression=None,
-        open_timeout=5,
-        close_timeout=1,
-    )
-
-
-class Ear:
-    """Reads one audio socket on a thread: every frame with its arrival time, levels, the close."""
-
-    def __init__(self, ws) -> None:
-        self.ws = ws
-        self.frames: list[tuple[float, bytes]] = []
-        self.texts: list[str] = []
-        self.close_code: int | None = None
-        self.closed = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            for message in self.ws:
-                if isinstance(message, bytes):
-                    self.frames.append((time.monotonic(), message))
-                else:
-                    self.texts.append(message)
-        except ConnectionClosed:
-            pass
-        finally:
-            rcvd = self.ws.protocol.close_rcvd
-            self.close_code = rcvd.code if rcvd is not None else 1006
-            self.closed.set()
-
-    def since(self, t: float) -> list[bytes]:
-        return [f for at, f in list(self.frames) if at >= t]
-
-    def index_at(self, t: float) -> float:
-        """Which frame of this stream the server was sending at time `t`.
-
-        The server sends frame k at start + 20 ms * k; each arrives a little later, and later
-        still when this process is busy. The earliest arrivals around `t` give the schedule, so
-        a late reader does not make the server look slow."""
-        window = [(k, at) for k, (at, _) in enumerate(list(self.frames)) if abs(at - t) < 1.0]
-        start = min(at - k * FRAME_SECONDS for k, at in window)
-        return (t - start) / FRAME_SECONDS
-
-    def last_sound_after(self, t: float) -> float:
-        """Seconds of the stream, as the server sent it, from `t` to the last non-silent frame."""
-        last = max((k for k, (_, f) in enumerate(list(self.frames)) if not silent(f)), default=0)
-        return (last - self.index_at(t)) * FRAME_SECONDS
-
-    def until(self, predicate, within: float = 3.0, what: str = "a frame") -> float:
-        """Waits for a frame satisfying predicate; returns its arrival time."""
-        deadline = time.monotonic() + within
-        seen = 0
-        while time.monotonic() < deadline:
-            frames = list(self.frames)
-            for at, frame in frames[seen:]:
-                if predicate(frame):
-                    return at
-            seen = len(frames)
-            time.sleep(0.01)
-        pytest.fail(f"no {what} within {within}s ({len(self.frames)} frames received)")
-
-
-class Mouth:
-    """Sends a frame every 20 ms at real-time pace on a thread, until stopped. Its socket is read
-    too (by `ear`, or one of its own): a client must read, or the server drops what it sends."""
-
-    def __init__(self, ws, frame: bytes, ear: Ear | None = None) -> None:
-        self.ws = ws
-        self.frame = frame
-        self.ear = ear or Ear(ws)
-        self.sent = 0
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        with contextlib.suppress(ConnectionClosed, OSError):
-            while not self.stopping.is_set():
-                self.ws.send(self.frame)
-                self.sent += 1
-                delay = start + self.sent * FRAME_SECONDS - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(2)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("audio-live")
-    live = LiveServer(data).start()
-    yield live
-    live.stop()
+    cookie = person.cookie_header() if person else ""
+    path = f"/spaces/{space_id}/audio"
+    return WebSocket.connect(server.port, path, cookie, origin=origin)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +36,7 @@ def people(server):
 
     def get(name: str) -> HttpUser:
         if name not in made:
-            made[name] = user(server, name)
+            (made[name],) = server.sign_up(name)
         return made[name]
 
     return get
@@ -199,11 +50,38 @@ def sockets():
 
 
 @pytest.fixture
+def audio(server, room, sockets):
+    """Opens a person's audio socket in the room's Space; closed when the test ends."""
+    return lambda person: sockets.enter_context(open_audio(server, person, room[2]))
+
+
+@pytest.fixture
+def guest(room, people):
+    """A guest the host put on stage, microphone on."""
+    host, _, space_id = room
+    guest = people("guest")
+    guest.act(f"/spaces/{space_id}/join")
+    host.act(f"/spaces/{space_id}/people/{guest.id}/make-speaker")
+    guest.act(f"/spaces/{space_id}/mic", {"on": "1"})
+    return guest
+
+
+@pytest.fixture
+def host_on_air(room, audio):
+    """The host sends a 500 Hz tone with the microphone on; an Ear on the listener's socket."""
+    host, listener, space_id = room
+    host.act(f"/spaces/{space_id}/mic", {"on": "1"})
+    mouth = Mouth(audio(host), tone(500))
+    yield Ear(audio(listener)), mouth
+    mouth.stop()
+
+
+@pytest.fixture
 def room(people):
     """A live Space: the host is in it, and a listener has joined. Ended afterwards."""
     host, listener = people("host"), people("listener")
-    space_id = start_space(host)
-    act(listener, f"/spaces/{space_id}/join")
+    space_id = host.open_space("Audio")
+    listener.act(f"/spaces/{space_id}/join")
     yield host, listener, space_id
     host.post(f"/spaces/{space_id}/end")
 
@@ -212,18 +90,14 @@ def room(people):
 
 
 @live
-def test_speakers_are_heard_by_listeners_and_each_hears_a_mix_minus(server, people, room, sockets):
+def test_speakers_are_heard_by_listeners_and_each_hears_a_mix_minus(room, guest, audio):
     host, listener, space_id = room
-    guest = people("guest")
-    act(guest, f"/spaces/{space_id}/join")
-    act(host, f"/spaces/{space_id}/people/{guest.id}/make-speaker")
-    act(host, f"/spaces/{space_id}/mic", {"on": "1"})
-    act(guest, f"/spaces/{space_id}/mic", {"on": "1"})
-    host_ws = sockets.enter_context(open_audio(server, host, space_id))
-    guest_ws = sockets.enter_context(open_audio(server, guest, space_id))
-    listener_ws = sockets.enter_context(open_audio(server, listener, space_id))
-    host_ear, guest_ear, listener_ear = Ear(host_ws), Ear(guest_ws), Ear(listener_ws)
-    mouths = [Mouth(host_ws, tone(500), host_ear), Mouth(guest_ws, tone(1500), guest_ear)]
+    host.act(f"/spaces/{space_id}/mic", {"on": "1"})
+    listener_ear = Ear(audio(listener))
+    mouths = [
+        Mouth(audio(host), tone(500)),
+        Mouth(audio(guest), tone(1500)),
+    ]
     try:
         t = listener_ear.until(
             lambda f: magnitude(f, 500) > 4000 and magnitude(f, 1500) > 4000,
@@ -235,8 +109,8 @@ def test_speakers_are_heard_by_listeners_and_each_hears_a_mix_minus(server, peop
             mouth.stop()
     heard = {
         "listener": listener_ear.since(t)[:20],
-        "host": host_ear.since(t)[:20],
-        "guest": guest_ear.since(t)[:20],
+        "host": mouths[0].since(t)[:20],
+        "guest": mouths[1].since(t)[:20],
     }
     assert all(len(frames) == 20 for frames in heard.values())
     for frame in heard["listener"]:
@@ -245,34 +119,30 @@ def test_speakers_are_heard_by_listeners_and_each_hears_a_mix_minus(server, peop
         assert magnitude(frame, 1500) > 4000 and magnitude(frame, 500) < 50
     for frame in heard["guest"]:  # the host, without the guest's own voice
         assert magnitude(frame, 500) > 4000 and magnitude(frame, 1500) < 50
-    assert any('"levels"' in text for text in listener_ear.texts)
+    assert any('"levels"' in text for _, text in listener_ear.texts)
 
 
 @live
-def test_a_lone_speaker_hears_silence_not_their_own_voice(server, people, room, sockets):
-    host, listener, space_id = room
-    act(host, f"/spaces/{space_id}/mic", {"on": "1"})
-    host_ws = sockets.enter_context(open_audio(server, host, space_id))
-    listener_ear = Ear(sockets.enter_context(open_audio(server, listener, space_id)))
-    mouth = Mouth(host_ws, tone(500))
+def test_a_lone_speaker_hears_silence_not_their_own_voice(host_on_air):
+    listener_ear, mouth = host_on_air
     try:
         t = listener_ear.until(lambda f: not silent(f), what="the host's voice")
         time.sleep(0.5)
     finally:
         mouth.stop()
-    assert len(mouth.ear.since(t)) >= 20
-    assert all(silent(f) for f in mouth.ear.since(t))
+    assert len(mouth.since(t)) >= 20
+    assert all(silent(f) for f in mouth.since(t))
 
 
 @live
-def test_a_listeners_frames_are_dropped(server, people, room, sockets):
+def test_a_listeners_frames_are_dropped(people, room, audio):
     host, listener, space_id = room
     other = people("other")
-    act(other, f"/spaces/{space_id}/join")
-    listener_ws = sockets.enter_context(open_audio(server, listener, space_id))
+    other.act(f"/spaces/{space_id}/join")
+    listener_ws = audio(listener)
     ears = [
-        Ear(sockets.enter_context(open_audio(server, host, space_id))),
-        Ear(sockets.enter_context(open_audio(server, other, space_id))),
+        Ear(audio(host)),
+        Ear(audio(other)),
     ]
     mouth = Mouth(listener_ws, tone(500, 20_000))
     time.sleep(1.0)
@@ -284,16 +154,13 @@ def test_a_listeners_frames_are_dropped(server, people, room, sockets):
 
 
 @live
-def test_frames_after_the_mic_goes_off_are_dropped(server, people, room, sockets):
-    host, listener, space_id = room
-    act(host, f"/spaces/{space_id}/mic", {"on": "1"})
-    host_ws = sockets.enter_context(open_audio(server, host, space_id))
-    ear = Ear(sockets.enter_context(open_audio(server, listener, space_id)))
-    mouth = Mouth(host_ws, tone(500))
+def test_frames_after_the_mic_goes_off_are_dropped(room, host_on_air):
+    host, _, space_id = room
+    ear, mouth = host_on_air
     try:
         ear.until(lambda f: not silent(f), what="the host's voice")
         time.sleep(0.3)
-        act(host, f"/spaces/{space_id}/mic", {"on": "0"})  # still sending: the server drops
+        host.act(f"/spaces/{space_id}/mic", {"on": "0"})  # still sending: the server drops
         done = time.monotonic()
         time.sleep(0.6)
     finally:
@@ -303,20 +170,15 @@ def test_frames_after_the_mic_goes_off_are_dropped(server, people, room, sockets
 
 
 @live
-def test_a_speaker_moved_to_listeners_is_silenced_within_100_ms(server, people, room, sockets):
+def test_a_speaker_moved_to_listeners_is_silenced_within_100_ms(room, guest, audio):
     host, listener, space_id = room
-    guest = people("guest")
-    act(guest, f"/spaces/{space_id}/join")
-    act(host, f"/spaces/{space_id}/people/{guest.id}/make-speaker")
-    act(guest, f"/spaces/{space_id}/mic", {"on": "1"})
-    guest_ws = sockets.enter_context(open_audio(server, guest, space_id))
-    ear = Ear(sockets.enter_context(open_audio(server, listener, space_id)))
-    mouth = Mouth(guest_ws, tone(500))
+    ear = Ear(audio(listener))
+    mouth = Mouth(audio(guest), tone(500))
     try:
         ear.until(lambda f: not silent(f), what="the guest's voice")
         time.sleep(0.3)
         asked = time.monotonic()
-        act(host, f"/spaces/{space_id}/people/{guest.id}/move-to-listeners")
+        host.act(f"/spaces/{space_id}/people/{guest.id}/move-to-listeners")
         done = time.monotonic()
         time.sleep(0.6)
     finally:
@@ -331,9 +193,9 @@ def test_a_speaker_moved_to_listeners_is_silenced_within_100_ms(server, people, 
 
 
 def refused_status(server, person, space_id, **kw) -> int:
-    with pytest.raises(InvalidStatus) as info, open_audio(server, person, space_id, **kw):
+    with pytest.raises(Refused) as info, open_audio(server, person, space_id, **kw):
         pass
-    return info.value.response.status_code
+    return info.value.status
 
 
 @live
@@ -355,13 +217,14 @@ def test_a_token_client_needs_no_origin_but_a_valid_token(server, people, room):
     with urllib.request.urlopen(server.url + "/api/token", form.encode(), timeout=10) as answer:
         token = json.load(answer)["token"]
     headers = {"Authorization": f"Bearer {token}"}  # and no Origin, no cookie
-    with connect(audio_url(server, space_id), additional_headers=headers) as ws:
+    url = server.url.replace("http://", "ws://") + f"/spaces/{space_id}/audio"
+    with connect(url, additional_headers=headers) as ws:
         message = ws.recv(timeout=2)
         while not isinstance(message, bytes):
             message = ws.recv(timeout=2)
         assert len(message) == FRAME_BYTES
     with pytest.raises(InvalidStatus) as info:
-        connect(audio_url(server, space_id), additional_headers={"Authorization": "Bearer no"})
+        connect(url, additional_headers={"Authorization": "Bearer no"})
     assert info.value.response.status_code == 401
 
 
@@ -377,47 +240,29 @@ def test_an_oversized_frame_closes_the_socket_with_1009(server, people, room):
         # The close frame arrives at once; the server may take a few seconds more to drop the
         # TCP connection (simple-websocket wakes the handler before marking itself closed).
         deadline = time.monotonic() + 3
-        with contextlib.suppress(ConnectionClosed, TimeoutError):
-            while ws.protocol.close_rcvd is None and time.monotonic() < deadline:
+        with contextlib.suppress(Closed, TimeoutError):
+            while ws.close_code is None and time.monotonic() < deadline:
                 ws.recv(timeout=0.5)
-        assert ws.protocol.close_rcvd is not None
-        assert ws.protocol.close_rcvd.code == 1009
-        with pytest.raises(ConnectionClosed):
+        assert ws.close_code is not None
+        assert ws.close_code == 1009
+        with pytest.raises(Closed):
             ws.send(bytes(FRAME_BYTES))
 
 
-def raw_audio_socket(server, person: HttpUser, space_id: int) -> socket.socket:
-    """An audio websocket that reads nothing after the handshake, with a tiny receive window."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", server.port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        (
-            f"GET /spaces/{space_id}/audio HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            f"Sec-WebSocket-Version: 13\r\nOrigin: {server.url}\r\n"
-            f"Cookie: {person.cookie_header()}\r\n\r\n"
-        ).encode()
-    )
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        answer += sock.recv(1)  # byte by byte: leave the frames after it unread
-    assert answer.startswith(b"HTTP/1.1 101"), answer
-    return sock
-
-
 @live
-def test_a_slow_client_does_not_delay_a_fast_one(server, people, room, sockets):
+def test_a_slow_client_does_not_delay_a_fast_one(server, people, room, sockets, audio):
     host, listener, space_id = room
-    act(host, f"/spaces/{space_id}/mic", {"on": "1"})
-    slow = raw_audio_socket(server, listener, space_id)
+    host.act(f"/spaces/{space_id}/mic", {"on": "1"})
+    # An audio websocket that reads nothing after the handshake, with a tiny receive window.
+    slow = upgrade(
+        server.port, f"/spaces/{space_id}/audio", listener.cookie_header(), receive_buffer=4096
+    )
     connected = time.monotonic()
     sockets.callback(slow.close)
-    mouth = Mouth(sockets.enter_context(open_audio(server, host, space_id)), tone(500))
+    mouth = Mouth(audio(host), tone(500))
     fast_person = people("fast")
-    act(fast_person, f"/spaces/{space_id}/join")
-    fast = Ear(sockets.enter_context(open_audio(server, fast_person, space_id)))
+    fast_person.act(f"/spaces/{space_id}/join")
+    fast = Ear(audio(fast_person))
     time.sleep(0.5)
     start = time.monotonic()
     time.sleep(3.0)
@@ -447,12 +292,12 @@ def test_a_slow_client_does_not_delay_a_fast_one(server, people, room, sockets):
 
 
 @live
-def test_a_removed_listener_is_closed_with_4403(server, people, room, sockets):
+def test_a_removed_listener_is_closed_with_4403(server, people, room, audio):
     host, listener, space_id = room
-    ear = Ear(sockets.enter_context(open_audio(server, listener, space_id)))
-    other = Ear(sockets.enter_context(open_audio(server, host, space_id)))
+    ear = Ear(audio(listener))
+    other = Ear(audio(host))
     ear.until(lambda f: True, what="any frame")
-    act(host, f"/spaces/{space_id}/people/{listener.id}/remove")
+    host.act(f"/spaces/{space_id}/people/{listener.id}/remove")
     assert ear.closed.wait(2)
     assert ear.close_code == 4403
     assert not other.closed.is_set()
@@ -460,14 +305,14 @@ def test_a_removed_listener_is_closed_with_4403(server, people, room, sockets):
 
 
 @live
-def test_ending_the_space_closes_everyone_with_4410(server, people, room, sockets):
+def test_ending_the_space_closes_everyone_with_4410(server, people, room, audio):
     host, listener, space_id = room
     ears = [
-        Ear(sockets.enter_context(open_audio(server, listener, space_id))),
-        Ear(sockets.enter_context(open_audio(server, host, space_id))),
+        Ear(audio(listener)),
+        Ear(audio(host)),
     ]
     ears[0].until(lambda f: True, what="any frame")
-    act(host, f"/spaces/{space_id}/end")
+    host.act(f"/spaces/{space_id}/end")
     for ear in ears:
         assert ear.closed.wait(2)
         assert ear.close_code == 4410
@@ -495,11 +340,7 @@ class FakeOutbox:
 
 
 @pytest.fixture
-def engine_room(app, app_db, monkeypatch):
-    # Cheap password hashing: these accounts only need to exist.
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+def engine_room(app, app_db):
     host = accounts.sign_up(app_db, "host", "correct horse")
     guest = accounts.sign_up(app_db, "guest", "correct horse")
     fan = accounts.sign_up(app_db, "fan", "correct horse")

@@ -11,12 +11,12 @@ test_authz_sockets.py covers it with the room's socket messages.
 import itertools
 
 import pytest
-from conftest import _app
 from test_policy import CELLS
 
 from spaces import accounts, blocks, reports, rooms
 from spaces.clock import now
 from spaces.db import connect
+from testkit.app import configured_app
 
 HTTP_CELLS = [c for c in CELLS if c[2] != "send_audio"]
 
@@ -71,7 +71,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return World(_app(tmp_path_factory.mktemp("authz")))
+    return World(configured_app(tmp_path_factory.mktemp("authz")))
 
 
 def arrange(w: World, role: str, state: str, action: str) -> dict:

@@ -8,15 +8,17 @@ end, htmx-style requests) change a role? test_authz_http.py does the same for th
 
 import contextlib
 import json
-import sqlite3
 import time
 
 import pytest
-from conftest import LiveServer
-from test_audio_socket import Ear, act, magnitude, open_audio, start_space, tone, user
 from test_policy import CELLS
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+
+from testkit.audio import magnitude, tone
+from testkit.listen import Ear
+from testkit.server import LiveServer
+from testkit.websocket import Closed, Refused, WebSocket
 
 pytestmark = pytest.mark.live
 
@@ -43,40 +45,37 @@ def world(tmp_path_factory):
     """One server and Space with someone in every role (the away host has a Space of their own)."""
     server = LiveServer(tmp_path_factory.mktemp("authz-sockets")).start()
     try:
-        host = user(server, "host")
-        space = start_space(host)
+        host, away, ear = server.sign_up("host", "away", "ear")
+        space = host.open_space("Audio")
         room = f"/spaces/{space}"
         people = {"host": host}
         for role in ROLES:
             if role in ("host", "host_away", "anonymous"):
                 continue
-            person = people[role] = user(server, role[:8])
-            db = sqlite3.connect(server.data_dir / "spaces.db")
-            with db:
-                db.execute(
-                    "UPDATE users SET is_admin = ?, protected = ? WHERE id = ?",
-                    (role.startswith("admin"), role.startswith("protected"), person.id),
-                )
-            db.close()
+            (person,) = server.sign_up(role[:8])
+            people[role] = person
+            server.sql(
+                "UPDATE users SET is_admin = ?, protected = ? WHERE id = ?",
+                (role.startswith("admin"), role.startswith("protected"), person.id),
+            )
             if role not in ("stranger", "admin", "protected", "blocked_by_host"):
-                act(person, f"{room}/join")
+                person.act(f"{room}/join")
             if role == "requester":
-                act(person, f"{room}/request")
+                person.act(f"{room}/request")
             if role == "invited":
-                act(host, f"{room}/people/{person.id}/invite")
+                host.act(f"{room}/people/{person.id}/invite")
             if role in ("speaker", "speaker_mic_on", "protected_speaker"):
-                act(host, f"{room}/people/{person.id}/make-speaker")
+                host.act(f"{room}/people/{person.id}/make-speaker")
             if role == "speaker_mic_on":
-                act(person, f"{room}/mic", {"on": "1"})
+                person.act(f"{room}/mic", {"on": "1"})
             if role == "removed":
-                act(host, f"{room}/people/{person.id}/remove")
+                host.act(f"{room}/people/{person.id}/remove")
             if role == "blocked_by_host":
-                act(host, f"/u/{person.username}/block")
-        away = people["host_away"] = user(server, "away")
-        away_space = start_space(away)
-        act(away, f"/spaces/{away_space}/leave")
-        ear = user(server, "ear")
-        act(ear, f"{room}/join")
+                host.act(f"/u/{person.username}/block")
+        people["host_away"] = away
+        away_space = away.open_space("Audio")
+        away.act(f"/spaces/{away_space}/leave")
+        ear.act(f"{room}/join")
         yield {
             "server": server,
             "space": space,
@@ -89,11 +88,7 @@ def world(tmp_path_factory):
 
 
 def roles_in_db(server) -> dict:
-    db = sqlite3.connect(server.data_dir / "spaces.db")
-    try:
-        return dict(db.execute("SELECT user_id, role || ':' || present FROM participants"))
-    finally:
-        db.close()
+    return dict(server.sql("SELECT user_id, role || ':' || present FROM participants"))
 
 
 def space_of(world, role: str) -> int:
@@ -103,18 +98,19 @@ def space_of(world, role: str) -> int:
 def try_to_speak(world, role: str, freq: float) -> str:
     """'refused' at the handshake, 'heard' or 'silent' at the listener."""
     server, person = world["server"], world["people"].get(role)
+    path = f"/spaces/{space_of(world, role)}/audio"
     try:
-        ws = open_audio(server, person, space_of(world, role))
-    except InvalidStatus:
+        ws = WebSocket.connect(server.port, path, person.cookie_header() if person else "")
+    except Refused:
         return "refused"
     with contextlib.ExitStack() as stack:
         stack.enter_context(ws)
-        ear = Ear(stack.enter_context(open_audio(server, world["ear"], world["space"])))
+        ear = Ear(stack.enter_context(world["ear"].websocket(f"/spaces/{world['space']}/audio")))
         Ear(ws)  # a client reads what it is sent
         time.sleep(0.2)
         start = time.monotonic()
         for i in range(40):
-            with contextlib.suppress(ConnectionClosed):
+            with contextlib.suppress(Closed):
                 ws.send(tone(freq))
             time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
         time.sleep(0.3)
@@ -169,7 +165,7 @@ def test_forged_role_changes_over_the_live_socket_change_nothing(world):
 
 def test_after_the_end_no_role_gets_audio_or_room_state(world):
     server, people = world["server"], world["people"]
-    act(people["host"], f"/spaces/{world['space']}/end")
+    people["host"].act(f"/spaces/{world['space']}/end")
     base = server.url.replace("http", "ws")
     for i, role in enumerate(ROLES):
         if role == "host_away":

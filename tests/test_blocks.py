@@ -2,18 +2,9 @@
 restores nothing by itself."""
 
 import pytest
-from argon2 import PasswordHasher
 
-from spaces import accounts, blocks, follows, messages
+from spaces import blocks, follows, messages
 from spaces.errors import Forbidden, Invalid
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    """Cheap argon2 parameters: these tests sign up many people and never test passwords."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 def follow_rows(db) -> set[tuple[int, int]]:

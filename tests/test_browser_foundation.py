@@ -1,8 +1,9 @@
 """Two people in Chromium: sign up, follow, message."""
 
 import pytest
-from browser_support import chromium, needs_chromium, sign_up
 from playwright.sync_api import expect
+
+from testkit.browser import chromium, needs_chromium, person
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -10,10 +11,8 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 def test_two_people_sign_up_follow_and_message(live_server):
     url = live_server.url
     with chromium() as browser:
-        ada = browser.new_context().new_page()
-        bob = browser.new_context().new_page()
-        sign_up(ada, url, "ada")
-        sign_up(bob, url, "bob")
+        ada = person(browser, url, "ada")
+        bob = person(browser, url, "bob")
 
         ada.goto(url + "/u/bob")
         ada.get_by_role("button", name="Follow").click()

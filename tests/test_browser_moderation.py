@@ -4,9 +4,11 @@ it for breaking the rules; the listener's page shows that at once."""
 import sqlite3
 
 import pytest
-from browser_support import chromiums, needs_chromium, sign_up
-from conftest import SHARED_AUDIO, LiveServer
 from playwright.sync_api import expect
+
+from testkit.audio import SHARED_AUDIO
+from testkit.browser import chromiums, needs_chromium, person, start_space
+from testkit.server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, needs_chromium]
 
@@ -18,11 +20,8 @@ def test_report_review_and_end_for_violation(tmp_path):
     url = server.url
     try:
         with chromiums(str(SHARED_AUDIO / "jfk.wav"), None) as (speaker_chrome, others):
-            host = speaker_chrome.new_context().new_page()
-            sign_up(host, url, "loudhost")
-            host.get_by_role("link", name="Create a Space").click()
-            host.get_by_label("Title").fill("Reported room")
-            host.get_by_role("button", name="Start your Space").click()
+            host = person(speaker_chrome, url, "loudhost")
+            start_space(host, "Reported room")
             host.get_by_role("dialog", name="Captions").get_by_role(
                 "button", name="Allow captions"
             ).click()
@@ -30,8 +29,7 @@ def test_report_review_and_end_for_violation(tmp_path):
             expect(host.get_by_role("button", name="Turn off microphone")).to_be_visible()
             room = host.url
 
-            listener = others.new_context().new_page()
-            sign_up(listener, url, "witness")
+            listener = person(others, url, "witness")
             listener.goto(room)
             listener.get_by_role("button", name="Join this Space").click()
             listener.get_by_role("link", name="Report Space").click()
@@ -42,8 +40,7 @@ def test_report_review_and_end_for_violation(tmp_path):
             listener.goto(room)
             expect(listener.get_by_role("button", name="Leave")).to_be_visible()
 
-            admin = others.new_context().new_page()
-            sign_up(admin, url, "moderator")
+            admin = person(others, url, "moderator")
             with sqlite3.connect(data / "spaces.db") as db:
                 db.execute("UPDATE users SET is_admin = 1 WHERE username = 'moderator'")
             host.wait_for_timeout(12_000)  # let the host talk: a recording and captions to review

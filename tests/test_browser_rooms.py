@@ -1,8 +1,9 @@
 """Two Chromium browsers in one Space: join by link, request, approve, end, all live."""
 
 import pytest
-from browser_support import chromium, needs_chromium, sign_up
 from playwright.sync_api import expect
+
+from testkit.browser import chromium, needs_chromium, person
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -14,10 +15,8 @@ def in_list(page, name: str):
 def test_host_and_listener_see_each_change_live(live_server):
     url = live_server.url
     with chromium() as chrome:
-        host = chrome.new_context().new_page()
-        guest = chrome.new_context().new_page()
-        sign_up(host, url, "hostess")
-        sign_up(guest, url, "guest")
+        host = person(chrome, url, "hostess")
+        guest = person(chrome, url, "guest")
 
         host.get_by_role("link", name="Create a Space").click()
         host.get_by_label("Title").fill("Friday <i>jam</i>")

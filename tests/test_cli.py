@@ -14,15 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SHARED_AUDIO, HttpUser, LiveServer
 
 from spaces import accounts, rooms
+from spaces import db as dbm
 from spaces.cli import tokens
 from spaces.cli.api import SpaceURL, server_url
 from spaces.cli.audio_files import FRAME_BYTES, load_frames
 from spaces.cli.exits import EXIT_ENDED, EXIT_REFUSED, CliError
 from spaces.cli.main import main
 from spaces.cli.meter import Meter
+from testkit.audio import SHARED_AUDIO
+from testkit.http_user import HttpUser
 
 SPEECH = SHARED_AUDIO / "sample01.wav"
 LISTENER_MESSAGE = "You are a listener in this Space: ask the host to make you a speaker"
@@ -48,14 +50,16 @@ class Terminal:
             timeout=timeout,
         )
 
-    def start(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(
+    def start(self, needle: str, *args: str) -> tuple[subprocess.Popen, list[str]]:
+        """Starts `spaces *args` and waits until it says `needle`: the process and its lines."""
+        proc = subprocess.Popen(
             [*spaces_command(), *args],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        return proc, wait_for_line(proc, needle)
 
 
 def wait_for_line(proc: subprocess.Popen, needle: str, within: float = 20.0) -> list[str]:
@@ -99,13 +103,6 @@ def best_correlation(recording: np.ndarray, reference: np.ndarray) -> tuple[floa
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("cli-live")).start()
-    yield live
-    live.stop()
-
-
-@pytest.fixture(scope="module")
 def accounts_made(server, tmp_path_factory):
     """A host and a listener with accounts on the server, each signed in with `spaces login`."""
     tmp = tmp_path_factory.mktemp("cli-people")
@@ -124,11 +121,7 @@ def accounts_made(server, tmp_path_factory):
 @pytest.fixture
 def space(server, accounts_made):
     host, _ = accounts_made["host"]
-    status, body = host.post(
-        "/spaces/new", {"title": "Terminal", "speaker_policy": "everyone"}, htmx=False
-    )
-    assert status == 200, body
-    space_id = int(re.search(r'data-space-id="(\d+)"', body).group(1))
+    space_id = host.open_space("Terminal")
     yield f"{server.url}/spaces/{space_id}", space_id
     host.post(f"/spaces/{space_id}/end")
 
@@ -145,8 +138,9 @@ def test_speak_file_is_recorded_by_listen_out(space, accounts_made, tmp_path):
     reference, rate = sf.read(str(SPEECH), dtype="int16")
     seconds = reference.size / rate + 2.5
 
-    listener = fan.start("listen", url, "--out", str(out), "--seconds", f"{seconds:.1f}", "--meter")
-    lines = wait_for_line(listener, "Listening to")
+    listener, lines = fan.start(
+        "Listening to", "listen", url, "--out", str(out), "--seconds", f"{seconds:.1f}", "--meter"
+    )
     spoken = host.run("speak", url, "--file", str(SPEECH), "--meter")
     code, err = finish(listener, lines)
 
@@ -178,15 +172,23 @@ def test_a_listener_cannot_speak_and_is_told_why(space, accounts_made):
     assert "Traceback" not in result.stderr
 
 
+@pytest.fixture
+def fan_listening(space, accounts_made):
+    """The fan's `spaces listen` in the Space, running: (the process, its stderr lines)."""
+    _, fan = accounts_made["fan"]
+    proc, lines = fan.start("Listening to", "listen", space[0], "--out", os.devnull)
+    yield proc, lines
+    if proc.poll() is None:
+        proc.kill()
+
+
 @pytest.mark.live
-def test_listen_stops_with_a_clear_message_when_removed(space, accounts_made):
+def test_listen_stops_with_a_clear_message_when_removed(space, accounts_made, fan_listening):
     url, space_id = space
+    listener, lines = fan_listening
     host_person, _ = accounts_made["host"]
     fan_person, fan = accounts_made["fan"]
-    listener = fan.start("listen", url, "--out", os.devnull)
-    lines = wait_for_line(listener, "Listening to")
-    status, _ = host_person.post(f"/spaces/{space_id}/people/{fan_person.id}/remove")
-    assert status == 200
+    host_person.act(f"/spaces/{space_id}/people/{fan_person.id}/remove")  # answered 200
     code, err = finish(listener, lines, timeout=10)
     assert code == EXIT_REFUSED
     assert "The host removed you from this Space." in err
@@ -197,21 +199,22 @@ def test_listen_stops_with_a_clear_message_when_removed(space, accounts_made):
 
 
 @pytest.mark.live
-def test_listen_and_speak_stop_with_a_clear_message_when_the_space_ends(space, accounts_made):
+def test_listen_and_speak_stop_with_a_clear_message_when_the_space_ends(
+    space, accounts_made, fan_listening
+):
     url, space_id = space
+    listener, listener_lines = fan_listening
     host_person, host = accounts_made["host"]
-    _, fan = accounts_made["fan"]
-    listener = fan.start("listen", url, "--out", os.devnull)
-    listener_lines = wait_for_line(listener, "Listening to")
-    speaker = host.start("speak", url, "--file", str(SPEECH), "--loop")
-    speaker_lines = wait_for_line(speaker, "Speaking in")
-    status, _ = host_person.post(f"/spaces/{space_id}/end")
-    assert status == 200
+    speaker, speaker_lines = host.start(
+        "Speaking in", "speak", url, "--file", str(SPEECH), "--loop"
+    )
+    host_person.act(f"/spaces/{space_id}/end")  # answered 200
     for proc, lines in ((listener, listener_lines), (speaker, speaker_lines)):
         code, err = finish(proc, lines, timeout=10)
         assert code == EXIT_ENDED, err
         assert "This Space has ended." in err
         assert "Traceback" not in err
+    _, fan = accounts_made["fan"]
     late = fan.run("listen", url, "--out", os.devnull)
     assert late.returncode == EXIT_ENDED
     assert "This Space has ended." in late.stderr
@@ -314,8 +317,6 @@ def test_the_meter_draws_one_line_in_place(tmp_path):
 
 
 def test_token_posts_need_no_csrf_token_but_cookie_posts_do(csrf_app):
-    from spaces import db as dbm
-
     db = dbm.connect(csrf_app.config["DATABASE"])
     host = accounts.sign_up(db, "tokenhost", "correct horse")
     fan = accounts.sign_up(db, "tokenfan", "correct horse")

@@ -3,11 +3,13 @@ L1-L3 with the drills' own clients and checks. L4 and the faults have their own 
 (test_rooms.py, test_faults.py, test_live.py, test_audio_socket.py); docs/reliability.md lists
 them all with the full-size figures."""
 
+import os
 import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+
+from testkit.server import ROOT
 
 pytestmark = pytest.mark.live
 
@@ -24,6 +26,8 @@ def test_load_drill_small_version_passes(drill, what):
     result = subprocess.run(
         [sys.executable, "bench/drills.py", drill, "--tiny"],
         cwd=ROOT,
+        # This checkout's spaces and testkit, whatever the environment has installed.
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=240,

@@ -1,21 +1,21 @@
 """Faults, short versions (the long drills are in bench/drills.py): kill -9 and restart, a
 database locked by another process, a missing caption model, a network drop and a full disk."""
 
-import os
-import signal
 import sqlite3
 import threading
 import time
 
-import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT, HttpUser, LiveServer
-from websockets.sync.client import connect
+
+import spaces.posts
+from testkit.audio import tone
+from testkit.http_user import HttpUser
+from testkit.server import ROOT, LiveServer
 
 pytestmark = pytest.mark.live
 
-TONE = (np.sin(np.arange(320) * 2 * np.pi * 440 / 16000) * 8000).astype("<i2").tobytes()
+TONE = tone(440)
 
 
 def speak_and_listen(speaker, ear, frames: int = 100) -> tuple[int, float]:
@@ -49,26 +49,19 @@ def test_kill_9_loses_nothing_but_the_last_seconds_of_audio(tmp_path):
     host.post(f"/spaces/1/people/{guest.id}/approve")
     guest.post("/reports/new", {"space": "1", "reason": "spam", "details": "kept"})
     host.post("/spaces/1/mic", {"on": "1"})
-    headers = {"Cookie": host.cookie_header(), "Origin": server.url}
-    with connect(
-        server.url.replace("http", "ws") + "/spaces/1/audio", additional_headers=headers
-    ) as ws:
+    with host.websocket("/spaces/1/audio") as ws:
         start = time.monotonic()
         for i in range(250):  # 5 s of audio
             ws.send(TONE)
             time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
-        os.kill(server.proc.pid, signal.SIGKILL)
-        server.proc.wait()
+        server.kill9()
 
     recording = data / "recordings" / "space-1.ogg"
     audio, rate = sf.read(str(recording), dtype="int16")
     assert rate == 16000
     assert len(audio) / rate >= 3.0, "more than the last couple of seconds were lost"
 
-    restarted = LiveServer(data)
-    restarted.port, restarted.url = server.port, server.url
-    restarted.env["PORT"] = str(server.port)
-    restarted.start()
+    restarted = LiveServer(data, port=server.port).start()
     try:
         db = sqlite3.connect(data / "spaces.db")
         roles = dict(
@@ -82,10 +75,7 @@ def test_kill_9_loses_nothing_but_the_last_seconds_of_audio(tmp_path):
         # The same sessions still work, and the room page reconnects with everyone in place.
         status, page = guest.request("GET", "/spaces/1", htmx=False)
         assert status == 200 and "Turn on microphone" in page
-        headers = {"Cookie": guest.cookie_header(), "Origin": server.url}
-        with connect(
-            server.url.replace("http", "ws") + "/spaces/1/live", additional_headers=headers
-        ) as ws:
+        with guest.websocket("/spaces/1/live") as ws:
             state = ws.recv(timeout=5)
             assert "survivor" in state and "guest" in state
     finally:
@@ -111,8 +101,6 @@ def test_a_database_locked_for_two_seconds_makes_requests_wait_not_fail(live_ser
 
 def test_a_database_locked_past_the_busy_timeout_fails_cleanly(browser, monkeypatch):
     """Past the busy timeout sqlite raises "database is locked": the person gets a clear 503."""
-    import spaces.posts
-
     user = browser("impatient")
 
     def locked(*_args, **_kwargs):
@@ -138,12 +126,9 @@ def test_a_missing_caption_model_leaves_audio_alone_and_says_captions_are_unavai
     time.sleep(2)  # the worker has tried, and failed, to load the model
     assert "Captions unavailable" in listener.get("/spaces/1")
 
-    ws_base = server.url.replace("http", "ws") + "/spaces/1/audio"
-    speaker_headers = {"Cookie": host.cookie_header(), "Origin": server.url}
-    listener_headers = {"Cookie": listener.cookie_header(), "Origin": server.url}
     with (
-        connect(ws_base, additional_headers=speaker_headers) as speaker,
-        connect(ws_base, additional_headers=listener_headers) as ear,
+        host.websocket("/spaces/1/audio") as speaker,
+        listener.websocket("/spaces/1/audio") as ear,
     ):
         heard, _ = speak_and_listen(speaker, ear)
     assert heard > 50, "audio stopped with the caption model"
@@ -159,20 +144,15 @@ def test_a_speaker_whose_network_drops_for_5_seconds_keeps_the_stage_and_is_hear
     host.post("/spaces/1/mic", {"on": "1"})
     listener = HttpUser(live_server.url, "faithful")
     listener.post("/spaces/1/join")
-    base = live_server.url.replace("http", "ws") + "/spaces/1"
-    speaker_headers = {"Cookie": host.cookie_header(), "Origin": live_server.url}
-    listener_headers = {"Cookie": listener.cookie_header(), "Origin": live_server.url}
-
     # The network goes away: the sockets die without a closing handshake (no keepalive pings).
     for path in ("/live", "/audio"):
-        with connect(base + path, additional_headers=speaker_headers, ping_interval=None) as ws:
-            ws.socket.close()
+        host.websocket("/spaces/1" + path).sock.close()
     time.sleep(5)
 
     with (
-        connect(base + "/live", additional_headers=speaker_headers) as live_again,
-        connect(base + "/audio", additional_headers=speaker_headers) as speaker,
-        connect(base + "/audio", additional_headers=listener_headers) as ear,
+        host.websocket("/spaces/1/live") as live_again,
+        host.websocket("/spaces/1/audio") as speaker,
+        listener.websocket("/spaces/1/audio") as ear,
     ):
         state = live_again.recv(timeout=5)
         assert "Turn off microphone" in state, "the speaker lost the stage or the microphone"
@@ -193,15 +173,9 @@ def test_a_full_disk_stops_the_recording_not_the_space_and_tells_admins(start_se
     admin = HttpUser(server.url, "healthwatch")
     with sqlite3.connect(data / "spaces.db") as db:
         db.execute("UPDATE users SET is_admin = 1 WHERE username = 'healthwatch'")
-    ws_base = server.url.replace("http", "ws") + "/spaces/1/audio"
     with (
-        connect(
-            ws_base, additional_headers={"Cookie": host.cookie_header(), "Origin": server.url}
-        ) as speaker,
-        connect(
-            ws_base,
-            additional_headers={"Cookie": listener.cookie_header(), "Origin": server.url},
-        ) as ear,
+        host.websocket("/spaces/1/audio") as speaker,
+        listener.websocket("/spaces/1/audio") as ear,
     ):
         speak_and_listen(speaker, ear, frames=150)  # the disk fills after 2 s
         health = admin.get("/admin/health")

@@ -1,19 +1,10 @@
 """Follows, follow requests for protected accounts, and who may see an account's content."""
 
 import pytest
-from argon2 import PasswordHasher
 
 from spaces import accounts, blocks, follows
 from spaces import db as dbm
 from spaces.errors import Forbidden, Invalid, NotFound
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    """Cheap argon2 parameters: these tests sign up many people and never test passwords."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 def follow_rows(db) -> set[tuple[int, int]]:
@@ -24,24 +15,14 @@ def request_rows(db) -> set[tuple[int, int]]:
     return {tuple(r) for r in db.execute("SELECT requester_id, target_id FROM follow_requests")}
 
 
-def make_protected(db, user: dict) -> dict:
+def make_protected(db, user: dict, protected: bool = True) -> dict:
+    """The account protected (or, with False, public again) in Settings."""
     return accounts.update_settings(
         db,
         user["id"],
         display_name=user["display_name"],
         bio="",
-        protected=True,
-        caption_consent=False,
-    )
-
-
-def make_public(db, user: dict) -> dict:
-    return accounts.update_settings(
-        db,
-        user["id"],
-        display_name=user["display_name"],
-        bio="",
-        protected=False,
+        protected=protected,
         caption_consent=False,
     )
 
@@ -167,7 +148,7 @@ def test_going_public_approves_everyone_waiting(db, make_user):
     alice, carol = make_user("alice"), make_user("carol")
     follows.follow(db, alice["id"], bob["id"])
     follows.follow(db, carol["id"], bob["id"])
-    make_public(db, bob)
+    make_protected(db, bob, False)
     assert follows.is_following(db, alice["id"], bob["id"])
     assert follows.is_following(db, carol["id"], bob["id"])
     assert request_rows(db) == set()

@@ -1,19 +1,17 @@
 """Bad input: hundreds of malformed, oversized, wrong-type and wrong-order requests and socket
 frames. Zero server errors, a clear refusal each time, and nothing stored that should not be."""
 
-import base64
-import os
+import contextlib
 import random
 import re
-import socket
-import struct
 
 import pytest
-from conftest import HttpUser
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from spaces import db as dbm
+from testkit.http_user import HttpUser
+from testkit.websocket import Closed, WebSocket
 
 XSS = [
     "<script>alert(1)</script>",
@@ -61,36 +59,13 @@ GET_ROUTES = [
 
 
 def close_code_after_oversized_frame(server, user) -> int:
-    """A raw client: upgrade, send one 10 kB masked frame, read until the server's close frame."""
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        (
-            f"GET /spaces/1/audio HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: {server.url}\r\nCookie: {user.cookie_header()}\r\n\r\n"
-        ).encode()
-    )
-    stream = sock.makefile("rb")
-    while stream.readline() not in (b"\r\n", b""):  # wait for the 101 response, as clients do
-        pass
-    payload, mask = b"\x01" * 10_000, os.urandom(4)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    sock.sendall(struct.pack("!BBH", 0x82, 0x80 | 126, len(payload)) + mask + masked)
-    while True:  # server frames are unmasked: opcode, length, payload
-        head = stream.read(2)
-        if len(head) < 2:
-            return -1
-        length = head[1] & 0x7F
-        if length == 126:
-            length = struct.unpack("!H", stream.read(2))[0]
-        elif length == 127:
-            length = struct.unpack("!Q", stream.read(8))[0]
-        body = stream.read(length)
-        if head[0] & 0x0F == 0x8:
-            sock.close()
-            return struct.unpack("!H", body[:2])[0]
+    """A raw client: upgrade, send one 10 kB frame, read until the server's close frame."""
+    with WebSocket.connect(server.port, "/spaces/1/audio", user.cookie_header()) as ws:
+        ws.send(b"\x01" * 10_000)
+        with contextlib.suppress(Closed):
+            while True:
+                ws.recv(timeout=5)
+        return ws.close_code or -1
 
 
 def value(rng: random.Random) -> str:

@@ -1,32 +1,24 @@
 """The room's live socket against a real server on 127.0.0.1: one person acts over HTTP, the
 others' open sockets receive the changed HTML fragments within a second."""
 
-import base64
 import contextlib
-import itertools
-import os
 import random
-import re
-import socket
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import HttpUser, LiveServer
-from html_query import parse
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+
+from testkit.html_query import parse
+from testkit.http_user import HttpUser
+from testkit.server import LiveServer
+from testkit.websocket import upgrade
 
 pytestmark = pytest.mark.live
 
 WITHIN = 1.0  # seconds: the issue's bound for a change to show on every open page
-
-
-def start_space(host: HttpUser, title: str = "Live room", policy: str = "everyone") -> int:
-    status, body = host.post("/spaces/new", {"title": title, "speaker_policy": policy}, htmx=False)
-    assert status == 200, body
-    return int(re.search(r'data-space-id="(\d+)"', body).group(1))
 
 
 def live_url(server: LiveServer, space_id: int) -> str:
@@ -81,35 +73,26 @@ def page(server: LiveServer, user: HttpUser, space_id: int):
         yield Page(ws)
 
 
+@contextlib.contextmanager
+def open_pages(server: LiveServer, space_id: int, *people: HttpUser):
+    """Each person's room page, open, its full state received."""
+    with contextlib.ExitStack() as stack:
+        pages = [stack.enter_context(page(server, p, space_id)) for p in people]
+        for p in pages:
+            p.full_state()
+        yield pages
+
+
 def usernames(doc, heading_id: str) -> list[str]:
     return doc.usernames(heading_id)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One server for this module's tests (each test has its own people and Space)."""
-    data = tmp_path_factory.mktemp("live")
-    live = LiveServer(data).start()
-    yield live
-    live.stop()
-
-
-_batch = itertools.count(1)
-
-
-def people(server: LiveServer, *names: str) -> list[HttpUser]:
-    """New accounts, signed up at once; names get a suffix so tests never share anyone."""
-    n = next(_batch)
-    with ThreadPoolExecutor(len(names)) as pool:
-        return list(pool.map(lambda name: HttpUser(server.url, f"{name}_{n}"), names))
 
 
 # Handshake -----------------------------------------------------------------------------------
 
 
 def test_cross_origin_socket_is_refused(server):
-    (alice,) = people(server, "alice")
-    space_id = start_space(alice)
+    (alice,) = server.sign_up("alice")
+    space_id = alice.open_space()
     for origin in ("http://evil.example", f"http://127.0.0.1:{server.port + 1}", "null"):
         headers = {"Cookie": alice.cookie_header(), "Origin": origin}
         with pytest.raises(InvalidStatus) as refused:
@@ -118,8 +101,8 @@ def test_cross_origin_socket_is_refused(server):
 
 
 def test_socket_without_session_is_refused(server):
-    (alice,) = people(server, "alice")
-    space_id = start_space(alice)
+    (alice,) = server.sign_up("alice")
+    space_id = alice.open_space()
     for headers in (
         {"Origin": server.url},
         {"Origin": server.url, "Cookie": "session=forged"},
@@ -131,7 +114,7 @@ def test_socket_without_session_is_refused(server):
 
 
 def test_socket_for_unknown_space_is_404(server):
-    (alice,) = people(server, "alice")
+    (alice,) = server.sign_up("alice")
     headers = {"Cookie": alice.cookie_header(), "Origin": server.url}
     with pytest.raises(InvalidStatus) as refused:
         connect(live_url(server, 999), additional_headers=headers, open_timeout=5)
@@ -139,8 +122,8 @@ def test_socket_for_unknown_space_is_404(server):
 
 
 def test_oversized_or_flooding_client_is_cut_off(server):
-    (alice,) = people(server, "alice")
-    space_id = start_space(alice)
+    (alice,) = server.sign_up("alice")
+    space_id = alice.open_space()
     with page(server, alice, space_id) as big:
         big.full_state()
         big.ws.send("x" * 10_000)
@@ -157,8 +140,8 @@ def test_oversized_or_flooding_client_is_cut_off(server):
 
 
 def test_connected_page_gets_full_state_and_again_on_reconnect(server):
-    alice, bob = people(server, "alice", "bob")
-    space_id = start_space(alice, "Opening night")
+    alice, bob = server.sign_up("alice", "bob")
+    space_id = alice.open_space("Opening night")
     bob.post(f"/spaces/{space_id}/join")
     with page(server, bob, space_id) as bobs:
         state = bobs.full_state()
@@ -183,18 +166,11 @@ def test_connected_page_gets_full_state_and_again_on_reconnect(server):
 
 
 def test_request_approved_shows_new_speaker_on_other_pages(server):
-    alice, bob, carol = people(server, "alice", "bob", "carol")
-    space_id = start_space(alice)
+    alice, bob, carol = server.sign_up("alice", "bob", "carol")
+    space_id = alice.open_space()
     bob.post(f"/spaces/{space_id}/join")
     carol.post(f"/spaces/{space_id}/join")
-    with (
-        page(server, alice, space_id) as host,
-        page(server, bob, space_id) as bobs,
-        page(server, carol, space_id) as carols,
-    ):
-        for p in (host, bobs, carols):
-            p.full_state()
-
+    with open_pages(server, space_id, alice, bob, carol) as (host, bobs, carols):
         assert bob.post(f"/spaces/{space_id}/request")[0] == 200
         requests = host.until(
             lambda d: (
@@ -224,8 +200,8 @@ def test_request_approved_shows_new_speaker_on_other_pages(server):
 
 
 def test_edit_and_policy_show_on_every_page(server):
-    alice, bob = people(server, "alice", "bob")
-    space_id = start_space(alice, "Before")
+    alice, bob = server.sign_up("alice", "bob")
+    space_id = alice.open_space("Before")
     bob.post(f"/spaces/{space_id}/join")
     with page(server, bob, space_id) as bobs:
         bobs.full_state()
@@ -248,16 +224,10 @@ def test_edit_and_policy_show_on_every_page(server):
 
 
 def test_ending_pushes_ended_fragment_to_everyone_and_closes(server):
-    alice, bob, carol = people(server, "alice", "bob", "carol")
-    space_id = start_space(alice)
+    alice, bob, carol = server.sign_up("alice", "bob", "carol")
+    space_id = alice.open_space()
     bob.post(f"/spaces/{space_id}/join")  # carol only looks, without joining
-    with (
-        page(server, alice, space_id) as host,
-        page(server, bob, space_id) as bobs,
-        page(server, carol, space_id) as carols,
-    ):
-        for p in (host, bobs, carols):
-            p.full_state()
+    with open_pages(server, space_id, alice, bob, carol) as (host, bobs, carols):
         assert alice.post(f"/spaces/{space_id}/end")[0] == 200
         for p in (host, bobs, carols):
             doc = p.until(lambda d: d.by_id("room-live") is not None, what="ended fragment")
@@ -268,13 +238,11 @@ def test_ending_pushes_ended_fragment_to_everyone_and_closes(server):
 
 
 def test_removed_person_gets_removed_fragment_and_is_closed(server):
-    alice, bob, carol = people(server, "alice", "bob", "carol")
-    space_id = start_space(alice)
+    alice, bob, carol = server.sign_up("alice", "bob", "carol")
+    space_id = alice.open_space()
     bob.post(f"/spaces/{space_id}/join")
     carol.post(f"/spaces/{space_id}/join")
-    with page(server, bob, space_id) as bobs, page(server, carol, space_id) as carols:
-        bobs.full_state()
-        carols.full_state()
+    with open_pages(server, space_id, bob, carol) as (bobs, carols):
         assert alice.post(f"/spaces/{space_id}/people/{bob.id}/remove")[0] == 200
         doc = bobs.until(lambda d: d.by_id("room-live") is not None, what="removed fragment")
         assert "The host removed you from this Space." in doc.text
@@ -298,12 +266,10 @@ def test_presence_grace_period(start_server):
     """A listener whose socket closes leaves after the grace period; one who reconnects within
     it keeps their role; a person with two tabs who closes one stays."""
     server = start_server(PRESENCE_GRACE_SECONDS="1")
-    alice, bob, carol, dave = people(server, "alice", "bob", "carol", "dave")
-    space_id = start_space(alice)
+    alice, bob, carol, dave = server.sign_up("alice", "bob", "carol", "dave")
+    space_id = alice.open_space()
     dave.post(f"/spaces/{space_id}/join")
-    with page(server, alice, space_id) as host, page(server, dave, space_id) as dave_tab:
-        host.full_state()
-        dave_tab.full_state()
+    with open_pages(server, space_id, alice, dave) as (host, dave_tab):
         with contextlib.ExitStack() as stack:
             pages = {}
             for person in (bob, carol, dave):
@@ -346,39 +312,22 @@ def test_presence_grace_period(start_server):
 # A slow client -------------------------------------------------------------------------------
 
 
-def stalled_socket(server: LiveServer, user: HttpUser, space_id: int) -> socket.socket:
-    """A websocket handshake on a raw socket that is never read after it.
-
-    A tiny receive buffer and segment size keep the server's send buffer for it small too (Linux
-    grows it with the segment size), so a few dozen fragments fill everything between the server
-    and this client: from then on a server that waited for it would stall everyone else.
-    """
-    raw = socket.socket()
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
-    raw.connect(("127.0.0.1", server.port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    raw.sendall(
-        (
-            f"GET /spaces/{space_id}/live HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: {server.url}\r\nCookie: {user.cookie_header()}\r\n\r\n"
-        ).encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += raw.recv(1)
-    assert b" 101 " in head.split(b"\r\n", 1)[0], head
-    return raw
-
-
 def test_a_client_that_never_reads_does_not_delay_others(server):
-    alice, bob, sam = people(server, "alice", "bob", "sam")
-    space_id = start_space(alice)
+    alice, bob, sam = server.sign_up("alice", "bob", "sam")
+    space_id = alice.open_space()
     bob.post(f"/spaces/{space_id}/join")
     sam.post(f"/spaces/{space_id}/join")
-    stalled = stalled_socket(server, sam, space_id)
+    # Never read after the handshake. A tiny receive buffer and segment size keep the server's
+    # send buffer for it small too (Linux grows it with the segment size), so a few dozen
+    # fragments fill everything between the server and this client: from then on a server that
+    # waited for it would stall everyone else.
+    stalled = upgrade(
+        server.port,
+        f"/spaces/{space_id}/live",
+        sam.cookie_header(),
+        receive_buffer=1024,
+        segment=536,
+    )
     description = "\N{STUDIO MICROPHONE}" * 280  # the longest description: ~2 KB per push
     try:
         with page(server, bob, space_id) as bobs:
@@ -407,15 +356,13 @@ ROOMS, ACTIONS_PER_ROOM = 4, 25
 def _time_actions(server: LiveServer, room: int, seed: int) -> list[float]:
     """In one room: a listener asks to speak and cancels, again and again; each time, how long
     until the host's page shows the Requests change."""
-    host_user, listener = people(server, "host", "listener")
-    space_id = start_space(host_user, f"Room {room}")
+    host_user, listener = server.sign_up("host", "listener")
+    space_id = host_user.open_space(f"Room {room}")
     listener.post(f"/spaces/{space_id}/join")
     rng = random.Random(seed)
     delays = []
     # The listener's page stays open too: a person who joined keeps a socket, or leaves.
-    with page(server, host_user, space_id) as host, page(server, listener, space_id) as own:
-        host.full_state()
-        own.full_state()
+    with open_pages(server, space_id, host_user, listener) as (host, own):
         for i in range(ACTIONS_PER_ROOM):
             asking = i % 2 == 0
             # Actions come at random moments, as people's do, not in step with the hub.
@@ -458,8 +405,8 @@ def test_a_space_ends_by_itself_when_the_host_stays_away(start_server):
     """HOST_AWAY_MINUTES after the host's last page closed (and the grace period), the Space
     ends and every open page is told why."""
     server = start_server(PRESENCE_GRACE_SECONDS="1", HOST_AWAY_MINUTES="0.05")
-    host, guest = people(server, "wanderer", "patient")
-    space_id = start_space(host)
+    host, guest = server.sign_up("wanderer", "patient")
+    space_id = host.open_space()
     guest.post(f"/spaces/{space_id}/join")
     with page(server, guest, space_id) as guests:
         guests.full_state()

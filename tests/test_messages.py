@@ -1,19 +1,10 @@
 """Direct messages: sending, bounds, links, conversations, unread counts and read marking."""
 
 import pytest
-from argon2 import PasswordHasher
 
-from spaces import accounts, messages
 from spaces import db as dbm
+from spaces import messages
 from spaces.errors import Invalid, NotFound
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    """Cheap argon2 parameters: these tests sign up many people and never test passwords."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 def message_count(db) -> int:

@@ -6,19 +6,14 @@ import time
 import numpy as np
 import pytest
 
-from spaces.audio_format import FRAME_BYTES, FRAME_SAMPLES, SILENCE
 from spaces.realtime.audio import AudioEngine
 from spaces.realtime.jitter import PREFILL, JitterBuffer
 from spaces.realtime.mixer import level, mix_tick
+from testkit.audio import FRAME_BYTES, FRAME_SAMPLES, SILENCE, tone
 
 
 def const(value: int) -> bytes:
     return np.full(FRAME_SAMPLES, value, dtype="<i2").tobytes()
-
-
-def tone(freq: float, amplitude: float = 8000) -> bytes:
-    t = np.arange(FRAME_SAMPLES) / 16_000
-    return np.round(amplitude * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes()
 
 
 def samples(frame: bytes) -> np.ndarray:

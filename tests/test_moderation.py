@@ -2,21 +2,12 @@
 the audit log, the queue, and that non-admins find nothing."""
 
 import pytest
-from argon2 import PasswordHasher
 
 from spaces import accounts, blocks, captions_store, messages, moderation, reports, retention, rooms
 from spaces import db as dbm
 from spaces.errors import Conflict, Forbidden, Invalid, NotFound
 
 DAY = 24 * 60 * 60
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    """These tests sign up several people; cheap argon2 parameters keep them quick."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 @pytest.fixture

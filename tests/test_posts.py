@@ -1,19 +1,10 @@
 """Posts and the home timeline: yourself and the people you follow, nobody else."""
 
 import pytest
-from argon2 import PasswordHasher
 
-from spaces import accounts, blocks, follows, posts
+from spaces import blocks, follows, posts
 from spaces import db as dbm
 from spaces.errors import Invalid
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    """Cheap argon2 parameters: these tests sign up many people and never test passwords."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 def bodies(rows: list[dict]) -> list[str]:

@@ -9,16 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from spaces.audio_format import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.realtime.recorder import Recorder, recording_path
-
-
-def tone_frames(seconds: float, freq: float = 440.0, amplitude: int = 10_000) -> list[bytes]:
-    count = round(seconds * SAMPLE_RATE / FRAME_SAMPLES)
-    t = np.arange(count * FRAME_SAMPLES) / SAMPLE_RATE
-    pcm = np.round(amplitude * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes()
-    size = FRAME_SAMPLES * 2
-    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
+from testkit.audio import SAMPLE_RATE, tone_frames
 
 
 def dominant_frequency(audio: np.ndarray) -> float:
@@ -30,7 +22,7 @@ def test_recording_is_ogg_opus_readable_with_soundfile(tmp_path):
     path = recording_path(tmp_path, 7)
     assert path.name == "space-7.ogg"
     recorder = Recorder(path, start_offset=12.5)
-    for frame in tone_frames(2.0):
+    for frame in tone_frames(2.0, amplitude=10_000):
         recorder.write(frame)
     recorder.close()
 
@@ -86,7 +78,7 @@ def test_a_killed_server_loses_at_most_about_the_last_second(tmp_path, seconds):
 def test_a_write_error_stops_the_recording_without_raising(tmp_path):
     path = tmp_path / "space-1.ogg"
     recorder = Recorder(path)
-    frames = tone_frames(1.0)
+    frames = tone_frames(1.0, amplitude=10_000)
     for frame in frames[:10]:
         recorder.write(frame)
 

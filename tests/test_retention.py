@@ -5,9 +5,7 @@ import functools
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
-from argon2 import PasswordHasher
 
 from spaces import (
     accounts,
@@ -20,21 +18,13 @@ from spaces import (
     rooms,
 )
 from spaces import db as dbm
-from spaces.audio_format import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.errors import Forbidden
 from spaces.realtime.recorder import Recorder, recording_path
+from testkit.audio import tone_frames
 
 DAY = 24 * 60 * 60
 WORD = "xylophonequartz"
 OTHER_WORD = "marimbaquasar"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    """These tests sign up several people; cheap argon2 parameters keep them quick."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 @pytest.fixture
@@ -120,12 +110,22 @@ def test_the_deadline_counts_from_the_end_not_the_start(db, people, clock, tmp_p
 # 90 days after a violation decision ------------------------------------------------------------
 
 
-def test_violation_keeps_90_days_from_the_decision(db, people, clock, tmp_path):
+def violation_found(
+    db, people, clock, tmp_path, days: int, rule: str = "abuse"
+) -> tuple[int, float, int, float]:
+    """An ended Space, reported, and found a violation `days` after it ended: its id, when it
+    ended, the report, and when the violation was decided."""
     sid = ended_space(db, people["host"], tmp_path, clock=clock)
     end = rooms.get(db, sid)["ended_at"]
-    clock.set(end + 5 * DAY)
+    report = report_on(db, people, sid)
+    clock.set(end + days * DAY)
     decided = clock.now()
-    moderation.decide(db, people["admin"], report_on(db, people, sid), "violation", rule="abuse")
+    moderation.decide(db, people["admin"], report, "violation", rule=rule)
+    return sid, end, report, decided
+
+
+def test_violation_keeps_90_days_from_the_decision(db, people, clock, tmp_path):
+    sid, end, _, decided = violation_found(db, people, clock, tmp_path, days=5)
     assert rooms.get(db, sid)["violation_at"] == decided
     assert retention.deadline(rooms.get(db, sid)) == decided + 90 * DAY
 
@@ -138,11 +138,7 @@ def test_violation_keeps_90_days_from_the_decision(db, people, clock, tmp_path):
 
 
 def test_violation_found_on_day_29_counts_90_days_from_the_decision(db, people, clock, tmp_path):
-    sid = ended_space(db, people["host"], tmp_path, clock=clock)
-    end = rooms.get(db, sid)["ended_at"]
-    clock.set(end + 29 * DAY)
-    decided = clock.now()
-    moderation.decide(db, people["admin"], report_on(db, people, sid), "violation", rule="spam")
+    sid, end, _, decided = violation_found(db, people, clock, tmp_path, days=29, rule="spam")
     deadline = retention.deadline(rooms.get(db, sid))
     assert deadline == decided + 90 * DAY == end + 119 * DAY
 
@@ -181,12 +177,7 @@ def test_no_violation_extends_nothing(db, people, clock, tmp_path):
 
 
 def test_an_appeal_by_itself_extends_nothing(db, people, clock, tmp_path):
-    sid = ended_space(db, people["host"], tmp_path, clock=clock)
-    end = rooms.get(db, sid)["ended_at"]
-    report = report_on(db, people, sid)
-    clock.set(end + 10 * DAY)
-    decided = clock.now()
-    moderation.decide(db, people["admin"], report, "violation", rule="abuse")
+    sid, _, report, decided = violation_found(db, people, clock, tmp_path, days=10)
     # Appealed on the last day: the appeal is still open when the deadline passes.
     clock.set(decided + 90 * DAY - 10)
     moderation.appeal(db, people["host"], report, "It was a quote.")
@@ -199,16 +190,17 @@ def test_an_appeal_by_itself_extends_nothing(db, people, clock, tmp_path):
     assert moderation.get_report(db, report)["state"] == "appealed"
 
 
-def test_an_overturned_appeal_lifts_the_extension(db, people, clock, tmp_path):
-    sid = ended_space(db, people["host"], tmp_path, clock=clock)
-    end = rooms.get(db, sid)["ended_at"]
-    report = report_on(db, people, sid)
-    clock.set(end + 10 * DAY)
-    moderation.decide(db, people["admin"], report, "violation", rule="abuse")
+def appeal_resolved(db, people, clock, report: int, end: float, day: int, outcome: str) -> None:
+    """The host appeals on day 11 after the end; an admin resolves it on `day`."""
     clock.set(end + 11 * DAY)
     moderation.appeal(db, people["host"], report, "It was a quote.")
-    clock.set(end + 20 * DAY)
-    moderation.resolve_appeal(db, people["admin"], report, "overturned")
+    clock.set(end + day * DAY)
+    moderation.resolve_appeal(db, people["admin"], report, outcome)
+
+
+def test_an_overturned_appeal_lifts_the_extension(db, people, clock, tmp_path):
+    sid, end, report, _ = violation_found(db, people, clock, tmp_path, days=10)
+    appeal_resolved(db, people, clock, report, end, day=20, outcome="overturned")
     assert rooms.get(db, sid)["violation_at"] is None
     assert retention.deadline(rooms.get(db, sid)) == end + 30 * DAY
 
@@ -219,11 +211,7 @@ def test_an_overturned_appeal_lifts_the_extension(db, people, clock, tmp_path):
 
 
 def test_an_appeal_overturned_after_day_30_purges_at_the_next_run(db, people, clock, tmp_path):
-    sid = ended_space(db, people["host"], tmp_path, clock=clock)
-    end = rooms.get(db, sid)["ended_at"]
-    report = report_on(db, people, sid)
-    clock.set(end + 10 * DAY)
-    moderation.decide(db, people["admin"], report, "violation", rule="abuse")
+    sid, end, report, _ = violation_found(db, people, clock, tmp_path, days=10)
     moderation.appeal(db, people["host"], report, "It was a quote.")
     assert purge_at(db, clock, end + 40 * DAY) == []
     moderation.resolve_appeal(db, people["admin"], report, "overturned")
@@ -232,16 +220,8 @@ def test_an_appeal_overturned_after_day_30_purges_at_the_next_run(db, people, cl
 
 
 def test_an_upheld_appeal_keeps_90_days_from_the_decision(db, people, clock, tmp_path):
-    sid = ended_space(db, people["host"], tmp_path, clock=clock)
-    end = rooms.get(db, sid)["ended_at"]
-    report = report_on(db, people, sid)
-    clock.set(end + 10 * DAY)
-    decided = clock.now()
-    moderation.decide(db, people["admin"], report, "violation", rule="abuse")
-    clock.set(end + 11 * DAY)
-    moderation.appeal(db, people["host"], report, "It was a quote.")
-    clock.set(end + 60 * DAY)
-    moderation.resolve_appeal(db, people["admin"], report, "upheld")
+    sid, end, report, decided = violation_found(db, people, clock, tmp_path, days=10)
+    appeal_resolved(db, people, clock, report, end, day=60, outcome="upheld")
     assert rooms.get(db, sid)["violation_at"] == decided
     assert purge_at(db, clock, decided + 90 * DAY - 1) == []
     assert purge_at(db, clock, decided + 90 * DAY + 1) == [sid]
@@ -268,23 +248,14 @@ def test_overturning_one_violation_keeps_only_the_standing_ones_extension(
 
 
 def test_a_violation_changed_to_no_violation_lifts_the_extension(db, people, clock, tmp_path):
-    sid = ended_space(db, people["host"], tmp_path, clock=clock)
-    end = rooms.get(db, sid)["ended_at"]
-    report = report_on(db, people, sid)
-    clock.set(end + 10 * DAY)
-    moderation.decide(db, people["admin"], report, "violation", rule="abuse")
+    sid, end, report, _ = violation_found(db, people, clock, tmp_path, days=10)
     moderation.decide(db, people["admin"], report, "no_violation", note="Misheard.")
     assert rooms.get(db, sid)["violation_at"] is None
     assert purge_at(db, clock, end + 30 * DAY + 1) == [sid]
 
 
 def test_no_appeal_once_the_evidence_is_purged(db, people, clock, tmp_path):
-    sid = ended_space(db, people["host"], tmp_path, clock=clock)
-    end = rooms.get(db, sid)["ended_at"]
-    report = report_on(db, people, sid)
-    clock.set(end + 1 * DAY)
-    decided = clock.now()
-    moderation.decide(db, people["admin"], report, "violation", rule="abuse")
+    sid, _, report, decided = violation_found(db, people, clock, tmp_path, days=1)
     assert purge_at(db, clock, decided + 90 * DAY + 1) == [sid]
     with pytest.raises(Forbidden):
         moderation.appeal(db, people["host"], report, "Please look again.")
@@ -354,14 +325,6 @@ def test_the_tombstone_keeps_title_and_times_for_reports(db, people, clock, tmp_
 # The purge at the byte level -------------------------------------------------------------------
 
 
-def tone(seconds: float) -> list[bytes]:
-    count = round(seconds * SAMPLE_RATE / FRAME_SAMPLES)
-    t = np.arange(count * FRAME_SAMPLES) / SAMPLE_RATE
-    pcm = np.round(8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
-    size = FRAME_SAMPLES * 2
-    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
-
-
 class DataDir:
     """A data directory like the server's: spaces.db in WAL mode and a recordings folder."""
 
@@ -385,7 +348,7 @@ class DataDir:
     def record(self, space_id: int, seconds: float = 1.0):
         path = recording_path(self.recordings, space_id)
         recorder = Recorder(path)
-        for frame in tone(seconds):
+        for frame in tone_frames(seconds):
             recorder.write(frame)
         recorder.close()
         assert recorder.error is None

@@ -7,13 +7,13 @@ check that everyone grouped with them sees exactly that.
 """
 
 import pytest
-from conftest import _app
 from flask import g
-from html_query import parse
 
 from spaces import accounts, rooms
 from spaces.db import connect
 from spaces.room_render import SECTION_TEMPLATES, RoomRender
+from testkit.app import configured_app
+from testkit.html_query import parse
 
 SHOWN = 3  # listeners listed by name; the others are counted ("and 3 more")
 
@@ -22,7 +22,7 @@ SHOWN = 3  # listeners listed by name; the others are counted ("and 3 more")
 def space(tmp_path_factory):
     """A host, a speaker, six listeners (one asked to speak), and a visitor who never joined.
     The tests only read it, so they share it."""
-    app = _app(tmp_path_factory.mktemp("render"))
+    app = configured_app(tmp_path_factory.mktemp("render"))
     db = connect(app.config["DATABASE"])
     people = {
         name: accounts.sign_up(db, name, "correct horse")

@@ -7,19 +7,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from argon2 import PasswordHasher
 
 from spaces import accounts, blocks, follows, migrations, policy, reports, rooms
 from spaces import db as dbm
 from spaces.errors import Conflict, Forbidden, Invalid, NotFound
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    """These tests sign up many people; cheap argon2 parameters keep them quick."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 @pytest.fixture
@@ -372,11 +363,17 @@ def test_invited_policy_nobody_may_request_and_invited_people_accept(db, make_us
 # Approve and deny -------------------------------------------------------------------------------
 
 
-def test_approve_puts_the_requester_on_stage_and_tells_them(db, room):
+@pytest.fixture
+def asked(db, room):
+    """The room, where ann has asked to speak: (space id, host, ann)."""
     space_id, people = room
-    ann = people["ann"]
-    rooms.request_to_speak(db, space_id, ann)
-    event = rooms.approve(db, space_id, people["host"], ann["id"])
+    rooms.request_to_speak(db, space_id, people["ann"])
+    return space_id, people["host"], people["ann"]
+
+
+def test_approve_puts_the_requester_on_stage_and_tells_them(db, asked):
+    space_id, host, ann = asked
+    event = rooms.approve(db, space_id, host, ann["id"])
     assert role(db, space_id, ann) == "speaker"
     assert stage(db, space_id) == ["host", "ann"]
     assert "ann" not in listeners(db, space_id)
@@ -388,11 +385,9 @@ def test_approve_puts_the_requester_on_stage_and_tells_them(db, room):
     assert event.removed == frozenset()
 
 
-def test_deny_keeps_the_listener_and_tells_them(db, room):
-    space_id, people = room
-    ann = people["ann"]
-    rooms.request_to_speak(db, space_id, ann)
-    event = rooms.deny(db, space_id, people["host"], ann["id"])
+def test_deny_keeps_the_listener_and_tells_them(db, asked):
+    space_id, host, ann = asked
+    event = rooms.deny(db, space_id, host, ann["id"])
     assert role(db, space_id, ann) == "listener"
     assert requests(db, space_id) == []
     assert "requests" in event.sections
@@ -440,17 +435,24 @@ def test_make_speaker_without_a_request(db, room):
     assert "stage" in event.sections
 
 
+def refused(db, action, space_id: int, cases: list[tuple[dict, int, str]]) -> None:
+    """Each (actor, target id, why) is refused with Forbidden saying why."""
+    for actor, target_id, why in cases:
+        with pytest.raises(Forbidden, match=why):
+            action(db, space_id, actor, target_id)
+
+
 def test_make_speaker_refusals(db, room, make_user):
     space_id, people = room
-    rooms.make_speaker(db, space_id, people["host"], people["ann"]["id"])
-    with pytest.raises(Forbidden, match="already on stage"):
-        rooms.make_speaker(db, space_id, people["host"], people["ann"]["id"])
-    with pytest.raises(Forbidden, match="not in the Space"):
-        rooms.make_speaker(db, space_id, people["host"], make_user("outsider")["id"])
-    with pytest.raises(Forbidden, match="yourself"):
-        rooms.make_speaker(db, space_id, people["host"], people["host"]["id"])
-    with pytest.raises(Forbidden, match="Only the host"):
-        rooms.make_speaker(db, space_id, people["ann"], people["ben"]["id"])
+    host, ann = people["host"], people["ann"]
+    rooms.make_speaker(db, space_id, host, ann["id"])
+    cases = [
+        (host, ann["id"], "already on stage"),
+        (host, make_user("outsider")["id"], "not in the Space"),
+        (host, host["id"], "yourself"),
+        (ann, people["ben"]["id"], "Only the host"),
+    ]
+    refused(db, rooms.make_speaker, space_id, cases)
     assert stage(db, space_id) == ["host", "ann"]
 
 
@@ -513,12 +515,18 @@ def test_invite_refusals(db, room, make_user):
 # Move to listeners, stop speaking, microphones --------------------------------------------------
 
 
-def test_host_moves_a_speaker_to_listeners(db, room):
+@pytest.fixture
+def on_air(db, room):
+    """The room, with ann on stage and her microphone on: (space id, host, ann)."""
     space_id, people = room
-    ann = people["ann"]
-    rooms.make_speaker(db, space_id, people["host"], ann["id"])
-    rooms.set_mic(db, space_id, ann, True)
-    event = rooms.move_to_listeners(db, space_id, people["host"], ann["id"])
+    rooms.make_speaker(db, space_id, people["host"], people["ann"]["id"])
+    rooms.set_mic(db, space_id, people["ann"], True)
+    return space_id, people["host"], people["ann"]
+
+
+def test_host_moves_a_speaker_to_listeners(db, on_air):
+    space_id, host, ann = on_air
+    event = rooms.move_to_listeners(db, space_id, host, ann["id"])
     assert role(db, space_id, ann) == "listener"
     assert not mic_of(db, space_id, ann)
     assert stage(db, space_id) == ["host"]
@@ -528,21 +536,19 @@ def test_host_moves_a_speaker_to_listeners(db, room):
 
 def test_move_to_listeners_refusals(db, room):
     space_id, people = room
-    rooms.make_speaker(db, space_id, people["host"], people["ann"]["id"])
-    with pytest.raises(Forbidden, match="not a speaker"):
-        rooms.move_to_listeners(db, space_id, people["host"], people["ben"]["id"])
-    with pytest.raises(Forbidden, match="Only the host"):
-        rooms.move_to_listeners(db, space_id, people["ben"], people["ann"]["id"])
-    with pytest.raises(Forbidden, match="yourself"):
-        rooms.move_to_listeners(db, space_id, people["host"], people["host"]["id"])
+    host, ann, ben = people["host"], people["ann"], people["ben"]
+    rooms.make_speaker(db, space_id, host, ann["id"])
+    cases = [
+        (host, ben["id"], "not a speaker"),
+        (ben, ann["id"], "Only the host"),
+        (host, host["id"], "yourself"),
+    ]
+    refused(db, rooms.move_to_listeners, space_id, cases)
     assert stage(db, space_id) == ["host", "ann"]
 
 
-def test_speaker_stops_speaking_and_may_ask_again(db, room):
-    space_id, people = room
-    ann = people["ann"]
-    rooms.make_speaker(db, space_id, people["host"], ann["id"])
-    rooms.set_mic(db, space_id, ann, True)
+def test_speaker_stops_speaking_and_may_ask_again(db, on_air):
+    space_id, host, ann = on_air
     event = rooms.stop_speaking(db, space_id, ann)
     assert role(db, space_id, ann) == "listener"
     assert not mic_of(db, space_id, ann)
@@ -583,18 +589,15 @@ def test_listeners_have_no_microphone(db, room):
     assert not mic_of(db, space_id, people["ann"])
 
 
-def test_host_mutes_a_speaker(db, room):
-    space_id, people = room
-    ann = people["ann"]
-    rooms.make_speaker(db, space_id, people["host"], ann["id"])
-    rooms.set_mic(db, space_id, ann, True)
-    event = rooms.mute(db, space_id, people["host"], ann["id"])
+def test_host_mutes_a_speaker(db, on_air):
+    space_id, host, ann = on_air
+    event = rooms.mute(db, space_id, host, ann["id"])
     assert not mic_of(db, space_id, ann)
     assert role(db, space_id, ann) == "speaker", "muting keeps them on stage"
     assert "stage" in event.sections
     assert event.notices == ((ann["id"], "The host muted your microphone."),)
     with pytest.raises(Forbidden, match="microphone is off"):
-        rooms.mute(db, space_id, people["host"], ann["id"])
+        rooms.mute(db, space_id, host, ann["id"])
 
 
 def test_speakers_cannot_mute_the_host(db, room):
@@ -624,12 +627,9 @@ def test_remove_a_listener_who_cannot_rejoin(db, room):
     assert role(db, space_id, ben) is None
 
 
-def test_remove_a_speaker(db, room):
-    space_id, people = room
-    ann = people["ann"]
-    rooms.make_speaker(db, space_id, people["host"], ann["id"])
-    rooms.set_mic(db, space_id, ann, True)
-    event = rooms.remove(db, space_id, people["host"], ann["id"])
+def test_remove_a_speaker(db, on_air):
+    space_id, host, ann = on_air
+    event = rooms.remove(db, space_id, host, ann["id"])
     assert event.removed == {ann["id"]}
     assert "stage" in event.sections
     assert stage(db, space_id) == ["host"]
@@ -874,11 +874,19 @@ def test_set_policy_tells_every_page(db, room):
     assert event.users == {p["id"] for p in people.values()}
 
 
-def test_policy_to_following_withdraws_requests_of_people_the_host_does_not_follow(db, room):
+@pytest.fixture
+def two_ask(db, room):
+    """The room, where the host follows ann, and ann and ben (whom the host does not follow)
+    have asked to speak."""
     space_id, people = room
     follows.follow(db, people["host"]["id"], people["ann"]["id"])
     rooms.request_to_speak(db, space_id, people["ann"])
     rooms.request_to_speak(db, space_id, people["ben"])
+    return room
+
+
+def test_policy_to_following_withdraws_requests_of_people_the_host_does_not_follow(db, two_ask):
+    space_id, people = two_ask
     rooms.set_policy(db, space_id, people["host"], "following")
     assert requests(db, space_id) == ["ann"]
     with pytest.raises(Forbidden, match="Only people the host follows"):
@@ -887,11 +895,8 @@ def test_policy_to_following_withdraws_requests_of_people_the_host_does_not_foll
         rooms.approve(db, space_id, people["host"], people["ben"]["id"])
 
 
-def test_policy_to_invited_withdraws_every_request(db, room):
-    space_id, people = room
-    follows.follow(db, people["host"]["id"], people["ann"]["id"])
-    rooms.request_to_speak(db, space_id, people["ann"])
-    rooms.request_to_speak(db, space_id, people["ben"])
+def test_policy_to_invited_withdraws_every_request(db, two_ask):
+    space_id, people = two_ask
     rooms.set_policy(db, space_id, people["host"], "invited")
     assert requests(db, space_id) == []
     with pytest.raises(Forbidden, match="Only people the host invites"):

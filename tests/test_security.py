@@ -1,7 +1,8 @@
 """Security headers, session cookies and the rate limits that bound every kind of input."""
 
 import pytest
-from conftest import Browser
+
+from testkit.app import Browser
 
 
 def test_every_page_sends_the_security_headers(app, browser):

@@ -7,21 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from argon2 import PasswordHasher
-from conftest import Browser
 
-from spaces import accounts
 from spaces import db as dbm
 from spaces.config import secret_key
 from spaces.realtime.recorder import Recorder, recording_path
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Argon2 with small costs: the same code path, a fraction of the time per attempt."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+from testkit.app import Browser
 
 
 def log_in(client, path: str, username: str, password: str, address: str):

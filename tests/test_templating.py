@@ -2,9 +2,9 @@
 read once per response and fresh on the next one."""
 
 import pytest
-from html_query import parse
 
 from spaces import messages, templating
+from testkit.html_query import parse
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,10 @@
 import re
 
 import pytest
-from conftest import csrf_token
-from html_query import field_error, field_value, parse
 
 from spaces import db as dbm
+from testkit.html_query import field_error, field_value, parse
+from testkit.http_user import csrf_token
 
 PASSWORD = "correct horse"
 SCRIPT = "<script>alert(1)</script>"

@@ -4,34 +4,16 @@ and the `purge` and `make-admin` commands."""
 
 import re
 
-import numpy as np
 import pytest
-from argon2 import PasswordHasher
-from html_query import parse
 
 from spaces import accounts, captions_store, moderation, recordings, retention, rooms
 from spaces import db as dbm
-from spaces.audio_format import FRAME_SAMPLES, SAMPLE_RATE
 from spaces.realtime.recorder import Recorder, recording_path
+from testkit.audio import tone_frames
+from testkit.html_query import parse
 
 DAY = 24 * 60 * 60
 START = "2027-01-15 08:00 UTC"  # the clock fixture's time, as pages show it
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Argon2 with small costs: the same code path, a fraction of the time per sign-up."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
-def tone(seconds: float) -> list[bytes]:
-    count = round(seconds * SAMPLE_RATE / FRAME_SAMPLES)
-    t = np.arange(count * FRAME_SAMPLES) / SAMPLE_RATE
-    pcm = np.round(8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
-    size = FRAME_SAMPLES * 2
-    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
 
 
 class Scene:
@@ -69,7 +51,7 @@ class Scene:
     def record(self, part: int, offset: float) -> dict:
         path = recording_path(self.app.config["RECORDINGS_DIR"], self.id, part)
         recorder = Recorder(path, start_offset=offset)
-        for frame in tone(0.5):
+        for frame in tone_frames(0.5):
             recorder.write(frame)
         recorder.close()
         rid = recordings.add(self.db, self.id, path, offset, created_at=0)

@@ -1,19 +1,9 @@
 """People over HTTP: profiles, follows, protected accounts, blocks, settings, messages, home."""
 
 import pytest
-from argon2 import PasswordHasher
-from html_query import field_error, field_value, parse
 
-from spaces import accounts
 from spaces import db as dbm
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Argon2 with small costs: the same code path, a fraction of the time per sign-up."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+from testkit.html_query import field_error, field_value, parse
 
 
 def count(app, sql: str, params=()) -> int:

@@ -4,31 +4,13 @@ ending, sharing and reporting."""
 import re
 
 import pytest
-from argon2 import PasswordHasher
-from conftest import Browser
-from html_query import field_error, field_value, parse
 
-from spaces import accounts
+from spaces import accounts, reports
 from spaces import db as dbm
+from testkit.app import Browser
+from testkit.html_query import field_error, field_value, parse
 
 POLICY_LABELS = ["Everyone", "People you follow", "Only people you invite"]
-REASONS = [
-    "Spam",
-    "Abuse or harassment",
-    "Hateful conduct",
-    "Violent speech",
-    "Private information",
-    "Sensitive media",
-    "Other",
-]
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Argon2 with small costs: the same code path, a fraction of the time per sign-up."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 class Room:
@@ -357,10 +339,17 @@ def test_request_refusals(room, browser):
     refused(room.act(room.host, "request"), 403, "You are already on stage.")
 
 
-def test_host_approves_request(room, browser):
+@pytest.fixture
+def bob_asked(room, browser):
+    """bob, in the room, has asked to speak."""
     bob = browser("bob")
     room.join(bob)
     room.act(bob, "request")
+    return bob
+
+
+def test_host_approves_request(room, bob_asked):
+    bob = bob_asked
     response = room.on(room.host, bob, "approve")
     assert response.status_code == 200
     parts = oob_sections(response)
@@ -373,15 +362,12 @@ def test_host_approves_request(room, browser):
     assert bob_page.usernames("speakers-heading") == ["bob"]
 
 
-def test_host_denies_request(room, browser):
-    bob = browser("bob")
-    room.join(bob)
-    room.act(bob, "request")
-    response = room.on(room.host, bob, "deny")
+def test_host_denies_request(room, bob_asked):
+    response = room.on(room.host, bob_asked, "deny")
     assert response.status_code == 200
     assert oob_sections(response)["requests"].usernames("requests-heading") == []
     assert room.state()["bob"] == {"role": "listener", "requested": 0, "mic_on": 0}
-    assert "Request to speak" in room.controls(bob)
+    assert "Request to speak" in room.controls(bob_asked)
 
 
 def test_approve_without_a_request_is_refused(room, browser):
@@ -802,7 +788,8 @@ def test_report_space_form_lists_reasons(room, browser):
     assert fieldset.find("legend").text == "Reason"
     labels = {label.get("for"): label.text for label in doc.find_all("label")}
     radios = fieldset.find_all("input", type="radio")
-    assert [labels[r.get("id")] for r in radios] == REASONS
+    # The seven reasons, in order (test_rooms.py names them).
+    assert [labels[r.get("id")] for r in radios] == list(reports.REASONS.values())
     assert labels["details"] == "Details"
     assert "Send report" in doc.buttons()
 

@@ -5,7 +5,9 @@ import os
 import shutil
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import expect, sync_playwright
+
+from .passwords import PASSWORD
 
 # Two cores shared by the server, the caption model and several Chromiums: allow for slow moments
 # (a passing expectation returns as soon as it holds; only a failing one waits this long).
@@ -42,8 +44,6 @@ def _flags(microphone_wav: str | None) -> list[str]:
 def chromiums(*microphones: str | None, headless: bool = True):
     """One Chromium process per entry; an entry that names a WAV file makes it the microphone
     (looped), None gives a browser with no microphone."""
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as p:
         browsers = [
             p.chromium.launch(executable_path=CHROMIUM, headless=headless, args=_flags(mic))
@@ -63,9 +63,27 @@ def chromium(microphone_wav: str | None = None, headless: bool = True):
         yield browser
 
 
-def sign_up(page, base_url: str, username: str, password: str = "correct horse") -> None:
+def sign_up(page, base_url: str, username: str, password: str = PASSWORD) -> None:
     page.goto(base_url + "/signup")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign up").click()
     page.wait_for_url(base_url + "/")
+
+
+def person(browser, base_url: str, username: str, init_script: str | None = None):
+    """Someone with a browser context of their own (cookies apart), signed up: their page.
+    `init_script` runs in every page they open before the page's own scripts."""
+    context = browser.new_context()
+    if init_script:
+        context.add_init_script(init_script)
+    page = context.new_page()
+    sign_up(page, base_url, username)
+    return page
+
+
+def start_space(page, title: str) -> None:
+    """From the home page: Create a Space, its title, Start your Space."""
+    page.get_by_role("link", name="Create a Space").click()
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("button", name="Start your Space").click()

@@ -1,0 +1,109 @@
+"""The speakers: one process streams every speaker's speech at real-time pace; speaker 0 (the
+host) also sends the marked bursts."""
+
+import contextlib
+import multiprocessing
+import select
+import time
+
+from testkit.audio import FRAME_SECONDS, speech
+from testkit.websocket import CLOSE, WebSocket, masked
+
+from .bursts import SPEECH_PEAK, marker_payload
+
+
+class Speakers:
+    """The speaker process, as a context manager: started on entry, stopped on exit.
+    targets: (path, Cookie header) per speaker."""
+
+    def __init__(self, port: int, targets: list[tuple[str, str]]) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.pipe, theirs = ctx.Pipe()
+        self.proc = ctx.Process(target=speaker_process, args=(theirs, port, targets), daemon=True)
+        self.proc.start()
+        reply = self.pipe.recv()
+        if reply[0] != "ready":
+            raise RuntimeError(reply)
+
+    def __enter__(self) -> "Speakers":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+    def sends(self):
+        """(every burst sent so far as (seq, id, time), times the speaker fell behind, its CPU)."""
+        self.pipe.send("sends")
+        reply = self.pipe.recv()
+        if not isinstance(reply[0], list):
+            raise RuntimeError(f"speaker failed: {reply}")
+        return reply
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, EOFError):
+            self.pipe.send("stop")
+            self.pipe.recv()
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+def speaker_process(pipe, port: int, targets: list[tuple[str, str]]) -> None:
+    """Streams until "stop" on `pipe`; "sends" answers the bursts sent so far. Downstream
+    (mix-minus) is read and discarded."""
+    socks = [WebSocket.connect(port, path, cookie, timeout=30).sock for path, cookie in targets]
+    marker = speech(0, SPEECH_PEAK)
+    wires = [[masked(f) for f in speech(i, SPEECH_PEAK)] for i in range(1, len(socks))]
+    poller = select.epoll()
+    by_fd = {s.fileno(): s for s in socks}
+    for fd in [*by_fd, pipe.fileno()]:
+        poller.register(fd, select.EPOLLIN)
+    sends: list[tuple[int, int, float]] = []
+    late = tick = 0
+    next_t = time.monotonic()
+    pipe.send(("ready", len(socks)))
+    while True:
+        now = time.monotonic()
+        if now >= next_t:
+            payload, seq = marker_payload(tick, marker)
+            data = masked(payload)
+            t = time.monotonic()
+            socks[0].sendall(data)
+            if seq is not None:
+                sends.append((seq, seq % 256, t))
+            for sock, wire in zip(socks[1:], wires, strict=True):
+                sock.sendall(wire[tick % len(wire)])
+            tick += 1
+            next_t += FRAME_SECONDS
+            if now - next_t > 0.2:  # far behind: skip ahead, as a real client's clock would
+                late += 1
+                next_t = now
+            continue
+        if not _between_frames(poller, by_fd, pipe, max(0.0, next_t - now), (sends, late)):
+            break
+    for s in socks:
+        with contextlib.suppress(OSError):
+            s.sendall(masked(b"\x03\xe8", CLOSE))
+            s.close()
+    pipe.send(("stopped", len(sends)))
+
+
+def _between_frames(poller, by_fd: dict, pipe, wait: float, sent: tuple) -> bool:
+    """Answers commands and drains the speakers' downstream; False to stop."""
+    for fd, _ in poller.poll(wait):
+        if fd == pipe.fileno():
+            command = pipe.recv()
+            if command == "sends":
+                pipe.send((*sent, time.process_time()))
+            elif command == "stop":
+                return False
+            continue
+        try:
+            if not by_fd[fd].recv(65536):
+                raise ConnectionError
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            pipe.send(("speaker lost", fd))
+            return False
+    return True
