@@ -64,6 +64,8 @@ def defaults() -> dict:
         "HOST_AWAY_MINUTES": float(os.environ.get("HOST_AWAY_MINUTES", "10")),
         "LISTENERS_SHOWN": _env_int("LISTENERS_SHOWN", 60),
         "REQUESTS_IN_FLIGHT": _env_int("REQUESTS_IN_FLIGHT", 4),
+        "SOCKETS_PER_ACCOUNT": _env_int("SOCKETS_PER_ACCOUNT", 4),  # per Space, per kind
+        "SOCKETS_PER_ADDRESS": _env_int("SOCKETS_PER_ADDRESS", 32),  # 0: no cap
         "SOCK_SERVER_OPTIONS": {"ping_interval": None, "max_message_size": 4096},
         "CAPTIONS_ENABLED": os.environ.get("CAPTIONS", "1") == "1",
         "CAPTION_MODEL": os.environ.get("CAPTION_MODEL", ""),

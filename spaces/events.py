@@ -24,6 +24,8 @@ class RoomEvent:
     users: people whose own controls changed (their role, request, invitation, microphone).
     notices: (user_id, sentence) pairs announced to that person (`role=status`).
     removed: people who must leave at once (removed, or blocked by the host).
+    left: people no longer in the Space (they left, logged out, or started a Space elsewhere):
+      their sockets close unless they are back by then.
     """
 
     space_id: int
@@ -31,6 +33,7 @@ class RoomEvent:
     users: frozenset[int] = frozenset()
     notices: tuple[tuple[int, str], ...] = ()
     removed: frozenset[int] = frozenset()
+    left: frozenset[int] = frozenset()
     kind: str = "change"
     extra: dict = field(default_factory=dict)
 

@@ -108,7 +108,13 @@ def why(actor: Actor, action: str, space: dict | None, target: Actor | None = No
 
 def _why_self(actor: Actor, action: str, space: dict) -> str | None:
     role = actor.role
-    if action in ("view", "share", "report_space"):
+    if action == "view":  # the room and everything in it, live: not for those kept out of it
+        if actor.removed:
+            return "The host removed you from this Space."
+        if actor.blocked_by_host:
+            return "You cannot join this host's Spaces."
+        return None
+    if action in ("share", "report_space"):
         return None
     if action == "end_for_violation":
         return None if actor.is_admin else "Only admins can do that."

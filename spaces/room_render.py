@@ -178,10 +178,12 @@ class RoomRender:
         return "".join(parts)
 
     def page(self, user: dict) -> dict:
-        """What rooms/room.html shows: the fragments later changes replace, rendered in place."""
+        """What rooms/room.html shows: the fragments later changes replace, rendered in place.
+        Only a person in the Space gets the room's live socket (see `live_socket`)."""
         html = {name: self.section(name, user["id"], oob=False) for name in SECTION_TEMPLATES}
         html["controls"] = controls_section(self.db, self.space, user, oob=False)
         html["captions"] = captions_section(self.db, self.space, user["id"])
+        html["socket"] = live_socket(self.space, user["id"] in self.roles, oob=False)
         return {
             "space": self.space,
             "viewer": self.viewer(user["id"]),
@@ -254,10 +256,12 @@ def controls_section(db: Database, space: dict, user: dict, oob: bool = True) ->
 
 
 def captions_section(db: Database, space: dict, user_id: int, oob: bool = False) -> str:
-    """The `View captions` toggle and, when on, the `Captions` log with the recent finals."""
+    """The `View captions` toggle and, when on and the person may view them (they are in the
+    Space), the `Captions` log with the recent finals."""
     user = accounts.get(db, user_id)
     relay = current_app.extensions.get("spaces_captions")
-    on = bool(user and user["view_captions"])
+    allowed = user is not None and policy.can(rooms.actor(db, space, user), "view_captions", space)
+    on = allowed and bool(user["view_captions"])
     return Markup(  # noqa: S704 - an autoescaped template's output
         render_template(
             "rooms/_captions.html",
@@ -285,9 +289,30 @@ def ended(space: dict, oob: bool = True) -> str:
     return render_template("rooms/_ended.html", space=space, oob=oob)
 
 
-def removed(space: dict) -> str:
-    """Replaces the whole room for someone the host removed."""
-    return render_template("rooms/_removed.html", space=space)
+def removed(space: dict, reason: str = "The host removed you from this Space.") -> str:
+    """Replaces the whole room for someone the host removed or blocked."""
+    return render_template("rooms/_removed.html", space=space, reason=reason)
+
+
+def live_socket(space: dict, connect: bool, oob: bool = True) -> str:
+    """The element that holds the room's live socket: with `connect` (the person is in the Space)
+    htmx opens it; swapped for one without, it closes. Swapped only when someone joins or leaves,
+    so other changes never reopen the socket."""
+    return render_template("rooms/_live_socket.html", space=space, connect=connect, oob=oob)
+
+
+def membership(db: Database, space: dict, user: dict, notices: Sequence[str] = ()) -> str:
+    """What changes on a person's page when they join or leave: their controls, their captions
+    (only people in the Space see them), the live socket, and what they are told."""
+    present = rooms.actor(db, space, user).present
+    parts = [
+        controls_section(db, space, user),
+        captions_section(db, space, user["id"], oob=True),
+        live_socket(space, present),
+    ]
+    if notices:
+        parts.append(status(" ".join(notices)))
+    return "".join(parts)
 
 
 def consent_needed(viewer: Actor, user: dict) -> bool:

@@ -261,9 +261,9 @@ def join(db: Database, space_id: int, user: dict) -> RoomEvent:
     return RoomEvent(space_id, frozenset({"listeners", "stage"}), frozenset({uid}), notices)
 
 
-def leave(db: Database, space_id: int, user_id: int) -> RoomEvent | None:
-    """Leaves (button, closed tab, lost connection past the grace period). The host stays host.
-    One statement, for the same reason as `join`."""
+def leave(db: Database, space_id: int, user_id: int, notice: str | None = None) -> RoomEvent | None:
+    """Leaves (button, closed tab, lost connection past the grace period). The host
+    stays host. One statement, for the same reason as `join`. None when they were not there."""
     cursor = db.execute(
         "UPDATE participants SET present = 0, left_at = ?,"
         " role = CASE role WHEN 'host' THEN 'host' ELSE 'listener' END, mic_on = 0,"
@@ -272,7 +272,39 @@ def leave(db: Database, space_id: int, user_id: int) -> RoomEvent | None:
     )
     if cursor.rowcount == 0:
         return None
-    return RoomEvent(space_id, frozenset({"stage", "listeners", "requests"}), frozenset({user_id}))
+    return departure(space_id, user_id, notice)
+
+
+def departure(space_id: int, user_id: int, notice: str | None = None) -> RoomEvent:
+    """The event of someone no longer in a Space: out of every list, their own page told (with
+    `notice`), and their sockets closed."""
+    return RoomEvent(
+        space_id,
+        frozenset({"stage", "listeners", "requests"}),
+        frozenset({user_id}),
+        ((user_id, notice),) if notice else (),
+        left=frozenset({user_id}),
+    )
+
+
+def spaces_present_in(db: Database, user_id: int) -> list[int]:
+    """The live Spaces this person is in now."""
+    rows = db.execute(
+        "SELECT p.space_id FROM participants p JOIN spaces s ON s.id = p.space_id"
+        " WHERE p.user_id = ? AND p.present = 1 AND s.ended_at IS NULL",
+        (user_id,),
+    )
+    return [r[0] for r in rows]
+
+
+def is_present(db: Database, space_id: int, user_id: int) -> bool:
+    return bool(
+        dbm.scalar(
+            db,
+            "SELECT present FROM participants WHERE space_id = ? AND user_id = ?",
+            (space_id, user_id),
+        )
+    )
 
 
 def present_user_ids(db: Database, space_id: int) -> list[int]:
@@ -547,12 +579,10 @@ def after_account_block(db: Database, blocker_id: int, blocked_id: int) -> list[
 
 def after_settings_change(db: Database, user_id: int) -> list[RoomEvent]:
     """Consent and names show in rooms; tell the rooms this person is in."""
-    rows = db.execute(
-        "SELECT p.space_id FROM participants p JOIN spaces s ON s.id = p.space_id"
-        " WHERE p.user_id = ? AND p.present = 1 AND s.ended_at IS NULL",
-        (user_id,),
-    )
-    return [RoomEvent(r[0], frozenset({"stage", "listeners"}), frozenset({user_id})) for r in rows]
+    return [
+        RoomEvent(space_id, frozenset({"stage", "listeners"}), frozenset({user_id}))
+        for space_id in spaces_present_in(db, user_id)
+    ]
 
 
 # Discovery -----------------------------------------------------------------------------------

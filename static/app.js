@@ -46,7 +46,15 @@
     roomSocket = event.detail.socketWrapper;
     sendVisibility();
   });
-  document.addEventListener("htmx:wsClose", function () { roomSocket = null; });
+  // The room socket's close codes that no fragment explains (the htmx ws extension reconnects
+  // only after 1006, 1011, 1012 and 1013, so none of these loops).
+  var CLOSED = { 4429: "Too many connections to this Space are open: close another tab, then reload." };
+  document.addEventListener("htmx:wsClose", function (event) {
+    roomSocket = null;
+    var text = CLOSED[event.detail.event && event.detail.event.code];
+    var status = document.getElementById("status");
+    if (text && status) status.textContent = text;
+  });
   document.addEventListener("visibilitychange", sendVisibility);
   window.Spaces = window.Spaces || {};
   window.Spaces.sendVisibility = sendVisibility;

@@ -13,6 +13,7 @@ from websockets.sync.client import connect
 
 from spaces import accounts, rooms
 from spaces.realtime.audio import AudioEngine
+from spaces.realtime.close_codes import LEFT, REMOVED
 from testkit.audio import FRAME_BYTES, FRAME_SECONDS, SILENCE, magnitude, silent, tone
 from testkit.http_user import HttpUser
 from testkit.listen import Ear
@@ -305,6 +306,26 @@ def test_a_removed_listener_is_closed_with_4403(server, people, room, audio):
 
 
 @live
+def test_a_listener_who_leaves_is_closed_with_4404_and_can_join_again(server, room, audio):
+    """Leaving from the page (or anywhere) takes the audio with it: no listener nobody sees."""
+    host, listener, space_id = room
+    host.act(f"/spaces/{space_id}/mic", {"on": "1"})
+    mouth = Mouth(audio(host), tone(500))
+    try:
+        ear = Ear(audio(listener))
+        ear.until(lambda f: not silent(f), what="the host's voice")
+        listener.act(f"/spaces/{space_id}/leave")
+        assert ear.closed.wait(1.0), "the audio socket stayed open after leaving"
+        assert ear.close_code == LEFT
+        assert refused_status(server, listener, space_id) == 403  # not in the Space now
+        listener.act(f"/spaces/{space_id}/join")
+        again = Ear(audio(listener))
+        again.until(lambda f: not silent(f), what="the host's voice, after joining again")
+    finally:
+        mouth.stop()
+
+
+@live
 def test_ending_the_space_closes_everyone_with_4410(server, people, room, audio):
     host, listener, space_id = room
     ears = [
@@ -379,6 +400,26 @@ def test_more_than_the_frame_rate_is_dropped(engine_room):
         engine.receive(conn, SILENCE)
     assert conn.frames_in <= conn.BURST + 2
     assert conn.frames_dropped >= 300 - conn.BURST - 2
+
+
+def test_leaving_closes_the_persons_sockets_unless_they_are_back(engine_room):
+    engine, db, space_id, host, guest, fan = engine_room
+    boxes = {p["id"]: FakeOutbox() for p in (host, guest, fan)}
+    for user_id, box in boxes.items():
+        engine.connect(space_id, user_id, box)
+    left = rooms.leave(db, space_id, fan["id"])
+    engine.on_event(left)
+    assert boxes[fan["id"]].closed == (LEFT, "left")
+    assert boxes[host["id"]].closed is None and boxes[guest["id"]].closed is None
+
+    # The guest leaves and, in another tab, joins again before the event arrives: kept.
+    left = rooms.leave(db, space_id, guest["id"])
+    rooms.join(db, space_id, guest)
+    engine.on_event(left)
+    assert boxes[guest["id"]].closed is None
+
+    engine.on_event(rooms.remove(db, space_id, host, guest["id"]))
+    assert boxes[guest["id"]].closed == (REMOVED, "removed")
 
 
 def test_a_role_change_silences_the_speaker_on_the_next_tick(engine_room):

@@ -2,8 +2,13 @@
 
 For every role of test_policy.py's grid, in a live Space and then an ended one: may they open the
 audio socket and the live socket, is the audio they send heard (only where the grid's
-`send_audio` cell allows it), and does any message a page could forge (approve, make speaker,
-end, htmx-style requests) change a role? test_authz_http.py does the same for the HTTP routes.
+`send_audio` cell allows it), does anyone not in the Space get room state, and does any message a
+page could forge (approve, make speaker, end, htmx-style requests) change a role?
+test_authz_http.py does the same for the HTTP routes.
+
+Then the ways out of a Space while both sockets are open (left, removed, blocked, logged out):
+from that moment no caption, no presence and no audio frame reaches the person, both sockets
+close within a second with the code that says why, and coming back gets nothing of the room.
 """
 
 import contextlib
@@ -12,12 +17,13 @@ import time
 
 import pytest
 from test_policy import CELLS
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
 
-from testkit.audio import magnitude, tone
+from spaces.realtime.close_codes import ENDED, LEFT, REMOVED
+from testkit.audio import audible, magnitude, speech, tone
+from testkit.html_query import parse
 from testkit.listen import Ear
 from testkit.server import LiveServer
+from testkit.waiting import wait_until
 from testkit.websocket import Closed, Refused, WebSocket
 
 pytestmark = pytest.mark.live
@@ -42,8 +48,10 @@ FORGED = [
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """One server and Space with someone in every role (the away host has a Space of their own)."""
-    server = LiveServer(tmp_path_factory.mktemp("authz-sockets")).start()
+    """One server and Space with someone in every role (the away host has a Space of their own).
+    They joined over HTTP and hold no socket between tests: a long grace period keeps them in."""
+    server = LiveServer(tmp_path_factory.mktemp("authz-sockets"), PRESENCE_GRACE_SECONDS="600")
+    server.start()
     try:
         host, away, ear = server.sign_up("host", "away", "ear")
         space = host.open_space("Audio")
@@ -107,13 +115,16 @@ def try_to_speak(world, role: str, freq: float) -> str:
         stack.enter_context(ws)
         ear = Ear(stack.enter_context(world["ear"].websocket(f"/spaces/{world['space']}/audio")))
         Ear(ws)  # a client reads what it is sent
-        time.sleep(0.2)
+        ear.until(lambda _f: True, what="the listener's stream")
         start = time.monotonic()
         for i in range(40):
             with contextlib.suppress(Closed):
                 ws.send(tone(freq))
             time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
-        time.sleep(0.3)
+        # The positive control: the mix went on arriving for 0.5 s after the last frame sent, more
+        # than the jitter buffer holds (120 ms), so a tone the server kept is in what arrived.
+        end = time.monotonic()
+        assert wait_until(lambda: ear.count(end + 0.5, float("inf")), 5), "the mix stopped"
         heard = max((magnitude(f, freq) for f in ear.since(start)), default=0.0)
     return "heard" if heard > 1000 else "silent"
 
@@ -130,33 +141,74 @@ def test_only_roles_the_grid_allows_are_heard(world):
         assert outcome[role] == "refused", role
 
 
+ROOM_STATE = ("space-meta", "stage", "listeners", "requests", "captions", "caption-partials")
+IN_THE_SPACE = {"host", "listener", "requester", "invited", "speaker", "speaker_mic_on"}
+IN_THE_SPACE |= {"admin_listener", "protected_speaker"}
+
+
+def room_state(texts) -> set[str]:
+    """The parts of the room (presence, meta, captions) these pushed fragments hold."""
+    return {part for text in texts for part in ROOM_STATE if parse(text).by_id(part) is not None}
+
+
+def open_live(world, role: str, space: int | None = None):
+    """The role's live socket, read until the server closes it or 0.5 s pass with nothing more:
+    (the texts received, the close code or None while it stays open). A close answers at once;
+    an open socket has sent its full state in the first 0.5 s (it comes from the handshake)."""
+    server, person = world["server"], world["people"].get(role)
+    path = f"/spaces/{space or space_of(world, role)}/live"
+    ws = WebSocket.connect(server.port, path, person.cookie_header() if person else "")
+    texts = []
+    with ws:
+        with contextlib.suppress(TimeoutError, Closed):
+            while True:
+                texts.append(ws.recv(timeout=0.5))
+        return texts, ws.close_code, ws
+
+
+def test_only_people_in_the_space_keep_a_live_socket_or_see_the_room(world):
+    outcome = {}
+    for role in ROLES:
+        try:
+            texts, code, _ = open_live(world, role)
+        except Refused as refused:
+            outcome[role] = refused.status
+            continue
+        outcome[role] = (code, sorted(room_state(texts)))
+    print("live socket:", json.dumps(outcome))
+    assert outcome.pop("anonymous") == 403
+    for role, (code, parts) in outcome.items():
+        if role in IN_THE_SPACE:
+            assert code is None and {"stage", "listeners", "space-meta"} <= set(parts), role
+        else:  # told where they stand, then closed: nothing of the room
+            expected = REMOVED if role in ("removed", "blocked_by_host") else LEFT
+            assert (code, parts) == (expected, []), role
+
+
 def test_forged_role_changes_over_the_live_socket_change_nothing(world):
     server, people = world["server"], world["people"]
     before = roles_in_db(server)
-    base = server.url.replace("http", "ws")
     host_id = people["host"].id
     answered = 0
     for role in ROLES:
         person = people.get(role)
-        headers = {"Origin": server.url}
-        if person is not None:
-            headers["Cookie"] = person.cookie_header()
-        url = f"{base}/spaces/{space_of(world, role)}/live"
+        path = f"/spaces/{space_of(world, role)}/live"
         try:
-            ws = connect(url, additional_headers=headers, open_timeout=5)
-        except InvalidStatus:
+            ws = WebSocket.connect(server.port, path, person.cookie_header() if person else "")
+        except Refused:
             assert role == "anonymous", role
             continue
         with ws:
             answered += 1
-            me = person.id
             for text in FORGED:
-                ws.send(text % {"me": me, "host": host_id})
-            with contextlib.suppress(TimeoutError, ConnectionClosed):
+                with contextlib.suppress(Closed):  # those not in the Space are closed at once
+                    ws.send(text % {"me": person.id, "host": host_id})
+            with contextlib.suppress(TimeoutError, Closed):
                 while True:
                     ws.recv(timeout=0.3)
-    time.sleep(0.3)
-    assert answered == len(ROLES) - 1, "every signed-in role opens the live socket"
+    # Each message was read before its socket's next one (one reader per socket), so a change
+    # would already be written: a host's own action is answered within this time.
+    assert answered == len(ROLES) - 1, "every signed-in role gets past the handshake"
     assert roles_in_db(server) == before
     status, page = people["host"].request("GET", f"/spaces/{world['space']}", htmx=False)
     assert status == 200 and "This Space has ended" not in page
@@ -164,25 +216,135 @@ def test_forged_role_changes_over_the_live_socket_change_nothing(world):
 
 
 def test_after_the_end_no_role_gets_audio_or_room_state(world):
-    server, people = world["server"], world["people"]
+    people = world["people"]
     people["host"].act(f"/spaces/{world['space']}/end")
-    base = server.url.replace("http", "ws")
     for i, role in enumerate(ROLES):
         if role == "host_away":
             continue
         assert try_to_speak(world, role, 200 + 50 * i) == "refused", role
-        person = people.get(role)
-        headers = {"Origin": server.url}
-        if person is not None:
-            headers["Cookie"] = person.cookie_header()
         try:
-            ws = connect(f"{base}/spaces/{world['space']}/live", additional_headers=headers)
-        except InvalidStatus:
+            texts, code, _ = open_live(world, role, world["space"])
+        except Refused:
+            assert role == "anonymous", role
             continue
-        with ws:
-            messages = []
-            with contextlib.suppress(ConnectionClosed, TimeoutError):
-                while True:
-                    messages.append(ws.recv(timeout=2))
-        assert messages and all("This Space has ended" in m for m in messages), (role, messages)
-        assert not any('id="listeners"' in m for m in messages), role
+        assert code == ENDED, role
+        assert texts and all("This Space has ended" in t for t in texts), (role, texts)
+        assert not room_state(texts), role
+
+
+# Leaving, removed, blocked, logged out: with both sockets open ----------------------------------
+
+CLOSE_WITHIN = 1.0  # seconds, from the action's answer: the issue's bound
+CAPTIONS_WITHIN = 60.0  # seconds for the first caption: the model loads, then hears a phrase
+WAYS_OUT = {"left": LEFT, "removed": REMOVED, "blocked": REMOVED, "logged_out": LEFT}
+
+
+def is_caption(text: str) -> bool:
+    return "caption-partials" in text or 'class="caption"' in text
+
+
+@pytest.fixture(scope="module")
+def captioned(tmp_path_factory):
+    """A Space with live captions: the host (who allowed captions) speaks real speech, looped,
+    on the audio socket; a watcher who stays in it with captions on keeps both sockets open."""
+    server = LiveServer(tmp_path_factory.mktemp("authz-out"), CAPTIONS="1").start()
+    ears: list[Ear] = []
+    try:
+        host, watcher = server.sign_up("host", "watcher")
+        space = host.open_space("Captioned")
+        room = f"/spaces/{space}"
+        host.act(f"{room}/captions-consent", {"allow": "1"})
+        host.act(f"{room}/mic", {"on": "1"})
+        ears.append(host.speak(f"{room}/audio", speech("jfk")))
+        watcher.join(space)
+        watcher.act(f"{room}/captions-view", {"on": "1"})
+        page, sound = watcher.listen(f"{room}/live"), watcher.listen(f"{room}/audio")
+        ears += [page, sound]
+        assert page.wait_text(is_caption, after=0, within=CAPTIONS_WITHIN), "no captions at all"
+        yield {"server": server, "space": space, "host": host, "page": page, "sound": sound}
+    finally:
+        for ear in ears:
+            ear.stop()
+        server.stop()
+
+
+def leave_by(how: str, person, host, space: int) -> None:
+    room = f"/spaces/{space}"
+    if how == "left":
+        person.act(f"{room}/leave")
+    elif how == "removed":
+        host.act(f"{room}/people/{person.id}/remove")
+    elif how == "blocked":
+        host.act(f"{room}/people/{person.id}/block")
+    else:
+        status, _ = person.post("/logout", htmx=False)
+        assert status == 200
+
+
+@pytest.mark.model
+def test_whoever_is_out_gets_no_caption_presence_or_audio_and_both_sockets_close(captioned):
+    server, space, host = captioned["server"], captioned["space"], captioned["host"]
+    room = f"/spaces/{space}"
+    people = dict(zip(WAYS_OUT, server.sign_up(*WAYS_OUT), strict=True))
+    sockets = {}
+    for how, person in people.items():
+        person.join(space)
+        person.act(f"{room}/captions-view", {"on": "1"})
+        sockets[how] = (person.listen(f"{room}/live"), person.listen(f"{room}/audio"))
+    try:
+        # While in, each gets what the others will stop getting: captions and sound.
+        for how, (page, sound) in sockets.items():
+            assert page.wait_text(is_caption, after=0, within=CAPTIONS_WITHIN), how
+            sound.until(audible, within=5, what=f"the host's voice ({how})")
+        cookies = {how: person.cookie_header() for how, person in people.items()}
+        out_at, closed_within = {}, {}
+        for how, person in people.items():
+            leave_by(how, person, host, space)
+            out_at[how] = time.monotonic()
+            page, sound = sockets[how]
+            closed = wait_until(lambda p=page, s=sound: p.closed.is_set() and s.closed.is_set(), 3)
+            closed_within[how] = time.monotonic() - out_at[how] if closed else None
+        print("closed within:", json.dumps(closed_within))
+        for how, (page, sound) in sockets.items():
+            assert closed_within[how] is not None, f"{how}: a socket stayed open"
+            assert closed_within[how] <= CLOSE_WITHIN, (how, closed_within[how])
+            assert (page.close_code, sound.close_code) == (WAYS_OUT[how], WAYS_OUT[how]), how
+            # Nothing can arrive after the close, so these are all they got once out.
+            after = [text for at, text in page.texts if at >= out_at[how]]
+            assert not any(is_caption(t) for t in after), how
+            assert not room_state(after), (how, room_state(after))
+            assert not sound.since(out_at[how] + CLOSE_WITHIN), how  # no mix once closed
+        # The positive control, in the same window: the watcher saw them go and still hears.
+        first, last = min(out_at.values()), max(out_at.values())
+        assert captioned["page"].wait_text(is_caption, after=first, within=CAPTIONS_WITHIN)
+        assert wait_until(lambda: captioned["sound"].first_audible_after(last), 5), "no sound"
+        listed = parse(host.get(room)).usernames("listeners-heading")
+        assert not set(listed) & {p.username for p in people.values()}, listed
+        assert last - first < CAPTIONS_WITHIN
+    finally:
+        for page, sound in sockets.values():
+            page.stop()
+            sound.stop()
+    # Coming back with the same cookie: the audio socket is refused, the room's socket tells them
+    # where they stand and closes (or, once logging out ends the session, is refused too), and the
+    # page shows no captions.
+    for how, cookie in cookies.items():
+        with pytest.raises(Refused) as refused:
+            WebSocket.connect(server.port, f"{room}/audio", cookie)
+        assert refused.value.status in (401, 403), how
+        try:
+            ws = WebSocket.connect(server.port, f"{room}/live", cookie)
+        except Refused as refused_live:
+            assert how == "logged_out" and refused_live.status == 403
+            continue
+        texts = []
+        with ws, contextlib.suppress(Closed):
+            while True:
+                texts.append(ws.recv(timeout=CLOSE_WITHIN))
+        assert ws.close_code == WAYS_OUT[how], how
+        assert not room_state(texts) and not any(is_caption(t) for t in texts), how
+    # Nor does the room page show them the last captions (removed and blocked: no room at all).
+    for how, person in people.items():
+        status, body = person.request("GET", room, htmx=False)
+        assert status == (403 if WAYS_OUT[how] == REMOVED else 200), how
+        assert parse(body).by_id("captions") is None, how

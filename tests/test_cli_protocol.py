@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from spaces import audio_format
 from spaces.cli import protocol
 from spaces.cli.audio_files import frame_level
-from spaces.realtime import audio
+from spaces.realtime import close_codes
 from spaces.realtime.mixer import level
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,8 +35,9 @@ def test_the_clients_frame_format_is_the_servers(name):
     assert getattr(protocol, name) == getattr(audio_format, name)
 
 
-def test_the_clients_close_codes_are_the_servers():
-    assert (protocol.REMOVED, protocol.ENDED) == (audio.REMOVED_CLOSE, audio.ENDED_CLOSE)
+@pytest.mark.parametrize("name", ["REMOVED", "LEFT", "ENDED", "TOO_MANY"])
+def test_the_clients_close_codes_are_the_servers(name):
+    assert getattr(protocol, name) == getattr(close_codes, name)
 
 
 def square(dbfs: float) -> bytes:

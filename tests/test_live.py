@@ -11,6 +11,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from spaces.realtime.close_codes import ENDED, LEFT, REMOVED
 from testkit.html_query import parse
 from testkit.http_user import HttpUser
 from testkit.server import LiveServer
@@ -224,17 +225,17 @@ def test_edit_and_policy_show_on_every_page(server):
 
 
 def test_ending_pushes_ended_fragment_to_everyone_and_closes(server):
-    alice, bob, carol = server.sign_up("alice", "bob", "carol")
+    alice, bob = server.sign_up("alice", "bob")
     space_id = alice.open_space()
-    bob.post(f"/spaces/{space_id}/join")  # carol only looks, without joining
-    with open_pages(server, space_id, alice, bob, carol) as (host, bobs, carols):
+    bob.post(f"/spaces/{space_id}/join")
+    with open_pages(server, space_id, alice, bob) as (host, bobs):
         assert alice.post(f"/spaces/{space_id}/end")[0] == 200
-        for p in (host, bobs, carols):
+        for p in (host, bobs):
             doc = p.until(lambda d: d.by_id("room-live") is not None, what="ended fragment")
             ended = doc.by_id("room-live")
             assert ended.get("hx-swap-oob") == "true"
             assert "This Space has ended" in ended.text
-            assert p.closed_within(1) == 1000
+            assert p.closed_within(1) == ENDED
 
 
 def test_removed_person_gets_removed_fragment_and_is_closed(server):
@@ -246,7 +247,7 @@ def test_removed_person_gets_removed_fragment_and_is_closed(server):
         assert alice.post(f"/spaces/{space_id}/people/{bob.id}/remove")[0] == 200
         doc = bobs.until(lambda d: d.by_id("room-live") is not None, what="removed fragment")
         assert "The host removed you from this Space." in doc.text
-        assert bobs.closed_within(1) == 1000
+        assert bobs.closed_within(1) == REMOVED
         doc = carols.until(
             lambda d: (
                 d.by_id("listeners") is not None
@@ -257,6 +258,58 @@ def test_removed_person_gets_removed_fragment_and_is_closed(server):
         assert usernames(doc, "listeners-heading") == [carol.username]
     status, body = bob.post(f"/spaces/{space_id}/join")
     assert status == 403 and "The host removed you from this Space." in body
+
+
+# Only people in the Space hold a socket --------------------------------------------------------
+
+ROOM_STATE = ("space-meta", "stage", "listeners", "requests", "captions")
+
+
+def test_someone_not_in_the_space_is_told_and_closed_without_room_state(server):
+    """Who never joined, or left: a page as a visitor's (Join this Space, no live socket), then
+    the socket closes with 4404; nothing of the room comes with it."""
+    alice, carol = server.sign_up("alice", "carol")
+    space_id = alice.open_space()
+    with page(server, carol, space_id) as carols:
+        doc = carols.full_state()
+        assert carols.closed_within(1) == LEFT
+    assert doc.by_id("my-controls").buttons() == ["Join this Space"]
+    assert doc.by_id("room-socket").get("ws-connect") is None
+    for part in ROOM_STATE:
+        assert all(parse(f).by_id(part) is None for f in carols.frames), part
+
+
+def test_leaving_closes_every_page_of_that_person_and_joining_opens_them_again(server):
+    alice, bob = server.sign_up("alice", "bob")
+    space_id = alice.open_space()
+    bob.post(f"/spaces/{space_id}/join")
+    with open_pages(server, space_id, alice, bob, bob) as (host, tab, other_tab):
+        before = {id(p): len(p.frames) for p in (tab, other_tab)}
+        left = time.monotonic()
+        status, body = bob.post(f"/spaces/{space_id}/leave")
+        assert status == 200
+        # The tab that acted is told by its answer, which swaps the socket's element away.
+        assert 'id="room-socket"' in body and "ws-connect" not in body
+        for p in (tab, other_tab):  # every other page of bob's: as a visitor's, then closed
+            doc = p.until(lambda d: d.by_id("room-socket") is not None, what="the left page")
+            assert doc.by_id("my-controls").buttons() == ["Join this Space"]
+            assert "You left this Space." in doc.by_id("status").text
+            assert p.closed_within(WITHIN) == LEFT
+        assert time.monotonic() - left < 2 * WITHIN
+        host.until(
+            lambda d: d.by_id("listeners") is not None and not usernames(d, "listeners-heading"),
+            what="Listeners without bob",
+        )
+        for p in (tab, other_tab):  # all they got since leaving: no room state
+            for part in ROOM_STATE:
+                assert all(parse(f).by_id(part) is None for f in p.frames[before[id(p)] :]), part
+
+    status, body = bob.post(f"/spaces/{space_id}/join")
+    assert status == 200 and f"/spaces/{space_id}/live" in body  # the page opens its socket
+    with page(server, bob, space_id) as again:
+        state = again.full_state()
+        assert usernames(state, "listeners-heading") == [bob.username]
+        assert "Leave" in state.by_id("my-controls").buttons()
 
 
 # Presence ------------------------------------------------------------------------------------
@@ -417,4 +470,4 @@ def test_a_space_ends_by_itself_when_the_host_stays_away(start_server):
         ended = guests.until(lambda d: "the host left" in d.text, within=10, what="the end")
         assert time.monotonic() - left >= 3.0, "ended before HOST_AWAY_MINUTES"
         assert "This Space has ended: the host left." in ended.text
-        assert guests.closed_within() == 1000
+        assert guests.closed_within() == ENDED

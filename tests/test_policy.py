@@ -108,8 +108,8 @@ speaker             +  +  +  O  C  I  +  +  F  +  +  +  H  H  H  A  | H  H  H  H
 speaker_mic_on      +  +  +  O  C  I  +  +  +  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  +  +
 host                +  +  +  O  C  I  P  +  F  +  +  +  +  +  +  A  | +  +  +  +  +  +  +  +  +
 host_away           +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
-removed             +  R  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
-blocked_by_host     +  B  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
+removed             R  R  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
+blocked_by_host     B  B  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
 admin               +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  +  | H  H  H  H  H  H  H  K  +
 admin_listener      +  +  +  +  C  I  P  M  F  +  +  +  H  H  H  +  | H  H  H  H  H  H  H  K  +
 protected           +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +

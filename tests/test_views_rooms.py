@@ -84,6 +84,15 @@ def refused(response, status: int, message: str) -> None:
     assert response.headers.get("HX-Reswap") == "none"
 
 
+def shut_out(response, message: str) -> None:
+    """The room page for someone kept out of the Space: why, and nothing of the room."""
+    assert response.status_code == 403, response.status_code
+    page = parse(response.data)
+    assert message in page.text
+    for part in ("room-live", "listeners", "stage", "captions-section", "room-socket"):
+        assert page.by_id(part) is None, part
+
+
 def oob_sections(response) -> dict:
     """The out-of-band fragments of an htmx response, by id."""
     doc = parse(response.data)
@@ -246,8 +255,11 @@ def test_room_page_for_visitor(room, browser):
     controls = page.by_id("my-controls").buttons()
     assert controls == ["Join this Space"]
     assert page.usernames("host-heading") == ["alice"]
-    # The room's live socket is wired to this Space.
-    assert page.by_id("room-live").get("ws-connect").endswith(f"/spaces/{room.id}/live")
+    # The room's live socket is only for people in the Space: joining opens it.
+    assert page.by_id("room-socket").get("ws-connect") is None
+    socket = oob_sections(room.act(dave, "join"))["room-socket"]
+    assert socket.get("ws-connect").endswith(f"/spaces/{room.id}/live")
+    assert room.page(dave).by_id("room-socket").get("ws-connect") == socket.get("ws-connect")
 
 
 def test_room_page_needs_sign_in(room, app):
@@ -287,7 +299,10 @@ def test_leave(room, browser):
     room.join(bob)
     response = room.act(bob, "leave")
     assert response.status_code == 200
-    assert oob_sections(response)["my-controls"].buttons() == ["Join this Space"]
+    parts = oob_sections(response)
+    assert parts["my-controls"].buttons() == ["Join this Space"]
+    assert parts["room-socket"].get("ws-connect") is None  # the page's live socket closes
+    assert "You left this Space." in parts["status"].text
     assert "bob" not in room.page(room.host).usernames("listeners-heading")
     assert room.role(bob) is None
 
@@ -300,9 +315,7 @@ def test_join_unknown_space_is_404(browser):
 def test_person_blocked_by_host_cannot_join(room, browser):
     bob = browser("bob")
     room.host.post("/u/bob/block")
-    page = room.page(bob)
-    assert "Join this Space" not in page.buttons()
-    assert "You cannot join this host's Spaces." in page.by_id("my-controls").text
+    shut_out(bob.get(room.url), "You cannot join this host's Spaces.")
     refused(room.act(bob, "join"), 403, "You cannot join this host's Spaces.")
     assert room.role(bob) is None
 
@@ -452,9 +465,7 @@ def test_remove_and_cannot_rejoin(room, browser):
     assert room.role(bob) is None
     refused(room.act(bob, "join"), 403, "The host removed you from this Space.")
     assert room.role(bob) is None
-    page = room.page(bob)
-    assert "Join this Space" not in page.buttons()
-    assert "The host removed you from this Space." in page.by_id("my-controls").text
+    shut_out(bob.get(room.url), "The host removed you from this Space.")
 
 
 def test_host_cannot_be_removed_or_act_on_self(room, browser):

@@ -10,7 +10,7 @@ from websockets.sync.client import connect
 
 from .api import ENDED_MESSAGE, SpaceURL
 from .exits import EXIT_ENDED, EXIT_ERROR, EXIT_OK, EXIT_REFUSED, CliError
-from .protocol import ENDED, REMOVED
+from .protocol import ENDED, LEFT, REMOVED, TOO_MANY
 
 RETRY_CODES = {1006, 1011, 1012, 1013}  # network trouble, server error or restart: reconnect
 BACKOFF = (0.25, 0.5, 1.0, 2.0)
@@ -18,6 +18,15 @@ RECONNECT_FOR = 10.0  # seconds; the server keeps your role this long
 
 CLOSE_MESSAGES = {
     REMOVED: ("The host removed you from this Space.", EXIT_REFUSED),
+    LEFT: (
+        "You are no longer in this Space (you left it, or logged out, elsewhere).",
+        EXIT_REFUSED,
+    ),
+    TOO_MANY: (
+        "Too many connections to this Space are open for your account or your address."
+        " Close one, then try again.",
+        EXIT_REFUSED,
+    ),
     ENDED: (ENDED_MESSAGE, EXIT_ENDED),
     1000: ("The server closed the audio connection.", EXIT_OK),
     1008: ("The server closed the audio connection: the client broke its rules.", EXIT_ERROR),

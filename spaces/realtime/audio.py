@@ -21,6 +21,7 @@ from .. import recordings, rooms
 from ..audio_format import FRAME_BYTES, FRAME_SECONDS
 from ..clock import now
 from ..events import RoomEvent
+from .close_codes import ENDED, LEFT, REMOVED, RESTART
 from .jitter import JitterBuffer
 from .mixer import mix_tick
 from .outbox import Outbox, frame
@@ -29,7 +30,6 @@ from .recorder import Recorder, recording_path
 log = logging.getLogger(__name__)
 
 LEVELS_EVERY = 5  # ticks (100 ms)
-REMOVED_CLOSE, ENDED_CLOSE = 4403, 4410
 
 
 @dataclass(eq=False)
@@ -215,13 +215,21 @@ class AudioEngine:
         if room is None:
             return
         if event.kind == "ended":
-            self._close_room(room, ENDED_CLOSE, "ended")
+            self._close_room(room, ENDED, "ended")
             return
+        with self.lock:
+            conns = list(room.conns.values())
         with self.app.app_context():
-            self._refresh(self._db(), room)
-        for conn in list(room.conns.values()):
+            db = self._db()
+            self._refresh(db, room)
+            # Someone who left and is already back (a second tab joined) keeps their sockets.
+            left = {c.user_id for c in conns if c.user_id in event.left}
+            left = {uid for uid in left if not rooms.is_present(db, room.space_id, uid)}
+        for conn in conns:
             if conn.user_id in event.removed:
-                conn.outbox.close(REMOVED_CLOSE, "removed")
+                conn.outbox.close(REMOVED, "removed")
+            elif conn.user_id in left:
+                conn.outbox.close(LEFT, "left")
 
     def _close_room(self, room: AudioRoom, code: int, reason: str) -> None:
         with self.lock:
@@ -242,7 +250,7 @@ class AudioEngine:
     def stop(self) -> None:
         self._stopping = True
         for room in list(self.rooms.values()):
-            self._close_room(room, 1012, "restart")
+            self._close_room(room, RESTART, "restart")
 
     def _run(self) -> None:
         next_tick = time.monotonic()

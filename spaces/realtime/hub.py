@@ -4,6 +4,11 @@ Room events only mark sections dirty; a flusher thread renders each dirty sectio
 (see room_render.RoomRender), builds each websocket frame once per kind of viewer, and pushes it
 through every connection's non-blocking outbox. It also runs presence: a person whose last socket
 closed is removed after a grace period unless they reconnect.
+
+Every socket belongs to someone in the Space. The hub admits a socket only under the caps per
+account and per address, and closes it (close_codes.py) when its person turns out not to be in
+the Space, at the first full state or at the first change after they left, were removed or
+blocked, or the Space ended. Captions reach only the sockets whose person `policy.can` view them.
 """
 
 import contextlib
@@ -16,11 +21,13 @@ from dataclasses import dataclass, field
 
 from flask import Flask, g
 
-from .. import accounts, room_render, rooms
+from .. import accounts, policy, room_render, rooms
 from ..clock import now
 from ..errors import DomainError
 from ..events import Broker, RoomEvent
+from .close_codes import ENDED, LEFT, REMOVED, RESTART
 from .outbox import Outbox, frame
+from .socket_caps import SocketCaps
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +40,20 @@ class Connection:
     id: int
     space_id: int
     user_id: int
-    outbox: Outbox | None
-    visible: bool = True  # the room page is showing (not a hidden tab, not docked)
+    outbox: Outbox
     kind: str = "live"  # "live": the room page's socket; "audio": holds presence only
+    address: str = ""  # the client's address, for the cap per address
+    visible: bool = True  # the room page is showing (not a hidden tab, not docked)
     captions_on: bool = False  # the person turned `View captions` on
+    may_view_captions: bool = False  # policy.can(..., "view_captions"), as of the last change
+
+    @property
+    def open(self) -> bool:
+        return not self.outbox.dead
+
+    @property
+    def account(self) -> tuple[int, int, str]:
+        return (self.space_id, self.user_id, self.kind)
 
 
 @dataclass
@@ -61,6 +78,12 @@ class LiveHub:
         self.grace = app.config["PRESENCE_GRACE_SECONDS"]
         self.host_away = app.config["HOST_AWAY_MINUTES"] * 60
         self.listeners_shown = app.config["LISTENERS_SHOWN"]
+        # With rate limits off (tests and benches: thousands of clients on 127.0.0.1) the cap per
+        # address is off too; the cap per account stays.
+        limits_on = app.config["RATELIMIT_ENABLED"]
+        self.caps = SocketCaps(
+            app.config["SOCKETS_PER_ACCOUNT"], app.config["SOCKETS_PER_ADDRESS"] if limits_on else 0
+        )
         self._thread: threading.Thread | None = None
         self._stopping = False
         broker.subscribe(self.on_event)
@@ -68,6 +91,7 @@ class LiveHub:
     # Events ------------------------------------------------------------------------------------
 
     def on_event(self, event: RoomEvent) -> None:
+        gone = event.removed | event.left
         with self.wake:
             dirt = self.dirty.setdefault(event.space_id, RoomDirt())
             dirt.sections |= set(event.sections) - {"ended"}
@@ -75,29 +99,32 @@ class LiveHub:
             dirt.notices.extend(event.notices)
             dirt.removed |= set(event.removed)
             dirt.ended = dirt.ended or event.kind == "ended"
+            # No caption from now on for people who are out, before the flush closes their
+            # sockets (a person back by then gets captions again from the flush).
+            for conn in self.rooms.get(event.space_id, {}).values():
+                if conn.user_id in gone or event.kind == "ended":
+                    conn.may_view_captions = False
             self.wake.notify()
 
     # Connections -------------------------------------------------------------------------------
 
-    def connect(
-        self, space_id: int, user_id: int, outbox: Outbox, captions_on: bool = False
-    ) -> Connection:
-        conn = Connection(next(self._ids), space_id, user_id, outbox, captions_on=captions_on)
+    def admit(
+        self, space_id: int, user_id: int, outbox: Outbox, kind: str = "live", address: str = ""
+    ) -> Connection | None:
+        """Registers a socket (a room page's, or an audio socket, which holds presence for a
+        docked listener); None when its account already has SOCKETS_PER_ACCOUNT of this kind
+        open in this Space, or its address SOCKETS_PER_ADDRESS in all (each socket is a thread)."""
+        conn = Connection(next(self._ids), space_id, user_id, outbox, kind, address)
         with self.lock:
-            self.rooms[space_id][conn.id] = conn
-            self.last_seen.pop((space_id, user_id), None)
-        return conn
-
-    def hold(self, space_id: int, user_id: int) -> Connection:
-        """Presence without fragments: the audio socket keeps a docked listener in the room."""
-        conn = Connection(next(self._ids), space_id, user_id, None, kind="audio")
-        with self.lock:
+            if not self.caps.admit(conn):
+                return None
             self.rooms[space_id][conn.id] = conn
             self.last_seen.pop((space_id, user_id), None)
         return conn
 
     def disconnect(self, conn: Connection) -> None:
         with self.lock:
+            self.caps.release(conn)
             room = self.rooms.get(conn.space_id, {})
             room.pop(conn.id, None)
             if not any(c.user_id == conn.user_id for c in room.values()):
@@ -117,7 +144,12 @@ class LiveHub:
             conn.captions_on = on
 
     def caption_viewers(self, space_id: int) -> list[Connection]:
-        return [c for c in self.connections(space_id) if c.captions_on and c.visible]
+        """Room pages that get captions: visible, turned on, and allowed to (in the Space)."""
+        return [
+            c
+            for c in self.connections(space_id)
+            if c.captions_on and c.visible and c.may_view_captions
+        ]
 
     def push_captions_section(self, conn: Connection) -> None:
         with self.render_context() as db:
@@ -144,18 +176,32 @@ class LiveHub:
             yield self.app.extensions["spaces_db"].get()
 
     def full_state(self, conn: Connection) -> None:
-        """Everything a (re)connected page needs, rendered for that person."""
+        """Everything a (re)connected page needs, rendered for that person; or, for someone not
+        in the Space, what they are told instead, and the socket closed.
+
+        Read after the connection was registered: a change published between the handshake's
+        checks and now either shows here or finds this connection at the next flush."""
         with self.render_context() as db:
             try:
                 space = rooms.get(db, conn.space_id)
             except DomainError:
                 conn.outbox.close(1000)
                 return
-            if space["ended_at"] is not None:
-                _replace_room([conn], room_render.ended(space), "ended")
-                return
-            render = room_render.RoomRender(db, space, self.listeners_shown)
             user = accounts.get(db, conn.user_id)
+            who = rooms.actor(db, space, user)
+            if space["ended_at"] is not None:
+                _replace_room([conn], room_render.ended(space), ENDED, "ended")
+                return
+            refusal = policy.why(who, "view", space)
+            if refusal:
+                _replace_room([conn], room_render.removed(space, refusal), REMOVED, "removed")
+                return
+            if not who.present:
+                _close_left([conn], room_render.membership(db, space, user))
+                return
+            conn.captions_on = bool(user["view_captions"])
+            conn.may_view_captions = policy.can(who, "view_captions", space)
+            render = room_render.RoomRender(db, space, self.listeners_shown)
             conn.outbox.push(frame(render.fragments(conn.user_id, controls=user, captions=True)))
 
     # Flushing ----------------------------------------------------------------------------------
@@ -214,17 +260,26 @@ class LiveHub:
             return
         space = rooms.get(db, space_id)
         if dirt.ended or space["ended_at"] is not None:
-            _replace_room(conns, room_render.ended(space), "ended")
+            _replace_room(conns, room_render.ended(space), ENDED, "ended")
             return
         removed = [c for c in conns if c.user_id in dirt.removed]
         if removed:
-            _replace_room(removed, room_render.removed(space), "removed")
+            _replace_room(removed, room_render.removed(space), REMOVED, "removed")
         conns = [c for c in conns if c.user_id not in dirt.removed]
         render = room_render.RoomRender(db, space, self.listeners_shown)
-        users = accounts.by_ids(db, list(dirt.users))
         notices = defaultdict(list)
         for user_id, text in dirt.notices:
             notices[user_id].append(text)
+        # Whoever is not in the Space now (they left, logged out...) is told so and closed; the
+        # rest may view captions again if they are back.
+        out = {c.user_id for c in conns if c.user_id not in render.roles}
+        for user in accounts.by_ids(db, list(out)).values():
+            html = room_render.membership(db, space, user, notices.get(user["id"], ()))
+            _close_left([c for c in conns if c.user_id == user["id"]], html)
+        conns = [c for c in conns if c.user_id not in out]
+        for conn in conns:
+            conn.may_view_captions = policy.can(render.viewer(conn.user_id), "view_captions", space)
+        users = accounts.by_ids(db, list(dirt.users - out))
         shared: dict[tuple, bytes] = {}
         for conn in conns:
             uid = conn.user_id
@@ -284,17 +339,23 @@ class LiveHub:
                 if not any(c.user_id == user_id for c in room.values()):
                     self.last_seen.setdefault((space_id, user_id), seen)
 
-    def close_all(self, code: int = 1012) -> None:
+    def close_all(self, code: int = RESTART) -> None:
         """On shutdown: 1012 (service restart) makes browsers reconnect."""
         with self.lock:
-            conns = [c for room in self.rooms.values() for c in room.values() if c.outbox]
+            conns = [c for room in self.rooms.values() for c in room.values() if c.kind == "live"]
         for conn in conns:
             conn.outbox.close(code, "restart")
 
 
-def _replace_room(conns: list[Connection], html: str, reason: str) -> None:
+def _replace_room(conns: list[Connection], html: str, code: int, reason: str) -> None:
     """Pushes what takes the room's place (it ended, they were removed), then closes."""
     data = frame(html)
     for conn in conns:
         conn.outbox.push(data)
-        conn.outbox.close(1000, reason)
+        conn.outbox.close(code, reason)
+
+
+def _close_left(conns: list[Connection], html: str) -> None:
+    """For someone not in the Space: their page as a visitor's (`Join this Space`, no captions,
+    no live socket), then the socket closes; joining again opens a new one."""
+    _replace_room(conns, html, LEFT, "left")

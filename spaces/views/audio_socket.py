@@ -11,6 +11,7 @@ from simple_websocket import ConnectionClosed
 
 from .. import policy, rooms
 from ..extensions import sock
+from ..realtime.close_codes import LEFT, TOO_MANY
 from ..realtime.outbox import attach
 from ..web import audio_engine, current_user, get_db, live_hub, same_origin
 
@@ -49,8 +50,15 @@ def audio(ws, space_id: int):
     with contextlib.suppress(OSError):
         ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, AUDIO_SNDBUF)
     outbox = attach(ws, max_backlog=AUDIO_BACKLOG, overflow="drop-oldest")
+    presence = hub.admit(space_id, user["id"], outbox, "audio", request.remote_addr)
+    if presence is None:
+        outbox.close(TOO_MANY, "too many connections")
+        return
     conn = engine.connect(space_id, user["id"], outbox)
-    presence = hub.hold(space_id, user["id"])
+    # Asked again now that the relay knows this socket: someone who left between the handshake's
+    # check and now was not closed by that event (it found no socket of theirs).
+    if not rooms.is_present(get_db(), space_id, user["id"]):
+        outbox.close(LEFT, "left")
     try:
         while not outbox.dead:
             data = ws.receive(timeout=5)

@@ -8,6 +8,7 @@ from simple_websocket import ConnectionClosed
 
 from .. import rooms
 from ..extensions import sock
+from ..realtime.close_codes import TOO_MANY
 from ..realtime.outbox import attach
 from ..web import current_user, get_db, live_hub, same_origin
 
@@ -19,7 +20,9 @@ POLICY_VIOLATION = 1008
 
 @bp.before_request
 def check_socket_request():
-    """Refuses the upgrade itself (403/404): other sites, signed-out people, unknown Spaces."""
+    """Refuses the upgrade itself (403/404): other sites, signed-out people, unknown Spaces.
+    Anyone else is let in and told where they stand (hub.full_state): a page must learn that its
+    person left or was removed, and a refused handshake only makes browsers dial again."""
     if not same_origin():
         abort(403)
     if current_user() is None:
@@ -32,7 +35,10 @@ def live(ws, space_id: int):
     user = current_user()
     hub = live_hub()
     outbox = attach(ws, max_backlog=32, overflow="close")
-    conn = hub.connect(space_id, user["id"], outbox, captions_on=bool(user["view_captions"]))
+    conn = hub.admit(space_id, user["id"], outbox, "live", request.remote_addr)
+    if conn is None:
+        outbox.close(TOO_MANY, "too many connections")
+        return
     try:
         hub.full_state(conn)
         allowance, last = MAX_MESSAGES_PER_SECOND, time.monotonic()

@@ -17,8 +17,9 @@ def _space(space_id: int) -> dict:
     return rooms.get(get_db(), space_id)
 
 
-def _respond(space_id: int, event: RoomEvent):
-    """The fragments this action changed, as the actor now sees them."""
+def _respond(space_id: int, event: RoomEvent, joined_or_left: bool = False):
+    """The fragments this action changed, as the actor now sees them; after joining or leaving,
+    their captions and the room's live socket too (room_render.membership)."""
     if not is_htmx():
         return redirect(url_for("rooms.room", space_id=space_id))
     db, user = get_db(), current_user()
@@ -29,12 +30,15 @@ def _respond(space_id: int, event: RoomEvent):
         return room_render.removed(space)
     render = room_render.RoomRender(db, space, current_app.config["LISTENERS_SHOWN"])
     mine = [text for uid, text in event.notices if uid == user["id"]]
+    if joined_or_left:
+        sections = render.fragments(user["id"], event.sections)
+        return sections + room_render.membership(db, space, user, mine)
     return render.fragments(user["id"], event.sections, controls=user, notices=mine)
 
 
-def _act(space_id: int, event: RoomEvent):
+def _act(space_id: int, event: RoomEvent, joined_or_left: bool = False):
     publish(event)
-    return _respond(space_id, event)
+    return _respond(space_id, event, joined_or_left)
 
 
 @bp.route("/spaces/new", methods=["GET", "POST"])
@@ -48,6 +52,7 @@ def new():
         "speaker_policy": request.form.get("speaker_policy", "everyone"),
     }
     if request.method == "POST" and not refusal:
+        was_in = rooms.spaces_present_in(get_db(), user["id"])  # hosting leaves them: see create
         try:
             space = rooms.create(get_db(), user, **form)
         except DomainError as exc:
@@ -58,6 +63,10 @@ def new():
                 refusal=None,
                 labels=policy.POLICY_LABELS,
             ), exc.status
+        for space_id in was_in:
+            publish(
+                rooms.departure(space_id, user["id"], "You started a Space, so you left this one.")
+            )
         return redirect(url_for("rooms.room", space_id=space["id"]))
     status = 403 if refusal and request.method == "POST" else 200
     return render_template(
@@ -80,6 +89,9 @@ def room(space_id: int):
             deadline=retention.deadline(space),
             recordings=recordings_of(db, space_id),
         )
+    refusal = policy.why(who, "view", space)  # removed or blocked: nothing of the room
+    if refusal:
+        raise Forbidden(refusal)
     render = room_render.RoomRender(db, space, current_app.config["LISTENERS_SHOWN"])
     return render_template("rooms/room.html", **render.page(user))
 
@@ -90,15 +102,16 @@ def room(space_id: int):
 def join(space_id: int):
     event = rooms.join(get_db(), space_id, current_user())
     live_hub().note_join(space_id, current_user()["id"])
-    return _act(space_id, event)
+    return _act(space_id, event, joined_or_left=True)
 
 
 @bp.post("/spaces/<int:space_id>/leave")
 @login_required
 def leave(space_id: int):
     rooms.require(get_db(), _space(space_id), current_user(), "leave")
-    event = rooms.leave(get_db(), space_id, current_user()["id"])
-    return _act(space_id, event or RoomEvent(space_id, users=frozenset({current_user()["id"]})))
+    event = rooms.leave(get_db(), space_id, current_user()["id"], "You left this Space.")
+    event = event or RoomEvent(space_id, users=frozenset({current_user()["id"]}))
+    return _act(space_id, event, joined_or_left=True)
 
 
 @bp.post("/spaces/<int:space_id>/request")

@@ -5,7 +5,15 @@
 (function () {
   "use strict";
 
-  var NO_RETRY = { 1000: "", 1008: "", 1009: "", 4403: "You were removed from this Space.", 4410: "This Space has ended." };
+  // Close codes after which the audio does not come back (docs/audio-protocol.md), and what the
+  // person is told.
+  var NO_RETRY = {
+    1000: "", 1008: "", 1009: "",
+    4403: "You were removed from this Space.",
+    4404: "You left this Space.",
+    4410: "This Space has ended.",
+    4429: "Too many connections to this Space are open: close another tab, then reload.",
+  };
   var state = {
     ctx: null, playback: null, capture: null, micStream: null, micSource: null,
     ws: null, spaceId: null, title: "", retries: 0, retryTimer: null, wanted: false,
