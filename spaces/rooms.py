@@ -262,7 +262,7 @@ def join(db: Database, space_id: int, user: dict) -> RoomEvent:
 
 
 def leave(db: Database, space_id: int, user_id: int, notice: str | None = None) -> RoomEvent | None:
-    """Leaves (button, closed tab, lost connection past the grace period). The host
+    """Leaves (button, closed tab, lost connection past the grace period, logging out). The host
     stays host. One statement, for the same reason as `join`. None when they were not there."""
     cursor = db.execute(
         "UPDATE participants SET present = 0, left_at = ?,"
@@ -285,6 +285,19 @@ def departure(space_id: int, user_id: int, notice: str | None = None) -> RoomEve
         ((user_id, notice),) if notice else (),
         left=frozenset({user_id}),
     )
+
+
+LOGGED_OUT = "You logged out, so you left this Space."
+
+
+def log_out(db: Database, user_id: int) -> list[RoomEvent]:
+    """Logging out leaves every Space the person is in: microphone off, out of every list, and
+    (once the events are published) every socket of theirs closed."""
+    return [
+        event
+        for space_id in spaces_present_in(db, user_id)
+        if (event := leave(db, space_id, user_id, LOGGED_OUT)) is not None
+    ]
 
 
 def spaces_present_in(db: Database, user_id: int) -> list[int]:

@@ -2,11 +2,11 @@
 
 from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
 
-from .. import accounts
+from .. import accounts, rooms
 from ..errors import DomainError
 from ..extensions import csrf, limiter
 from ..redirects import same_site_path
-from ..web import get_db
+from ..web import current_user, get_db, publish
 
 bp = Blueprint("auth", __name__)
 
@@ -84,5 +84,7 @@ def api_token():
 
 @bp.post("/logout")
 def logout():
+    for event in rooms.log_out(get_db(), current_user()["id"]) if current_user() else ():
+        publish(event)  # leaves every Space: microphone off, sockets closed
     session.clear()
     return redirect(url_for("home.index"))

@@ -14,6 +14,7 @@
     4410: "This Space has ended.",
     4429: "Too many connections to this Space are open: close another tab, then reload.",
   };
+  var LEFT_ON_LOGOUT = "spaces-left-on-logout"; // sessionStorage: the Space logging out left
   var state = {
     ctx: null, playback: null, capture: null, micStream: null, micSource: null,
     ws: null, spaceId: null, title: "", retries: 0, retryTimer: null, wanted: false,
@@ -181,6 +182,7 @@
   function sync() {
     var main = document.getElementById("content");
     state.me = main && main.getAttribute("data-me");
+    if (!state.me) return signedOut();
     var onRoomPage = readRoom();
     if (onRoomPage) undock(); else if (state.wanted) dock();
     if (state.role && state.spaceId) {
@@ -226,6 +228,25 @@
     mic.textContent = micLabel;
   }
 
+  // Logging out leaves every Space (the server closes the sockets too): the microphone stops at
+  // the click, and the signed-out page says which Space was left.
+  function loggingOut() {
+    if (!state.wanted) return;
+    try { sessionStorage.setItem(LEFT_ON_LOGOUT, state.title); } catch (e) { /* private mode */ }
+    disconnect();
+    undock();
+  }
+
+  function signedOut() {
+    if (state.wanted || state.ws) disconnect();
+    state.spaceId = null;
+    undock();
+    var title = null;
+    try { title = sessionStorage.getItem(LEFT_ON_LOGOUT); sessionStorage.removeItem(LEFT_ON_LOGOUT); } catch (e) { /* private mode */ }
+    var flash = document.getElementById("flash");
+    if (title !== null && flash) flash.textContent = "You logged out, so you left the Space \u201c" + title + "\u201d.";
+  }
+
   function leave() {
     var id = state.spaceId;
     disconnect();
@@ -257,6 +278,7 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (form.action && /\/mic$/.test(form.action)) ensureContext();
+    if (form.action && /\/logout$/.test(form.action)) loggingOut();
   }, true);
 
   document.addEventListener("htmx:afterSettle", sync);
