@@ -97,6 +97,7 @@ COLUMNS = {
     "rp": "report",
 }
 
+# Removed and blocked people may not even look at a live room (issue 13 item 1): `view` R and B.
 LIVE_GRID = """
                     vw jn lv rq cr ai ss mc sa vc sh rs ed sp en ev | ap dn ms in ml mu rm bk rp
 anonymous           S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  | S  S  S  S  S  S  S  S  S

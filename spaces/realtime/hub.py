@@ -92,6 +92,7 @@ class LiveHub:
 
     def on_event(self, event: RoomEvent) -> None:
         gone = event.removed | event.left
+        everyone = event.kind == "ended"
         with self.wake:
             dirt = self.dirty.setdefault(event.space_id, RoomDirt())
             dirt.sections |= set(event.sections) - {"ended"}
@@ -101,9 +102,10 @@ class LiveHub:
             dirt.ended = dirt.ended or event.kind == "ended"
             # No caption from now on for people who are out, before the flush closes their
             # sockets (a person back by then gets captions again from the flush).
-            for conn in self.rooms.get(event.space_id, {}).values():
-                if conn.user_id in gone or event.kind == "ended":
-                    conn.may_view_captions = False
+            if gone or everyone:
+                for conn in self.rooms.get(event.space_id, {}).values():
+                    if everyone or conn.user_id in gone:
+                        conn.may_view_captions = False
             self.wake.notify()
 
     # Connections -------------------------------------------------------------------------------
@@ -196,8 +198,9 @@ class LiveHub:
             if refusal:
                 _replace_room([conn], room_render.removed(space, refusal), REMOVED, "removed")
                 return
-            if not who.present:
-                _close_left([conn], room_render.membership(db, space, user))
+            if not who.present:  # a page left open while its person left (or was let go)
+                html = room_render.membership(db, space, user, ("You are not in this Space.",))
+                _close_left([conn], html)
                 return
             conn.captions_on = bool(user["view_captions"])
             conn.may_view_captions = policy.can(who, "view_captions", space)
