@@ -61,11 +61,11 @@ class Churn:
             socks = self.sockets(person)
             self.note("joins")
             time.sleep(stay)
-            if what == "button":
-                self.request(person, "POST", self.room + "/leave")
-            if what != "stay":
+            if what != "stay":  # the page goes (leaving closes its sockets on the server too)
                 for s in socks:
                     self.drain.close(s)
+            if what == "button":
+                self.request(person, "POST", self.room + "/leave")
             if what in ("button", "tab"):
                 self.note("leaves")
             if what == "reconnect":
