@@ -7,7 +7,7 @@ retention.py). Hosts hear of decisions by a direct message from the system accou
 from sqlite_utils import Database
 
 from . import db as dbm
-from . import messages, rooms
+from . import messages, reports, rooms
 from .clock import now
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .events import RoomEvent
@@ -18,15 +18,8 @@ STATES = {
     "no_violation": "No violation",
     "appealed": "Appealed",
 }
-RULES = {
-    "spam": "Spam",
-    "abuse": "Abuse or harassment",
-    "hate": "Hateful conduct",
-    "violence": "Violent speech",
-    "private": "Private information",
-    "sensitive": "Sensitive media",
-    "other": "Other rules",
-}
+# The rules a decision cites are the reasons a report gives; "Other" reads "Other rules" there.
+RULES = {**reports.REASONS, "other": "Other rules"}
 NOTE_MAX, APPEAL_MAX = 1000, 2000
 
 _REPORT_SELECT = """
