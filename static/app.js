@@ -86,7 +86,7 @@
     if (flash) flash.textContent = "";
     var dialog = event.target.closest && event.target.closest("dialog");
     var note = dialog && dialog.querySelector("[data-dialog-note]");
-    if (note) note.textContent = "";
+    if (note) { note.textContent = ""; note.classList.remove("refused"); }
   });
 
   // A form marked data-reset-on-success starts empty again once its action worked.
@@ -100,6 +100,7 @@
     setTimeout(function () {
       var flash = document.getElementById("flash");
       note.textContent = flash ? flash.textContent.trim() : "";
+      note.classList.add("refused");
     }, 0);
   });
 
@@ -114,12 +115,11 @@
     var active = document.activeElement;
     if (!section || !section.id || !active || !section.contains(active)) return;
     var inner = active.closest("[role=dialog]");
-    var list = focusables(section);
+    if (inner === section) inner = null;
     held = {
       id: section.id,
-      // Leaving a dialog inside the section (Captions): the first control after it.
-      index: inner && inner !== section ? -1 : Math.max(0, list.indexOf(active)),
-      dialog: inner && inner !== section ? inner.getAttribute("aria-labelledby") : null,
+      dialog: inner && inner.getAttribute("aria-labelledby"),
+      index: Math.max(0, focusables(inner || section).indexOf(active)),
     };
   }
 
@@ -130,12 +130,15 @@
     if (!focusLost()) return;
     var section = document.getElementById(place.id);
     if (!section) return;
-    var marked = section.querySelector("[data-focus-after-swap]");
     var list = focusables(section);
-    if (place.index === -1) {
-      list = list.filter(function (el) { return !el.closest("[role=dialog]"); });
+    if (place.dialog) {
+      var same = section.querySelector("[role=dialog][aria-labelledby='" + place.dialog + "']");
+      // Still asking: the same button of the question. Answered: the first control after it.
+      list = same ? focusables(same) : list.filter(function (el) { return !el.closest("[role=dialog]"); });
+      if (!same) place.index = 0;
     }
-    var target = marked || list[Math.min(Math.max(place.index, 0), list.length - 1)];
+    var target = section.querySelector("[data-focus-after-swap]") ||
+      list[Math.min(place.index, list.length - 1)];
     if (!target) {
       target = section.querySelector("h1, h2, h3");
       if (target) target.setAttribute("tabindex", "-1");
@@ -158,10 +161,12 @@
 
   // The Captions question sits in the person's controls, not in a <dialog>: it takes the focus
   // when it appears and keeps Tab inside until it is answered.
+  var asking = false;
   function takeFocusForQuestion() {
-    var question = document.querySelector("[role=dialog][data-takes-focus]:not([data-focused])");
-    if (!question || document.querySelector("dialog[open]")) return;
-    question.setAttribute("data-focused", "");
+    var question = document.querySelector("[role=dialog][data-takes-focus]");
+    if (!question) { asking = false; return; }
+    if (asking || document.querySelector("dialog[open]")) return;  // re-rendered, not new
+    asking = true;
     var first = focusables(question)[0];
     if (first) first.focus();
   }
