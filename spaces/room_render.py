@@ -246,6 +246,7 @@ def controls_section(db: Database, space: dict, user: dict, oob: bool = True) ->
         space=space,
         viewer=who,
         can=policy.can,
+        why=policy.why,
         me=user,
         oob=oob,
         ask_consent=consent_needed(who, user),

@@ -129,7 +129,9 @@ def test_confirmations_show_where_the_person_looks_and_remove_asks_first(server)
         host.screenshot(path="/tmp/shots-ux-room/room-host-1280.png", full_page=True)
         item.get_by_role("button", name="Remove").click()
         confirm.get_by_role("button", name="Remove").click()
-        expect(host.get_by_role("status").filter(has_text="You removed conf_friend")).to_be_visible()
+        expect(
+            host.get_by_role("status").filter(has_text="You removed conf_friend")
+        ).to_be_visible()
         expect(in_list(host, "Listeners").get_by_text("conf_friend")).to_have_count(0)
         # The next action clears that line.
         host.get_by_role("button", name="Turn on microphone").click()

@@ -634,7 +634,7 @@ def test_host_ends_space(room, browser):
     assert room.space()["ended_at"] is None
 
     response = room.act(room.host, "end")
-    assert response.status_code == 204  # htmx goes on to the host's ended page at once
+    assert response.status_code == 200  # htmx goes on to the host's ended page at once
     assert response.headers["HX-Location"] == room.url
     assert room.space()["ended_at"] is not None
     assert room.state() == {}
@@ -902,3 +902,21 @@ def test_cached_person_items_carry_each_viewers_own_csrf_token(room, browser):
         assert in_forms == {own}, "a form carries someone else's token"
         tokens[speaker.username] = own
     assert tokens["bob"] != tokens["carol"]
+
+
+def test_a_listener_who_may_not_ask_is_told_why(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    room.act(room.host, "policy", {"speaker_policy": "following"})
+    controls = room.page(bob).by_id("my-controls")
+    assert "Request to speak" not in controls.buttons()
+    assert "Only people the host follows can ask to speak." in controls.text
+
+
+def test_a_removed_person_reads_what_happened(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    response = room.act(room.host, f"people/{bob.user['id']}/remove")
+    assert "You removed bob from this Space." in parse(response.data).by_id("status").text
+    page = room.page(bob)
+    assert "The host removed you from this Space." in page.by_id("my-controls").text

@@ -159,8 +159,7 @@ def person_action(space_id: int, user_id: int, name: str):
 # What the person who acted reads afterwards, for the actions that leave no trace on their screen
 # or cannot simply be taken back.
 PERSON_DONE = {
-    "remove": "You removed {name} from this Space. They cannot join it again unless you let them"
-    " back in.",
+    "remove": "You removed {name} from this Space. They cannot join it again.",
     "block": "You blocked {name}.",
 }
 
@@ -196,7 +195,7 @@ def end(space_id: int):
     if is_htmx():
         # The host's own ended page (recording, transcript) at once, as a boosted visit would
         # bring it: the room's fragment is what listeners see.
-        return "", 204, {"HX-Location": url_for("rooms.room", space_id=space_id)}
+        return "", 200, {"HX-Location": url_for("rooms.room", space_id=space_id)}
     return redirect(url_for("rooms.room", space_id=space_id))
 
 
