@@ -143,6 +143,11 @@ def test_focus_follows_each_action_by_keyboard(server):
     with chromium() as chrome:
         host = person(chrome, url, "focus_host")
         room = start(host, "Focus corner")
+        # Once the room's sockets are up, no first push re-renders the controls under the key.
+        host.wait_for_function(
+            "() => window.SpacesAudio.ws && window.SpacesAudio.ws.readyState === 1"
+        )
+        host.wait_for_timeout(500)
         expect(host.get_by_role("button", name="Allow captions")).to_be_focused()
         host.keyboard.press("Tab")
         expect(host.get_by_role("button", name="Not now")).to_be_focused()
