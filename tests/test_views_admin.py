@@ -466,7 +466,8 @@ def test_others_see_only_that_the_space_has_ended(scene):
         html = response.data.decode()
         content = parse(html).by_id("content")
         assert content.find(role="status").text == "This Space has ended."
-        assert "Morning show" not in html and "Coffee talk" not in html
+        # What ended and who hosted it (issue 14); the description and the files stay private.
+        assert content.find("h1").text == "Morning show" and "Coffee talk" not in html
         assert "Download" not in html and "transcript" not in html
         assert "kept until" not in html
 

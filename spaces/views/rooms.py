@@ -17,8 +17,9 @@ def _space(space_id: int) -> dict:
     return rooms.get(get_db(), space_id)
 
 
-def _respond(space_id: int, event: RoomEvent):
-    """The fragments this action changed, as the actor now sees them."""
+def _respond(space_id: int, event: RoomEvent, said: str = ""):
+    """The fragments this action changed, as the actor now sees them; `said` tells them what
+    their action did."""
     if not is_htmx():
         return redirect(url_for("rooms.room", space_id=space_id))
     db, user = get_db(), current_user()
@@ -28,13 +29,13 @@ def _respond(space_id: int, event: RoomEvent):
     if user["id"] in event.removed:
         return room_render.removed(space)
     render = room_render.RoomRender(db, space, current_app.config["LISTENERS_SHOWN"])
-    mine = [text for uid, text in event.notices if uid == user["id"]]
+    mine = [text for uid, text in event.notices if uid == user["id"]] + ([said] if said else [])
     return render.fragments(user["id"], event.sections, controls=user, notices=mine)
 
 
-def _act(space_id: int, event: RoomEvent):
+def _act(space_id: int, event: RoomEvent, said: str = ""):
     publish(event)
-    return _respond(space_id, event)
+    return _respond(space_id, event, said)
 
 
 @bp.route("/spaces/new", methods=["GET", "POST"])
@@ -73,10 +74,12 @@ def room(space_id: int):
     who = rooms.actor(db, space, user)
     if space["ended_at"] is not None:
         if not policy.can(who, "view", space):
-            return render_template("rooms/ended_public.html", space=space), 410
+            ran_for = room_render.ran_for(space)
+            return render_template("rooms/ended_public.html", space=space, ran_for=ran_for), 410
         return render_template(
             "rooms/ended.html",
             space=space,
+            ran_for=room_render.ran_for(space),
             deadline=retention.deadline(space),
             recordings=recordings_of(db, space_id),
         )
@@ -148,7 +151,22 @@ def person_action(space_id: int, user_id: int, name: str):
     action = PERSON_ACTIONS.get(name)
     if action is None:
         raise NotFound("That action is not available here.")
-    return _act(space_id, action(get_db(), space_id, current_user(), user_id))
+    event = action(get_db(), space_id, current_user(), user_id)
+    said = PERSON_DONE.get(name, "").format(name=_name(user_id))
+    return _act(space_id, event, said)
+
+
+# What the person who acted reads afterwards, for the actions that leave no trace on their screen
+# or cannot simply be taken back.
+PERSON_DONE = {
+    "remove": "You removed {name} from this Space. They cannot join it again.",
+    "block": "You blocked {name}.",
+}
+
+
+def _name(user_id: int) -> str:
+    person = accounts.get(get_db(), user_id)
+    return person["username"] if person else "them"
 
 
 @bp.post("/spaces/<int:space_id>/edit")
@@ -175,7 +193,9 @@ def set_policy(space_id: int):
 def end(space_id: int):
     publish(rooms.end(get_db(), space_id, current_user()))
     if is_htmx():
-        return room_render.ended(_space(space_id))
+        # The host's own ended page (recording, transcript) at once, as a boosted visit would
+        # bring it: the room's fragment is what listeners see.
+        return "", 200, {"HX-Location": url_for("rooms.room", space_id=space_id)}
     return redirect(url_for("rooms.room", space_id=space_id))
 
 
@@ -262,6 +282,6 @@ def share_dm(space_id: int):
 
 
 def _share_done(text: str):
-    if is_htmx():
-        return room_render.status(text)
+    if is_htmx():  # said inside the Share dialog, where the person is looking
+        return room_render.status(text, target="share-status")
     return redirect(request.referrer or url_for("home.index"))
