@@ -250,9 +250,34 @@ def test_room_page_for_visitor(room, browser):
     assert page.by_id("room-live").get("ws-connect").endswith(f"/spaces/{room.id}/live")
 
 
-def test_room_page_needs_sign_in(room, app):
+def test_signed_out_visitor_sees_which_space_and_a_way_in_that_returns(room, browser, app):
+    bob = browser("bob")
+    room.join(bob)
     response = app.test_client().get(room.url)
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert response.status_code == 401  # the room itself needs an account
+    page = parse(response.data)
+    assert page.find("h1").text == "Morning chat"
+    assert "Hosted by alice" in page.by_id("content").text
+    content_links = page.by_id("content").links()
+    assert content_links["Sign up"] == f"/signup?next=/spaces/{room.id}"
+    assert content_links["Log in"] == f"/login?next=/spaces/{room.id}"
+    assert page.find("nav").links()["Sign up"] == content_links["Sign up"]
+    # Who is in the room, and its controls, are for people signed in.
+    assert "bob" not in page.text
+    assert page.by_id("my-controls") is None and page.by_id("room-live") is None
+
+
+def test_signed_out_visitor_of_an_ended_space_is_told_it_ended(room, app):
+    room.act(room.host, "end")
+    response = app.test_client().get(room.url)
+    assert response.status_code == 410
+    page = parse(response.data)
+    assert "This Space has ended" in page.text and page.find("h1").text == "Morning chat"
+    assert "Sign up" not in page.by_id("content").links()
+
+
+def test_signed_out_visitor_of_an_unknown_space_gets_404(app):
+    assert app.test_client().get("/spaces/999").status_code == 404
 
 
 # Join and leave ------------------------------------------------------------------------------

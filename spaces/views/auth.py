@@ -49,7 +49,7 @@ def signup():
         except DomainError as exc:
             return render_template("signup.html", form=form, errors={exc.field: exc.message}), 400
         _sign_in(user)
-        return redirect(url_for("home.index"))
+        return redirect(same_site_path(request.args.get("next")) or url_for("home.index"))
     return render_template("signup.html", form=form, errors={})
 
 

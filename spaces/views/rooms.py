@@ -66,10 +66,14 @@ def new():
 
 
 @bp.get("/spaces/<int:space_id>")
-@login_required
 def room(space_id: int):
     db, user = get_db(), current_user()
     space = rooms.get(db, space_id)
+    if user is None:
+        # Someone who followed a shared link: which Space, whose, and a way in that returns here.
+        # They may not see the room itself (who is in it) until they sign in: 401, or 410 if over.
+        status = 401 if space["ended_at"] is None else 410
+        return render_template("rooms/signed_out.html", space=space, next_path=request.path), status
     who = rooms.actor(db, space, user)
     if space["ended_at"] is not None:
         if not policy.can(who, "view", space):
