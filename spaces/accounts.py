@@ -108,8 +108,10 @@ def update_settings(
     display_name: str,
     bio: str,
     protected: bool,
-    caption_consent: bool,
+    caption_consent: bool | None,
 ) -> dict:
+    """Saves the Settings form. `caption_consent` None leaves the answer as it is: a form that
+    showed the captions question unanswered and was saved with the box unticked answers nothing."""
     display_name = (display_name or "").strip()
     bio = (bio or "").strip()
     if not display_name:
@@ -120,9 +122,9 @@ def update_settings(
         raise Invalid(f"Bios are at most {BIO_MAX} characters.", "bio")
     with dbm.write(db):
         db.execute(
-            "UPDATE users SET display_name = ?, bio = ?, protected = ?, caption_consent = ?"
-            " WHERE id = ?",
-            (display_name, bio, int(protected), int(caption_consent), user_id),
+            "UPDATE users SET display_name = ?, bio = ?, protected = ?,"
+            " caption_consent = COALESCE(?, caption_consent) WHERE id = ?",
+            (display_name, bio, int(protected), caption_consent, user_id),
         )
         if not protected:
             # Going public approves everyone who was waiting.

@@ -221,6 +221,17 @@ def test_settings_out_of_bounds_name_the_field_and_change_nothing(
     assert unchanged["protected"] == 0
 
 
+@pytest.mark.parametrize("answer", [None, True, False])
+def test_settings_leave_an_unanswered_captions_question_unanswered(db, make_user, answer):
+    user = make_user("alice")
+    accounts.update_settings(db, user["id"], **settings(display_name="Al", caption_consent=None))
+    assert accounts.get(db, user["id"])["caption_consent"] is None  # still "never asked"
+    if answer is not None:
+        accounts.set_caption_consent(db, user["id"], answer)
+    accounts.update_settings(db, user["id"], **settings(caption_consent=None))
+    assert accounts.get(db, user["id"])["caption_consent"] == answer  # None keeps what is there
+
+
 def test_caption_consent_starts_unasked_and_can_be_set(db, make_user):
     user = make_user("alice")
     assert user["caption_consent"] is None

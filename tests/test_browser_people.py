@@ -53,3 +53,44 @@ def test_a_shared_link_brings_a_new_person_back_to_the_space(server):
         returning.get_by_label("Password").press("Enter")
         returning.wait_for_url(link)
         expect(returning.get_by_role("button", name="Join this Space")).to_be_visible()
+
+
+def beside(page, label: str) -> bool:
+    """The checkbox named `label` sits on the same line as its label, to its left."""
+    box = page.get_by_role("checkbox", name=label).bounding_box()
+    text = page.locator("label", has_text=label).bounding_box()
+    middle = box["y"] + box["height"] / 2
+    return text["y"] <= middle <= text["y"] + text["height"] and box["x"] < text["x"]
+
+
+def test_saving_settings_leaves_the_captions_question_to_the_person(server):
+    url = server.url
+    with chromium() as browser:
+        mira = person(browser, url, "mira_settings")
+        mira.get_by_role("link", name="Settings").click()
+        expect(mira.get_by_text("You have not answered yet")).to_be_visible()
+        assert beside(mira, "Allow captions of my voice") and beside(mira, "Protect my posts")
+        mira.get_by_label("Display name").fill("Mira")
+        mira.get_by_role("button", name="Save").click()
+        expect(mira.get_by_text("Saved.")).to_be_visible()
+        expect(mira.get_by_role("checkbox", name="Allow captions of my voice")).not_to_be_checked()
+        expect(mira.get_by_text("You have not answered yet")).to_be_visible()
+
+        # Starting a Space still asks; `Not now` shows on her own controls, with a way back.
+        mira.get_by_role("link", name="Home").click()
+        start_space(mira, "Mira's morning")
+        dialog = mira.get_by_role("dialog", name="Captions")
+        dialog.get_by_role("button", name="Not now").click()
+        expect(dialog).to_have_count(0)
+        controls = mira.get_by_role("region", name="Your controls")
+        expect(controls).to_contain_text("Your voice is not captioned.")
+        controls.get_by_role("button", name="Allow captions").click()
+        expect(controls).not_to_contain_text("Your voice is not captioned.")
+        expect(controls.get_by_role("button", name="Turn on microphone")).to_be_visible()
+
+        mira.goto(url + "/settings")
+        expect(mira.get_by_role("checkbox", name="Allow captions of my voice")).to_be_checked()
+        expect(mira.get_by_text("You have not answered yet")).to_have_count(0)
+        mira.set_viewport_size({"width": 390, "height": 800})
+        assert beside(mira, "Allow captions of my voice")
+        assert serious_violations(mira) == []

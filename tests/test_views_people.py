@@ -262,6 +262,41 @@ def test_settings_save_and_show_on_reload_and_profile(browser):
     assert "checked" not in doc.find("input", id="caption_consent").attrs
 
 
+def consent_of(app, username: str):
+    db = dbm.connect(app.config["DATABASE"])
+    return dbm.scalar(db, "SELECT caption_consent FROM users WHERE username = ?", (username,))
+
+
+def test_saving_settings_does_not_answer_the_captions_question(browser, app):
+    alice = browser("alice")
+    doc = parse(alice.get("/settings").data)
+    assert "You have not answered yet" in doc.by_id("caption_consent-hint").text
+    # The form as a browser sends it with the box left unticked.
+    unticked = {"display_name": "Alice L.", "bio": "", "caption_consent_unasked": "1"}
+    assert alice.post("/settings", data=unticked, htmx=False).status_code == 200
+    assert consent_of(app, "alice") is None
+    assert "You have not answered yet" in parse(alice.get("/settings").data).text
+
+    ticked = {"display_name": "Alice L.", "bio": "", "caption_consent": "on"}
+    alice.post("/settings", data={**ticked, "caption_consent_unasked": "1"}, htmx=False)
+    assert consent_of(app, "alice") == 1
+    doc = parse(alice.get("/settings").data)
+    assert "You have not answered yet" not in doc.text
+    assert doc.find("input", name="caption_consent_unasked") is None
+    # Answered once, unticking is "no".
+    alice.post("/settings", data={"display_name": "Alice L.", "bio": ""}, htmx=False)
+    assert consent_of(app, "alice") == 0
+
+
+def test_an_unanswered_captions_question_survives_a_failed_save(browser, app):
+    alice = browser("alice")
+    data = {"display_name": "", "bio": "", "caption_consent_unasked": "1"}
+    response = alice.post("/settings", data=data, htmx=False)
+    assert response.status_code == 400
+    assert parse(response.data).find("input", name="caption_consent_unasked") is not None
+    assert consent_of(app, "alice") is None
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

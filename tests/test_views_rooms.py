@@ -239,6 +239,24 @@ def test_room_page_for_speaker(room, browser):
     assert "End Space" not in page.buttons()
 
 
+def test_speaker_who_said_no_to_captions_sees_it_and_can_turn_them_on(room, browser, app):
+    bob = browser("bob")
+    room.join(bob)
+    room.on(room.host, bob, "make-speaker")
+    assert "not captioned" not in room.page(bob).by_id("my-controls").text  # asked first
+    room.act(bob, "captions-consent", {"allow": "0"})  # `Not now`
+    controls = room.page(bob).by_id("my-controls")
+    assert "Your voice is not captioned." in controls.text
+    assert "Allow captions" in controls.buttons()
+    response = room.act(bob, "captions-consent", {"allow": "1"})
+    assert "Your voice is not captioned." not in parse(response.data).by_id("my-controls").text
+    assert "Your voice is not captioned." not in room.page(bob).text
+    # A listener has no voice in the room to caption.
+    room.on(room.host, bob, "move-to-listeners")
+    room.act(bob, "captions-consent", {"allow": "0"})
+    assert "Your voice is not captioned." not in room.page(bob).text
+
+
 def test_room_page_for_visitor(room, browser):
     dave = browser("dave")
     page = room.page(dave)

@@ -114,6 +114,15 @@ def decide_follow_request(username: str, decision: str):
     return redirect(url_for("people.follow_requests"))
 
 
+def _caption_answer(form) -> bool | None:
+    """Ticked is yes. Unticked is no, except on a form that showed the question unanswered
+    (`caption_consent_unasked`): then nothing was answered, and the `Captions` dialog still asks
+    the first time this person speaks."""
+    if form.get("caption_consent") == "on":
+        return True
+    return None if form.get("caption_consent_unasked") else False
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def settings():
@@ -123,7 +132,7 @@ def settings():
             "display_name": request.form.get("display_name", ""),
             "bio": request.form.get("bio", ""),
             "protected": request.form.get("protected") == "on",
-            "caption_consent": request.form.get("caption_consent") == "on",
+            "caption_consent": _caption_answer(request.form),
         }
         try:
             accounts.update_settings(get_db(), user["id"], **form)
@@ -136,6 +145,6 @@ def settings():
         "display_name": user["display_name"],
         "bio": user["bio"],
         "protected": bool(user["protected"]),
-        "caption_consent": bool(user["caption_consent"]),
+        "caption_consent": user["caption_consent"],  # None: never asked
     }
     return render_template("settings.html", form=form, errors={})

@@ -1,7 +1,7 @@
 """Room pages and actions. Each action calls the domain, publishes its RoomEvent, and answers an
 htmx request with the fragments it changed for the person who acted."""
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from .. import accounts, blocks, dm_limit, messages, policy, posts, retention, room_render, rooms
 from ..errors import DomainError, Forbidden, NotFound
@@ -205,6 +205,7 @@ def captions_consent(space_id: int):
     db, user = get_db(), current_user()
     _space(space_id)
     accounts.set_caption_consent(db, user["id"], request.form.get("allow") == "1")
+    g.user = accounts.get(db, user["id"])  # the controls sent back show the answer
     for event in rooms.after_settings_change(db, user["id"]):
         publish(event)
     event = RoomEvent(space_id, users=frozenset({user["id"]}))
