@@ -1,6 +1,8 @@
 """Everyday flows around accounts and people, in Chromium: a shared Space's link opened while
 signed out, the captions question in Settings, people search, review for admins."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 from test_accessibility import serious_violations
@@ -94,3 +96,50 @@ def test_saving_settings_leaves_the_captions_question_to_the_person(server):
         mira.set_viewport_size({"width": 390, "height": 800})
         assert beside(mira, "Allow captions of my voice")
         assert serious_violations(mira) == []
+
+
+def test_an_admin_reviews_everyone_who_spoke_and_sees_what_was_reported_and_when(server):
+    url = server.url
+    ben, ann = server.sign_up("ben", "ann")
+    with chromium() as browser:
+        host = person(browser, url, "host_review")
+        start_space(host, "Evening debate")
+        host.get_by_role("dialog", name="Captions").get_by_role("button", name="Not now").click()
+        space_id = host.url.rsplit("/", 1)[1]
+        ben.join(space_id)
+        ben_item = host.get_by_role("list", name="Listeners").get_by_role("listitem")
+        ben_item = ben_item.filter(has_text=ben.username)
+        ben_item.get_by_role("button", name="Make speaker").click()
+        speakers = host.get_by_role("list", name="Speakers")
+        expect(speakers).to_contain_text(ben.username)
+        speakers.get_by_role("listitem").filter(has_text=ben.username).get_by_role(
+            "button", name="Move to listeners"
+        ).click()
+        expect(speakers).not_to_contain_text(ben.username)
+        ann.join(space_id)
+        ann.post("/reports/new", {"account": ben.username, "space": space_id, "reason": "spam"})
+
+        admin = person(browser, url, "admin_review")
+        server.sql("UPDATE users SET is_admin = 1 WHERE username = 'admin_review'")
+        admin.reload()
+        admin.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+        admin.get_by_role("navigation", name="Filter by state").get_by_role(
+            "link", name="Open"
+        ).click()
+        expect(admin.get_by_role("link", name="Open")).to_have_attribute("aria-current", "page")
+        item = (
+            admin.get_by_role("list", name="Reports")
+            .get_by_role("listitem")
+            .filter(has_text=f"@{ben.username} in the Space “Evening debate”")
+        )
+        expect(item).to_contain_text(
+            re.compile(r"reported by ann_\d+ on \d{4}-\d\d-\d\d \d\d:\d\d")
+        )
+        assert serious_violations(admin) == []
+        item.get_by_role("link", name="Review").click()
+        expect(admin.get_by_text(f"About: @{ben.username} in the Space")).to_be_visible()
+        spoke = admin.get_by_role("list", name="Everyone who spoke")
+        expect(spoke.get_by_role("listitem")).to_have_count(2)
+        expect(spoke).to_contain_text("host_review: 0:00–now")
+        expect(spoke).to_contain_text(re.compile(ben.username + r":\s+\d:\d\d–\d:\d\d"))
+        assert serious_violations(admin) == []
