@@ -41,6 +41,21 @@ def validate_password(password: str) -> str:
     return password
 
 
+def sign_up_problems(db: Database, username: str, password: str) -> dict[str, str]:
+    """Everything wrong with a sign-up at once, by field (empty when it can go ahead), so the
+    form shows every error together rather than one per try."""
+    problems = {}
+    for check, value in ((validate_username, username), (validate_password, password)):
+        try:
+            check(value)
+        except Invalid as exc:
+            problems[exc.field] = exc.message
+    taken = "SELECT 1 FROM users WHERE username = ? COLLATE NOCASE"
+    if "username" not in problems and dbm.scalar(db, taken, ((username or "").strip(),)):
+        problems["username"] = "That username is taken."
+    return problems
+
+
 def sign_up(db: Database, username: str, password: str) -> dict:
     username = validate_username(username)
     validate_password(password)

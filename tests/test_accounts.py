@@ -77,6 +77,19 @@ def test_passwords_need_eight_characters(db, password):
     assert user_count(db) == before
 
 
+def test_sign_up_problems_are_every_problem_at_once(db):
+    assert accounts.sign_up_problems(db, "bad name!", "short") == {
+        "username": "Usernames are 1-30 letters, digits or underscores.",
+        "password": "Passwords need at least 8 characters.",
+    }
+    accounts.sign_up(db, "alice", "correct horse")
+    assert accounts.sign_up_problems(db, " ALICE ", "") == {
+        "username": "That username is taken.",
+        "password": "Passwords need at least 8 characters.",
+    }
+    assert accounts.sign_up_problems(db, "bob", "correct horse") == {}
+
+
 def test_password_of_exactly_eight_characters_is_enough(db):
     user = accounts.sign_up(db, "alice", "12345678")
     assert accounts.authenticate(db, "alice", "12345678")["id"] == user["id"]

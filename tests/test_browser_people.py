@@ -143,3 +143,75 @@ def test_an_admin_reviews_everyone_who_spoke_and_sees_what_was_reported_and_when
         expect(spoke).to_contain_text("host_review: 0:00–now")
         expect(spoke).to_contain_text(re.compile(ben.username + r":\s+\d:\d\d–\d:\d\d"))
         assert serious_violations(admin) == []
+
+
+def test_sign_up_shows_every_problem_at_once(server):
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.goto(server.url + "/signup")
+        page.get_by_label("Username").fill("not valid!")
+        page.get_by_label("Password").fill("short")
+        page.get_by_role("button", name="Sign up").click()
+        expect(page.get_by_text("Usernames are 1-30 letters")).to_be_visible()
+        expect(page.get_by_text("Passwords need at least 8 characters.")).to_be_visible()
+        expect(page.get_by_label("Username")).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+
+
+def test_finding_people_by_name_and_seeing_follow_requests_and_posts(server):
+    url = server.url
+    (quiet,) = server.sign_up("quietly")
+    with chromium() as browser:
+        hana = person(browser, url, "hana_search")
+        hana.get_by_role("link", name="Settings").click()
+        hana.get_by_label("Display name").fill("Hana Sato")
+        hana.get_by_role("checkbox", name="Protect my posts").check()
+        hana.get_by_role("button", name="Save").click()
+        expect(hana.get_by_text("Saved.")).to_be_visible()
+
+        # Someone finds her by the start of her display name, typing, by keyboard.
+        finder = person(browser, url, "finder_search")
+        finder.get_by_role("navigation", name="Main").get_by_role("link", name="People").click()
+        field = finder.get_by_role("searchbox", name="Search people")
+        field.press_sequentially("hana s", delay=30)
+        results = finder.get_by_role("list", name="People")
+        expect(results.get_by_role("listitem")).to_have_count(1)
+        expect(results).to_contain_text("Hana Sato @hana_search")
+        expect(finder.get_by_role("status")).to_contain_text("1 found")
+        expect(field).to_be_focused()  # the results changed under the field, not the page
+        finder.keyboard.press("Tab")  # the Search button, then the first person found
+        finder.keyboard.press("Tab")
+        expect(results.get_by_role("link", name="Hana Sato")).to_be_focused()
+        finder.keyboard.press("Enter")
+        expect(finder.get_by_role("heading", level=1, name="Hana Sato")).to_be_visible()
+        finder.get_by_role("button", name="Follow").click()
+        expect(finder.get_by_text("Follow request sent.")).to_be_visible()
+
+        # Hana sees the request waiting, in the navigation.
+        hana.reload()
+        nav_link = hana.get_by_role("navigation", name="Main").get_by_role(
+            "link", name="Follow requests"
+        )
+        expect(nav_link).to_contain_text("1")
+        nav_link.click()
+        hana.get_by_role("button", name="Approve").click()
+        expect(hana.get_by_text("No requests.")).to_be_visible()
+        expect(nav_link).to_have_count(0)
+
+        # A blocked person is not found.
+        finder.goto(url + f"/u/{quiet.username}")
+        finder.get_by_role("button", name="Block").click()
+        expect(finder.get_by_role("button", name="Unblock")).to_be_visible()
+        finder.goto(url + "/people?q=quiet")
+        expect(finder.get_by_role("status")).to_contain_text("Nobody found")
+        expect(finder.get_by_role("list", name="People").get_by_role("listitem")).to_have_count(0)
+        assert serious_violations(finder) == []
+
+        # Posts on the timeline are cards, without list bullets.
+        hana.get_by_role("link", name="Home").click()
+        hana.get_by_label("What's happening?").fill("Seeds are in")
+        hana.get_by_role("button", name="Post").click()
+        finder.goto(url + "/")
+        post = finder.get_by_role("region", name="Timeline").get_by_role("listitem").first
+        expect(post).to_contain_text("Seeds are in")
+        assert post.evaluate("li => getComputedStyle(li).listStyleType") == "none"

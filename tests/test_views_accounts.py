@@ -150,6 +150,14 @@ def test_signup_errors_show_next_to_the_field_and_keep_the_username(
     assert user_count(app) == 0
 
 
+def test_signup_shows_every_error_at_once(app):
+    response = app.test_client().post("/signup", data={"username": "no way", "password": "x"})
+    assert response.status_code == 400
+    assert "1-30 letters" in field_error(response.data, "username")
+    assert "at least 8 characters" in field_error(response.data, "password")
+    assert user_count(app) == 0
+
+
 def test_duplicate_username_is_refused_case_insensitively(app):
     client = app.test_client()
     client.post("/signup", data={"username": "alice", "password": PASSWORD})

@@ -3,6 +3,7 @@
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import accounts, blocks, follows, posts, rooms
+from .. import people as directory
 from ..errors import DomainError
 from ..web import current_user, get_db, is_htmx, login_required, publish
 
@@ -32,6 +33,17 @@ def _render_actions_or_redirect(person: dict):
             "_profile_actions.html", **_profile_context(db, current_user(), person)
         )
     return redirect(url_for("people.profile", username=person["username"]))
+
+
+@bp.get("/people")
+@login_required
+def search():
+    """`Search people`: the page, or as people type, the results list alone (htmx)."""
+    query = request.args.get("q", "")
+    found = directory.search(get_db(), current_user()["id"], query)
+    if request.headers.get("HX-Target") == "people-results":  # typing, not a boosted submit
+        return render_template("_people_results.html", query=query.strip(), people=found, oob=True)
+    return render_template("people_search.html", query=query.strip(), people=found)
 
 
 @bp.get("/u/<username>")
