@@ -72,19 +72,6 @@ def get_report(db: Database, report_id: int) -> dict:
     return report
 
 
-def space_speakers(db: Database, space_id: int) -> list[dict]:
-    """Everyone who was on stage: the host and anyone whose voice was captioned or recorded."""
-    return dbm.all_rows(
-        db,
-        "SELECT DISTINCT u.id, u.username FROM users u WHERE u.id IN ("
-        " SELECT host_id FROM spaces WHERE id = :s"
-        " UNION SELECT user_id FROM participants WHERE space_id = :s"
-        "   AND role IN ('host', 'speaker')"
-        " UNION SELECT user_id FROM captions WHERE space_id = :s)",
-        {"s": space_id},
-    )
-
-
 def decide(
     db: Database,
     admin: dict,

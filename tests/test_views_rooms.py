@@ -241,6 +241,24 @@ def test_room_page_for_speaker(room, browser):
     assert "End Space" not in page.buttons()
 
 
+def test_speaker_who_said_no_to_captions_sees_it_and_can_turn_them_on(room, browser, app):
+    bob = browser("bob")
+    room.join(bob)
+    room.on(room.host, bob, "make-speaker")
+    assert "not captioned" not in room.page(bob).by_id("my-controls").text  # asked first
+    room.act(bob, "captions-consent", {"allow": "0"})  # `Not now`
+    controls = room.page(bob).by_id("my-controls")
+    assert "Your voice is not captioned." in controls.text
+    assert "Allow captions" in controls.buttons()
+    response = room.act(bob, "captions-consent", {"allow": "1"})
+    assert "Your voice is not captioned." not in parse(response.data).by_id("my-controls").text
+    assert "Your voice is not captioned." not in room.page(bob).text
+    # A listener has no voice in the room to caption.
+    room.on(room.host, bob, "move-to-listeners")
+    room.act(bob, "captions-consent", {"allow": "0"})
+    assert "Your voice is not captioned." not in room.page(bob).text
+
+
 def test_room_page_for_visitor(room, browser):
     dave = browser("dave")
     page = room.page(dave)
@@ -252,9 +270,34 @@ def test_room_page_for_visitor(room, browser):
     assert page.by_id("room-live").get("ws-connect").endswith(f"/spaces/{room.id}/live")
 
 
-def test_room_page_needs_sign_in(room, app):
+def test_signed_out_visitor_sees_which_space_and_a_way_in_that_returns(room, browser, app):
+    bob = browser("bob")
+    room.join(bob)
     response = app.test_client().get(room.url)
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert response.status_code == 401  # the room itself needs an account
+    page = parse(response.data)
+    assert page.find("h1").text == "Morning chat"
+    assert "Hosted by alice" in page.by_id("content").text
+    content_links = page.by_id("content").links()
+    assert content_links["Sign up"] == f"/signup?next=/spaces/{room.id}"
+    assert content_links["Log in"] == f"/login?next=/spaces/{room.id}"
+    assert page.find("nav").links()["Sign up"] == content_links["Sign up"]
+    # Who is in the room, and its controls, are for people signed in.
+    assert "bob" not in page.text
+    assert page.by_id("my-controls") is None and page.by_id("room-live") is None
+
+
+def test_signed_out_visitor_of_an_ended_space_is_told_it_ended(room, app):
+    room.act(room.host, "end")
+    response = app.test_client().get(room.url)
+    assert response.status_code == 410
+    page = parse(response.data)
+    assert "This Space has ended" in page.text and page.find("h1").text == "Morning chat"
+    assert "Sign up" not in page.by_id("content").links()
+
+
+def test_signed_out_visitor_of_an_unknown_space_gets_404(app):
+    assert app.test_client().get("/spaces/999").status_code == 404
 
 
 # Join and leave ------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Room pages and actions. Each action calls the domain, publishes its RoomEvent, and answers an
 htmx request with the fragments it changed for the person who acted."""
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from .. import accounts, blocks, dm_limit, messages, policy, posts, retention, room_render, rooms
 from ..errors import DomainError, Forbidden, NotFound
@@ -67,10 +67,14 @@ def new():
 
 
 @bp.get("/spaces/<int:space_id>")
-@login_required
 def room(space_id: int):
     db, user = get_db(), current_user()
     space = rooms.get(db, space_id)
+    if user is None:
+        # Someone who followed a shared link: which Space, whose, and a way in that returns here.
+        # They may not see the room itself (who is in it) until they sign in: 401, or 410 if over.
+        status = 401 if space["ended_at"] is None else 410
+        return render_template("rooms/signed_out.html", space=space, next_path=request.path), status
     who = rooms.actor(db, space, user)
     if space["ended_at"] is not None:
         if not policy.can(who, "view", space):
@@ -221,6 +225,7 @@ def captions_consent(space_id: int):
     db, user = get_db(), current_user()
     _space(space_id)
     accounts.set_caption_consent(db, user["id"], request.form.get("allow") == "1")
+    g.user = accounts.get(db, user["id"])  # the controls sent back show the answer
     for event in rooms.after_settings_change(db, user["id"]):
         publish(event)
     event = RoomEvent(space_id, users=frozenset({user["id"]}))
