@@ -41,6 +41,21 @@ def validate_password(password: str) -> str:
     return password
 
 
+def sign_up_problems(db: Database, username: str, password: str) -> dict[str, str]:
+    """Everything wrong with a sign-up at once, by field (empty when it can go ahead), so the
+    form shows every error together rather than one per try."""
+    problems = {}
+    for check, value in ((validate_username, username), (validate_password, password)):
+        try:
+            check(value)
+        except Invalid as exc:
+            problems[exc.field] = exc.message
+    taken = "SELECT 1 FROM users WHERE username = ? COLLATE NOCASE"
+    if "username" not in problems and dbm.scalar(db, taken, ((username or "").strip(),)):
+        problems["username"] = "That username is taken."
+    return problems
+
+
 def sign_up(db: Database, username: str, password: str) -> dict:
     username = validate_username(username)
     validate_password(password)
@@ -108,8 +123,10 @@ def update_settings(
     display_name: str,
     bio: str,
     protected: bool,
-    caption_consent: bool,
+    caption_consent: bool | None,
 ) -> dict:
+    """Saves the Settings form. `caption_consent` None leaves the answer as it is: a form that
+    showed the captions question unanswered and was saved with the box unticked answers nothing."""
     display_name = (display_name or "").strip()
     bio = (bio or "").strip()
     if not display_name:
@@ -120,9 +137,9 @@ def update_settings(
         raise Invalid(f"Bios are at most {BIO_MAX} characters.", "bio")
     with dbm.write(db):
         db.execute(
-            "UPDATE users SET display_name = ?, bio = ?, protected = ?, caption_consent = ?"
-            " WHERE id = ?",
-            (display_name, bio, int(protected), int(caption_consent), user_id),
+            "UPDATE users SET display_name = ?, bio = ?, protected = ?,"
+            " caption_consent = COALESCE(?, caption_consent) WHERE id = ?",
+            (display_name, bio, int(protected), caption_consent, user_id),
         )
         if not protected:
             # Going public approves everyone who was waiting.

@@ -5,6 +5,7 @@ helpers, blueprints, error pages, command-line tasks, and the realtime parts wit
 whom. Everything a request itself uses is in web.py; the extensions are made in extensions.py.
 """
 
+import functools
 import sqlite3
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from . import config, manage, migrations, templating, views
+from . import config, manage, migrations, stage_history, templating, views
 from . import db as dbm
 from .captions import CaptionWorker
 from .errors import DomainError
@@ -166,13 +167,15 @@ def add_realtime(app: Flask) -> None:
     Room events, published by views (web.publish) and by the hub's presence checks, go through
     the broker to each subscriber in turn: the live hub (it subscribes itself and re-renders the
     room pages), the audio relay (who is on air), then the captions relay, which reads the audio
-    relay's refreshed rooms and so comes after it. On every tick the audio relay sends each
+    relay's refreshed rooms and so comes after it. The stage history notes who came on or left
+    the stage (for review). On every tick the audio relay sends each
     consenting speaker's own frames to the captions relay, which feeds the caption worker.
     """
     broker = InProcessBroker()
     hub = LiveHub(app, broker)
     audio = AudioEngine(app)
     broker.subscribe(audio.on_event)
+    broker.subscribe(functools.partial(stage_history.on_event, app.extensions["spaces_db"]))
     app.extensions.update(spaces_broker=broker, spaces_hub=hub, spaces_audio=audio)
     if not app.config["CAPTIONS_ENABLED"]:
         return

@@ -98,6 +98,11 @@ def pending_requests(db: Database, target_id: int) -> list[dict]:
     )
 
 
+def pending_count(db: Database, target_id: int) -> int:
+    """How many people wait for `target_id` to approve their follow request."""
+    return dbm.scalar(db, "SELECT COUNT(*) FROM follow_requests WHERE target_id = ?", (target_id,))
+
+
 def counts(db: Database, user_id: int) -> dict:
     return {
         "followers": dbm.scalar(

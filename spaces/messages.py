@@ -34,16 +34,23 @@ def _pair(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
 
 
+def validate_text(
+    body: str | None, link: str | None, empty: str, kind: str, limit: int = BODY_MAX
+) -> tuple[str, str | None]:
+    """A message's or post's text and optional link, as stored: trimmed, bounded, checked."""
+    body = (body or "").strip()
+    if not body:
+        raise Invalid(empty, "body")
+    if len(body) > limit:
+        raise Invalid(f"{kind} are at most {limit} characters.", "body")
+    return body, validate_link(link)
+
+
 def send(
     db: Database, sender_id: int, recipient_id: int, body: str, link: str | None = None
 ) -> dict:
     """Sends a message; the system account's notices reach people whatever they blocked."""
-    body = (body or "").strip()
-    if not body:
-        raise Invalid("Write a message.", "body")
-    if len(body) > BODY_MAX:
-        raise Invalid(f"Messages are at most {BODY_MAX} characters.", "body")
-    link = validate_link(link)
+    body, link = validate_text(body, link, "Write a message.", "Messages")
     if sender_id == recipient_id:
         raise Invalid("You cannot message yourself.")
     if accounts.get(db, recipient_id) is None:

@@ -216,6 +216,30 @@ def m004_captions_and_moderation(db: Database) -> None:
             break
 
 
+@migrations()
+def m005_stage_turns(db: Database) -> None:
+    _run(
+        db,
+        """
+        -- Each time someone was on stage in a Space (stage_history.py); ended_at NULL: still is.
+        CREATE TABLE stage_turns (
+            id INTEGER PRIMARY KEY,
+            space_id INTEGER NOT NULL REFERENCES spaces(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            started_at REAL NOT NULL,
+            ended_at REAL
+        );
+        CREATE INDEX stage_turns_space ON stage_turns(space_id, ended_at);
+
+        -- What is known of earlier Spaces: each person last on stage, from joining to leaving.
+        INSERT INTO stage_turns (space_id, user_id, started_at, ended_at)
+        SELECT p.space_id, p.user_id, p.joined_at, COALESCE(p.left_at, s.ended_at)
+        FROM participants p JOIN spaces s ON s.id = p.space_id
+        WHERE p.role IN ('host', 'speaker')
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     """Statement by statement: `executescript` would commit the migration's transaction early."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]

@@ -7,7 +7,7 @@ retention.py). Hosts hear of decisions by a direct message from the system accou
 from sqlite_utils import Database
 
 from . import db as dbm
-from . import messages, rooms
+from . import messages, reports, rooms
 from .clock import now
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .events import RoomEvent
@@ -18,15 +18,8 @@ STATES = {
     "no_violation": "No violation",
     "appealed": "Appealed",
 }
-RULES = {
-    "spam": "Spam",
-    "abuse": "Abuse or harassment",
-    "hate": "Hateful conduct",
-    "violence": "Violent speech",
-    "private": "Private information",
-    "sensitive": "Sensitive media",
-    "other": "Other rules",
-}
+# The rules a decision cites are the reasons a report gives; "Other" reads "Other rules" there.
+RULES = {**reports.REASONS, "other": "Other rules"}
 NOTE_MAX, APPEAL_MAX = 1000, 2000
 
 _REPORT_SELECT = """
@@ -77,19 +70,6 @@ def get_report(db: Database, report_id: int) -> dict:
     if report is None:
         raise NotFound("There is no such report.")
     return report
-
-
-def space_speakers(db: Database, space_id: int) -> list[dict]:
-    """Everyone who was on stage: the host and anyone whose voice was captioned or recorded."""
-    return dbm.all_rows(
-        db,
-        "SELECT DISTINCT u.id, u.username FROM users u WHERE u.id IN ("
-        " SELECT host_id FROM spaces WHERE id = :s"
-        " UNION SELECT user_id FROM participants WHERE space_id = :s"
-        "   AND role IN ('host', 'speaker')"
-        " UNION SELECT user_id FROM captions WHERE space_id = :s)",
-        {"s": space_id},
-    )
 
 
 def decide(

@@ -4,19 +4,13 @@ from sqlite_utils import Database
 
 from . import db as dbm
 from .clock import now
-from .errors import Invalid
-from .messages import validate_link
+from .messages import validate_text
 
 BODY_MAX = 280
 
 
 def create(db: Database, author_id: int, body: str, link: str | None = None) -> dict:
-    body = (body or "").strip()
-    if not body:
-        raise Invalid("Write something to post.", "body")
-    if len(body) > BODY_MAX:
-        raise Invalid(f"Posts are at most {BODY_MAX} characters.", "body")
-    link = validate_link(link)
+    body, link = validate_text(body, link, "Write something to post.", "Posts", BODY_MAX)
     cur = db.execute(
         "INSERT INTO posts (author_id, body, link, created_at) VALUES (?, ?, ?, ?)",
         (author_id, body, link, now()),

@@ -248,6 +248,7 @@ def controls_section(db: Database, space: dict, user: dict, oob: bool = True) ->
         space=space,
         viewer=who,
         can=policy.can,
+        why=policy.why,
         me=user,
         oob=oob,
         ask_consent=consent_needed(who, user),
@@ -279,19 +280,35 @@ def caption_lines(finals: list[dict], partials: list[dict]) -> str:
     return render_template("rooms/_caption_push.html", finals=finals, partials=partials)
 
 
-def status(text: str) -> str:
-    """A line in the page's status area (what an action did, a notice from the host)."""
-    return render_template("rooms/_status.html", text=text)
+def status(text: str, target: str = "status") -> str:
+    """A line in the page's status area (what an action did, a notice from the host), or in
+    another status line (`share-status`, inside the Share dialog, where the person is looking)."""
+    return render_template("rooms/_status.html", text=text, target=target)
+
+
+def ran_for(space: dict) -> str:
+    """How long an ended Space ran, as its ended page says it: "It ran for 1 hour 5 minutes."."""
+    minutes = int(((space["ended_at"] or space["created_at"]) - space["created_at"]) // 60)
+    if minutes < 1:
+        return "It ran for less than a minute."
+    hours, minutes = divmod(minutes, 60)
+    parts = [
+        f"{n} {unit}{'' if n == 1 else 's'}"
+        for n, unit in ((hours, "hour"), (minutes, "minute"))
+        if n
+    ]
+    return "It ran for " + " ".join(parts) + "."
 
 
 def ended(space: dict, oob: bool = True) -> str:
-    """Replaces the whole room once it has ended."""
-    return render_template("rooms/_ended.html", space=space, oob=oob)
+    """Replaces the whole room once it has ended: what ended, who hosted it, how long it ran."""
+    return render_template("rooms/_ended.html", space=space, oob=oob, ran_for=ran_for(space))
 
 
-def removed(space: dict, reason: str = "The host removed you from this Space.") -> str:
-    """Replaces the whole room for someone the host removed or blocked."""
-    return render_template("rooms/_removed.html", space=space, reason=reason)
+def removed(space: dict, blocked: bool = False) -> str:
+    """Replaces the whole room for someone the host removed, or (`blocked`) blocked before they
+    were ever in it."""
+    return render_template("rooms/_removed.html", space=space, blocked=blocked)
 
 
 def live_socket(space: dict, connect: bool, oob: bool = True) -> str:

@@ -8,7 +8,7 @@ from flask import g
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from . import messages
+from . import follows, messages
 from .web import current_user, get_db
 
 # Stands for the viewer's CSRF field in a fragment rendered once for many viewers; each viewer's
@@ -45,12 +45,14 @@ def csrf_input() -> Markup | str:
 
 
 def page_globals() -> dict:
-    """`me` and `unread_count` for every template. One response may render several templates (a
-    room action answers with a fragment per changed section), so the count is read once per
-    request and kept on `g`."""
+    """`me`, `unread_count` and `follow_requests` for every template. One response may render
+    several templates (a room action answers with a fragment per changed section), so the counts
+    are read once per request and kept on `g`."""
     if g.get("shared_render"):
-        return {"me": None, "unread_count": 0}
+        return {"me": None, "unread_count": 0, "follow_requests": 0}
     user = current_user()
     if "unread_count" not in g:
         g.unread_count = messages.unread_count(get_db(), user["id"]) if user else 0
-    return {"me": user, "unread_count": g.unread_count}
+        # Pending follow requests show in the navigation (only protected accounts get them).
+        g.follow_requests = follows.pending_count(get_db(), user["id"]) if user else 0
+    return {"me": user, "unread_count": g.unread_count, "follow_requests": g.follow_requests}

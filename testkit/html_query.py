@@ -78,6 +78,11 @@ class Node:
         """Link text to href."""
         return {a.text: a.get("href") for a in self.find_all("a") if a.get("href")}
 
+    def loaders(self) -> dict[str, str]:
+        """Button text to the URL it loads with htmx (hx-get), e.g. the room's Report buttons
+        that fill the report dialog."""
+        return {b.text: b.get("hx-get") for b in self.find_all("button") if b.get("hx-get")}
+
     def list_items(self, heading_id: str) -> list[str]:
         """Texts of the items of the list named by the heading `heading_id` (aria-labelledby)."""
         lists = [n for n in self.iter() if n.get("aria-labelledby") == heading_id]

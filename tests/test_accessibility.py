@@ -129,6 +129,10 @@ def test_core_loop_with_the_keyboard_alone(live_server):
         tab_to(host, "button", "Approve")
         host.keyboard.press("Enter")
         expect(guest.get_by_role("status").filter(has_text="You are now a speaker")).to_be_visible()
+        # The new speaker is asked about captions, focus on the question and kept there.
+        expect(guest.get_by_role("button", name="Allow captions")).to_be_focused()
+        guest.keyboard.press("Enter")
+        expect(guest.get_by_role("dialog", name="Captions")).to_have_count(0)
 
         tab_to(host, "button", "Turn on microphone")
         host.keyboard.press("Enter")

@@ -77,6 +77,19 @@ def test_passwords_need_eight_characters(db, password):
     assert user_count(db) == before
 
 
+def test_sign_up_problems_are_every_problem_at_once(db):
+    assert accounts.sign_up_problems(db, "bad name!", "short") == {
+        "username": "Usernames are 1-30 letters, digits or underscores.",
+        "password": "Passwords need at least 8 characters.",
+    }
+    accounts.sign_up(db, "alice", "correct horse")
+    assert accounts.sign_up_problems(db, " ALICE ", "") == {
+        "username": "That username is taken.",
+        "password": "Passwords need at least 8 characters.",
+    }
+    assert accounts.sign_up_problems(db, "bob", "correct horse") == {}
+
+
 def test_password_of_exactly_eight_characters_is_enough(db):
     user = accounts.sign_up(db, "alice", "12345678")
     assert accounts.authenticate(db, "alice", "12345678")["id"] == user["id"]
@@ -219,6 +232,17 @@ def test_settings_out_of_bounds_name_the_field_and_change_nothing(
     unchanged = accounts.get(db, user["id"])
     assert unchanged["display_name"] == "alice"
     assert unchanged["protected"] == 0
+
+
+@pytest.mark.parametrize("answer", [None, True, False])
+def test_settings_leave_an_unanswered_captions_question_unanswered(db, make_user, answer):
+    user = make_user("alice")
+    accounts.update_settings(db, user["id"], **settings(display_name="Al", caption_consent=None))
+    assert accounts.get(db, user["id"])["caption_consent"] is None  # still "never asked"
+    if answer is not None:
+        accounts.set_caption_consent(db, user["id"], answer)
+    accounts.update_settings(db, user["id"], **settings(caption_consent=None))
+    assert accounts.get(db, user["id"])["caption_consent"] == answer  # None keeps what is there
 
 
 def test_caption_consent_starts_unasked_and_can_be_set(db, make_user):

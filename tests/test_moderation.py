@@ -3,7 +3,7 @@ the audit log, the queue, and that non-admins find nothing."""
 
 import pytest
 
-from spaces import accounts, blocks, captions_store, messages, moderation, reports, retention, rooms
+from spaces import accounts, blocks, messages, moderation, reports, retention, rooms
 from spaces import db as dbm
 from spaces.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -445,17 +445,6 @@ def test_the_queue_is_bounded(db, admin, space):
     for _ in range(5):
         reports.create(db, space["ann"]["id"], "spam", "", space_id=space["id"])
     assert len(moderation.queue(db, admin, limit=3)) == 3
-
-
-def test_speakers_are_the_host_the_stage_and_everyone_captioned(db, space, make_user):
-    ben, cat, dan = make_user("ben"), make_user("cat"), make_user("dan")
-    rooms.join(db, space["id"], ben)
-    rooms.make_speaker(db, space["id"], space["host"], ben["id"])
-    rooms.join(db, space["id"], cat)
-    rooms.join(db, space["id"], dan)  # a listener who never spoke
-    captions_store.store_final(db, space["id"], cat["id"], 1.0, 2.0, "I spoke before I left.")
-    names = sorted(s["username"] for s in moderation.space_speakers(db, space["id"]))
-    assert names == ["ben", "cat", "host"]
 
 
 def test_a_missing_report_is_not_found(db):

@@ -88,6 +88,30 @@ def test_login_is_case_insensitive_and_follows_next(browser):
     assert response.headers["Location"] == "/settings"
 
 
+def test_signup_follows_next_and_keeps_it_on_the_page(app):
+    client = app.test_client()
+    page = parse(client.get("/signup?next=/spaces/7").data)
+    assert page.find("form", method="post").get("action") == "/signup?next=/spaces/7"
+    assert page.by_id("content").links()["Log in"] == "/login?next=/spaces/7"
+    response = client.post(
+        "/signup?next=/spaces/7", data={"username": "alice", "password": PASSWORD}
+    )
+    assert response.headers["Location"] == "/spaces/7"
+
+
+def test_login_page_sign_up_link_keeps_next(app):
+    page = parse(app.test_client().get("/login?next=/spaces/7").data)
+    assert page.by_id("content").links()["Sign up"] == "/signup?next=/spaces/7"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "javascript:x"])
+def test_signup_never_redirects_off_site(app, target):
+    response = app.test_client().post(
+        "/signup", query_string={"next": target}, data={"username": "alice", "password": PASSWORD}
+    )
+    assert response.headers["Location"] == "/"
+
+
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "javascript:x"])
 def test_login_never_redirects_off_site(browser, target):
     alice = browser("alice")
@@ -123,6 +147,14 @@ def test_signup_errors_show_next_to_the_field_and_keep_the_username(
     assert doc.find("input", name=field).get("aria-describedby") == f"{field}-error"
     # The password is never echoed back.
     assert field_value(response.data, "password") == ""
+    assert user_count(app) == 0
+
+
+def test_signup_shows_every_error_at_once(app):
+    response = app.test_client().post("/signup", data={"username": "no way", "password": "x"})
+    assert response.status_code == 400
+    assert "1-30 letters" in field_error(response.data, "username")
+    assert "at least 8 characters" in field_error(response.data, "password")
     assert user_count(app) == 0
 
 

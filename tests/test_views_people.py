@@ -131,6 +131,20 @@ def test_follow_request_approved_shows_posts(browser, app):
     assert count(app, "SELECT COUNT(*) FROM follows") == 1
 
 
+def test_a_pending_follow_request_shows_in_the_navigation_and_on_the_profile(browser):
+    alice, carol, dave = browser("alice"), browser("carol"), browser("dave")
+    set_protected(alice)
+    assert "Follow requests" not in parse(alice.get("/").data).find("nav").links()
+    carol.post("/u/alice/follow")
+    dave.post("/u/alice/follow")
+    nav = parse(alice.get("/").data).find("nav")
+    assert nav.links()["Follow requests 2"] == "/follow-requests"
+    assert "Follow requests 2" in parse(alice.get("/u/alice").data).by_id("profile-actions").links()
+    alice.post("/follow-requests/carol/approve", htmx=False)
+    alice.post("/follow-requests/dave/decline", htmx=False)
+    assert "Follow requests" not in parse(alice.get("/").data).find("nav").links()
+
+
 def test_follow_request_declined_keeps_posts_hidden(browser, app):
     alice, carol = browser("alice"), browser("carol")
     alice.post("/posts", data={"body": "secret thoughts"})
@@ -221,6 +235,57 @@ def test_block_removes_follows_both_ways_and_unblock_restores_nothing(browser, a
     assert count(app, "SELECT COUNT(*) FROM follows") == 1
 
 
+# People search ---------------------------------------------------------------------------------
+
+
+def test_people_search_page_lists_matches_by_name(browser):
+    alice, _, _ = browser("alice"), browser("hana"), browser("hank")
+    page = parse(alice.get("/").data)
+    assert page.find("nav").links()["People"] == "/people"
+    doc = parse(alice.get("/people").data)
+    assert doc.find("label", for_="q").text == "Search people"
+    assert doc.find("input", id="q").get("type") == "search"
+    assert doc.list_items("people-heading") == []
+    assert "Type a name" in doc.by_id("people-count").text
+
+    doc = parse(alice.get("/people?q=HAN").data)
+    assert doc.list_items("people-heading") == ["hana @hana", "hank @hank"]
+    assert doc.find("ul", aria_labelledby="people-heading").links() == {
+        "hana": "/u/hana",
+        "hank": "/u/hank",
+    }
+    assert doc.by_id("people-count").text == "2 found for “HAN”."
+
+
+def test_people_search_as_you_type_answers_the_results_and_the_count(browser):
+    alice, _ = browser("alice"), browser("hana")
+    headers = {"HX-Request": "true", "HX-Target": "people-results"}
+    response = alice.get("/people?q=zz", headers=headers)
+    doc = parse(response.data)
+    assert doc.find("nav") is None  # the fragment, not the page
+    assert doc.by_id("people-results") is not None
+    assert doc.by_id("people-count").get("hx-swap-oob") == "innerHTML"
+    assert doc.by_id("people-count").text == "Nobody found for “zz”."
+    # A boosted form submission is htmx too, but wants the page.
+    boosted = parse(alice.get("/people?q=ha", headers={"HX-Request": "true"}).data)
+    assert boosted.find("nav") is not None and boosted.list_items("people-heading") == [
+        "hana @hana"
+    ]
+
+
+def test_people_search_hides_blocked_people_both_ways(browser):
+    alice, hana, hank = browser("alice"), browser("hana"), browser("hank")
+    alice.post("/u/hana/block")
+    hank.post("/u/alice/block")
+    assert parse(alice.get("/people?q=h").data).list_items("people-heading") == []
+    assert parse(hana.get("/people?q=al").data).list_items("people-heading") == []
+
+
+def test_people_search_needs_sign_in(app):
+    response = app.test_client().get("/people?q=a")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
 # Settings ------------------------------------------------------------------------------------
 
 
@@ -260,6 +325,41 @@ def test_settings_save_and_show_on_reload_and_profile(browser):
     doc = parse(alice.get("/settings").data)
     assert "checked" not in doc.find("input", id="protected").attrs
     assert "checked" not in doc.find("input", id="caption_consent").attrs
+
+
+def consent_of(app, username: str):
+    db = dbm.connect(app.config["DATABASE"])
+    return dbm.scalar(db, "SELECT caption_consent FROM users WHERE username = ?", (username,))
+
+
+def test_saving_settings_does_not_answer_the_captions_question(browser, app):
+    alice = browser("alice")
+    doc = parse(alice.get("/settings").data)
+    assert "You have not answered yet" in doc.by_id("caption_consent-hint").text
+    # The form as a browser sends it with the box left unticked.
+    unticked = {"display_name": "Alice L.", "bio": "", "caption_consent_unasked": "1"}
+    assert alice.post("/settings", data=unticked, htmx=False).status_code == 200
+    assert consent_of(app, "alice") is None
+    assert "You have not answered yet" in parse(alice.get("/settings").data).text
+
+    ticked = {"display_name": "Alice L.", "bio": "", "caption_consent": "on"}
+    alice.post("/settings", data={**ticked, "caption_consent_unasked": "1"}, htmx=False)
+    assert consent_of(app, "alice") == 1
+    doc = parse(alice.get("/settings").data)
+    assert "You have not answered yet" not in doc.text
+    assert doc.find("input", name="caption_consent_unasked") is None
+    # Answered once, unticking is "no".
+    alice.post("/settings", data={"display_name": "Alice L.", "bio": ""}, htmx=False)
+    assert consent_of(app, "alice") == 0
+
+
+def test_an_unanswered_captions_question_survives_a_failed_save(browser, app):
+    alice = browser("alice")
+    data = {"display_name": "", "bio": "", "caption_consent_unasked": "1"}
+    response = alice.post("/settings", data=data, htmx=False)
+    assert response.status_code == 400
+    assert parse(response.data).find("input", name="caption_consent_unasked") is not None
+    assert consent_of(app, "alice") is None
 
 
 @pytest.mark.parametrize(

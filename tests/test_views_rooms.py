@@ -201,15 +201,17 @@ def test_room_page_for_host(room, browser):
     assert "Join this Space" not in buttons and "Request to speak" not in buttons
     end_dialog = page.by_id("end-dialog")
     assert end_dialog.tag == "dialog" and "End" in end_dialog.buttons()
-    assert page.links()["Report Space"] == f"/reports/new?space={room.id}"
+    report = next(b for b in page.find_all("button") if b.text == "Report Space")
+    assert report.get("hx-get") == f"/reports/new?space={room.id}"  # into the report dialog
+    assert report.get("data-dialog-open") == "report-dialog" and page.by_id("report-dialog")
     assert page.by_id("requests-heading").text == "Requests"
     assert page.find("legend").text == "Who can speak"
     assert page.usernames("listeners-heading") == ["bob"]
     bob_item = page.by_id("listeners").find("li", data_user_id=str(bob.user["id"]))
     assert {"Make speaker", "Invite to speak", "Remove", "Block"} <= set(bob_item.buttons())
-    assert "Report" in bob_item.links()
+    assert "Report" in bob_item.loaders()
     host_item = page.by_id("stage").find("li", data_user_id=str(room.host.user["id"]))
-    assert host_item.buttons() == [] and "Report" not in host_item.links()
+    assert host_item.buttons() == [] and "Report" not in host_item.loaders()
 
 
 def test_room_page_for_listener(room, browser):
@@ -223,15 +225,15 @@ def test_room_page_for_listener(room, browser):
     buttons = page.buttons()
     for name in ("Edit", "End Space", "Approve", "Remove", "Make speaker", "Block"):
         assert name not in buttons, name
-    assert "Share" in buttons and "Report Space" in page.links()
+    assert "Share" in buttons and "Report Space" in page.loaders()
     assert page.by_id("requests-heading") is None
     assert page.usernames("host-heading") == ["alice"]
     assert page.usernames("listeners-heading") == ["bob", "carol"]
     assert "1 listening" not in page.text and "2 listening" in page.text
     own = page.by_id("listeners").find("li", data_user_id=str(bob.user["id"]))
-    assert "Report" not in own.links()
+    assert "Report" not in own.loaders()
     other = page.by_id("listeners").find("li", data_user_id=str(carol.user["id"]))
-    assert "Report" in other.links()
+    assert "Report" in other.loaders()
 
 
 def test_room_page_for_speaker(room, browser):
@@ -244,8 +246,26 @@ def test_room_page_for_speaker(room, browser):
     assert "Request to speak" not in controls
     assert page.usernames("speakers-heading") == ["bob"]
     carol_item = page.by_id("listeners").find("li", data_user_id=str(carol.user["id"]))
-    assert carol_item.buttons() == ["Block"]  # speakers may block, only the host removes
+    assert carol_item.buttons() == ["Block", "Report"]  # speakers may block, only the host removes
     assert "End Space" not in page.buttons()
+
+
+def test_speaker_who_said_no_to_captions_sees_it_and_can_turn_them_on(room, browser, app):
+    bob = browser("bob")
+    room.join(bob)
+    room.on(room.host, bob, "make-speaker")
+    assert "not captioned" not in room.page(bob).by_id("my-controls").text  # asked first
+    room.act(bob, "captions-consent", {"allow": "0"})  # `Not now`
+    controls = room.page(bob).by_id("my-controls")
+    assert "Your voice is not captioned." in controls.text
+    assert "Allow captions" in controls.buttons()
+    response = room.act(bob, "captions-consent", {"allow": "1"})
+    assert "Your voice is not captioned." not in parse(response.data).by_id("my-controls").text
+    assert "Your voice is not captioned." not in room.page(bob).text
+    # A listener has no voice in the room to caption.
+    room.on(room.host, bob, "move-to-listeners")
+    room.act(bob, "captions-consent", {"allow": "0"})
+    assert "Your voice is not captioned." not in room.page(bob).text
 
 
 def test_room_page_for_visitor(room, browser):
@@ -262,9 +282,34 @@ def test_room_page_for_visitor(room, browser):
     assert room.page(dave).by_id("room-socket").get("ws-connect") == socket.get("ws-connect")
 
 
-def test_room_page_needs_sign_in(room, app):
+def test_signed_out_visitor_sees_which_space_and_a_way_in_that_returns(room, browser, app):
+    bob = browser("bob")
+    room.join(bob)
     response = app.test_client().get(room.url)
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert response.status_code == 401  # the room itself needs an account
+    page = parse(response.data)
+    assert page.find("h1").text == "Morning chat"
+    assert "Hosted by alice" in page.by_id("content").text
+    content_links = page.by_id("content").links()
+    assert content_links["Sign up"] == f"/signup?next=/spaces/{room.id}"
+    assert content_links["Log in"] == f"/login?next=/spaces/{room.id}"
+    assert page.find("nav").links()["Sign up"] == content_links["Sign up"]
+    # Who is in the room, and its controls, are for people signed in.
+    assert "bob" not in page.text
+    assert page.by_id("my-controls") is None and page.by_id("room-live") is None
+
+
+def test_signed_out_visitor_of_an_ended_space_is_told_it_ended(room, app):
+    room.act(room.host, "end")
+    response = app.test_client().get(room.url)
+    assert response.status_code == 410
+    page = parse(response.data)
+    assert "This Space has ended" in page.text and page.find("h1").text == "Morning chat"
+    assert "Sign up" not in page.by_id("content").links()
+
+
+def test_signed_out_visitor_of_an_unknown_space_gets_404(app):
+    assert app.test_client().get("/spaces/999").status_code == 404
 
 
 # Join and leave ------------------------------------------------------------------------------
@@ -643,10 +688,8 @@ def test_host_ends_space(room, browser):
     assert room.space()["ended_at"] is None
 
     response = room.act(room.host, "end")
-    assert response.status_code == 200
-    ended = parse(response.data).by_id("room-live")
-    assert ended.get("hx-swap-oob") == "true"
-    assert "This Space has ended" in ended.text
+    assert response.status_code == 200  # htmx goes on to the host's ended page at once
+    assert response.headers["HX-Location"] == room.url
     assert room.space()["ended_at"] is not None
     assert room.state() == {}
 
@@ -659,10 +702,11 @@ def test_ended_space_shows_only_that_it_ended_to_others(room, browser):
         response = person.get(room.url)
         assert response.status_code == 410
         doc = parse(response.data)
-        assert "This Space has ended" in doc.by_id("content").text
-        assert "Morning chat" not in response.data.decode()
-        assert "Coffee talk" not in response.data.decode()
-        assert "alice" not in doc.by_id("content").text
+        content = doc.by_id("content").text
+        assert doc.find("h1").text == "Morning chat"  # what ended, who hosted, how long
+        assert content.count("has ended") == 1 and "Hosted by alice" in content
+        assert "It ran for less than a minute." in content
+        assert "Coffee talk" not in response.data.decode()  # the rest stays with the host
     host_view = room.host.get(room.url)
     assert host_view.status_code == 200
     doc = parse(host_view.data)
@@ -704,7 +748,7 @@ def test_share_by_dm_carries_the_room_link(room, browser):
     room.join(bob)
     response = room.act(bob, "share/dm", {"usernames": "carol"})
     assert response.status_code == 200
-    assert "Sent to carol." in parse(response.data).by_id("status").text
+    assert "Sent to carol." in parse(response.data).by_id("share-status").text
     thread = parse(carol.get("/messages/bob").data).by_id("thread")
     assert "Morning chat" in thread.text
     assert room.url in thread.links()
@@ -715,7 +759,7 @@ def test_share_by_dm_with_invite_makes_them_speaker_on_join(room, browser):
     bob, carol = browser("bob"), browser("carol")
     response = room.act(room.host, "share/dm", {"usernames": "bob, carol", "invite_to_speak": "on"})
     assert response.status_code == 200
-    assert "Sent to bob, carol." in parse(response.data).by_id("status").text
+    assert "Sent to bob, carol." in parse(response.data).by_id("share-status").text
     thread = parse(bob.get("/messages/alice").data).by_id("thread")
     assert "invites you to speak" in thread.text and room.url in thread.links()
 
@@ -744,7 +788,7 @@ def test_share_by_dm_sends_each_person_once(room, browser):
     room.join(bob)
     response = room.act(bob, "share/dm", {"usernames": "carol CAROL, Carol carol alice carol"})
     assert response.status_code == 200
-    assert "Sent to carol, alice." in parse(response.data).by_id("status").text
+    assert "Sent to carol, alice." in parse(response.data).by_id("share-status").text
     for person, other in ((carol, "bob"), (room.host, "bob")):
         thread = parse(person.get(f"/messages/{other}").data).by_id("thread")
         assert thread.text.count("Join me in this Space") == 1
@@ -781,7 +825,7 @@ def test_share_as_post(room, browser):
     bob.post("/u/alice/follow")
     response = room.act(room.host, "share/post")
     assert response.status_code == 200
-    assert "Posted to your followers." in parse(response.data).by_id("status").text
+    assert "Posted to your followers." in parse(response.data).by_id("share-status").text
     timeline = parse(bob.get("/").data).by_id("timeline")
     assert "Listen in: Morning chat" in timeline.text
     assert room.url in timeline.links()
@@ -793,7 +837,7 @@ def test_share_as_post(room, browser):
 def test_report_space_form_lists_reasons(room, browser):
     bob = browser("bob")
     room.join(bob)
-    doc = parse(bob.get(room.page(bob).links()["Report Space"]).data)
+    doc = parse(bob.get(room.page(bob).loaders()["Report Space"]).data)
     assert "the Space “Morning chat”" in doc.text
     fieldset = doc.find("fieldset")
     assert fieldset.find("legend").text == "Reason"
@@ -824,7 +868,7 @@ def test_report_person_in_room(room, browser):
     bob, carol = browser("bob"), browser("carol")
     room.join(bob, carol)
     item = room.page(bob).by_id("listeners").find("li", data_user_id=str(carol.user["id"]))
-    link = item.links()["Report"]
+    link = item.loaders()["Report"]
     assert "@carol" in parse(bob.get(link).data).text
     response = bob.post(
         "/reports/new",
@@ -912,3 +956,20 @@ def test_cached_person_items_carry_each_viewers_own_csrf_token(room, browser):
         assert in_forms == {own}, "a form carries someone else's token"
         tokens[speaker.username] = own
     assert tokens["bob"] != tokens["carol"]
+
+
+def test_a_listener_who_may_not_ask_is_told_why(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    room.act(room.host, "policy", {"speaker_policy": "following"})
+    controls = room.page(bob).by_id("my-controls")
+    assert "Request to speak" not in controls.buttons()
+    assert "Only people the host follows can ask to speak." in controls.text
+
+
+def test_a_removed_person_reads_what_happened(room, browser):
+    bob = browser("bob")
+    room.join(bob)
+    response = room.act(room.host, f"people/{bob.user['id']}/remove")
+    assert "You removed bob from this Space." in parse(response.data).by_id("status").text
+    shut_out(bob.get(room.url), "The host removed you from this Space.")  # and nothing else

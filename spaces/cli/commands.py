@@ -12,6 +12,7 @@ from .exits import EXIT_OK, CliError
 from .link import AudioLink, Closed
 from .meter import Meter, clock
 from .protocol import FRAME_BYTES, FRAME_SECONDS
+from .sound import Microphone, Speaker
 
 TAIL_SECONDS = 0.3  # after the last frame, before the mic goes off: the server's buffer plays out
 
@@ -38,25 +39,12 @@ def _enter(url: SpaceURL, token: str) -> tuple[Api, int | None]:
     return api, me
 
 
-def listen(url: SpaceURL, out: str | None, seconds: float | None, meter: Meter) -> int:
-    token, _ = tokens.token_for(url.server)
-    if out:
-        sink = WavWriter(out)
-    else:
-        from .sound import Speaker
-
-        sink = Speaker()  # before joining: no sound device, no half-joined listener
-    limit = round(seconds / FRAME_SECONDS) if seconds else None
-    where = f", recording to {out}" if out else ""
+@contextlib.contextmanager
+def _until_stopped(meter: Meter):
+    """How a listen or speak session ends: a clean close by the server or Ctrl-C is said on the
+    terminal, not raised; anything else (refused, removed, network) goes up as an error."""
     try:
-        _enter(url, token)
-        with AudioLink(url, token, meter.say) as link:
-            meter.say(f"Listening to {url.page}{where}. Ctrl-C to stop.")
-            while limit is None or sink.frames < limit:
-                message = link.recv(timeout=1.0)
-                if isinstance(message, bytes) and len(message) == FRAME_BYTES:
-                    sink.write(message)
-                    meter.show(frame_level(message), clock(sink.seconds))
+        yield
     except Closed as exc:
         if exc.code != EXIT_OK:
             raise
@@ -65,6 +53,25 @@ def listen(url: SpaceURL, out: str | None, seconds: float | None, meter: Meter) 
         meter.say("Stopped.")
     finally:
         meter.clear()
+
+
+def listen(url: SpaceURL, out: str | None, seconds: float | None, meter: Meter) -> int:
+    token, _ = tokens.token_for(url.server)
+    # The sound device opens before joining: no device, no half-joined listener.
+    sink = WavWriter(out) if out else Speaker()
+    limit = round(seconds / FRAME_SECONDS) if seconds else None
+    where = f", recording to {out}" if out else ""
+    try:
+        with _until_stopped(meter):
+            _enter(url, token)
+            with AudioLink(url, token, meter.say) as link:
+                meter.say(f"Listening to {url.page}{where}. Ctrl-C to stop.")
+                while limit is None or sink.frames < limit:
+                    message = link.recv(timeout=1.0)
+                    if isinstance(message, bytes) and len(message) == FRAME_BYTES:
+                        sink.write(message)
+                        meter.show(frame_level(message), clock(sink.seconds))
+    finally:
         sink.close()
         if out and sink.frames:
             meter.say(f"Recorded {sink.seconds:.1f} s to {out}.")
@@ -84,18 +91,14 @@ def speak(
     mic = speaker = None
     try:
         if use_mic:
-            from .sound import Microphone
-
             mic = Microphone()
         if hear:
-            from .sound import Speaker
-
             speaker = Speaker()
         api, me = _enter(url, token)
         api.set_mic(url.space_id, True)  # refuses a listener with a clear message
         try:
             source = "the microphone" if mic else file
-            with AudioLink(url, token, meter.say) as link:
+            with _until_stopped(meter), AudioLink(url, token, meter.say) as link:
                 meter.say(f"Speaking in {url.page} from {source}. Ctrl-C to stop.")
                 talk = _Talk(link, me, meter, speaker)
                 if mic:
@@ -103,14 +106,7 @@ def speak(
                 else:
                     talk.from_frames(frames_forever(frames, loop))
                 talk.wait(TAIL_SECONDS)
-        except Closed as exc:
-            if exc.code != EXIT_OK:
-                raise
-            meter.say(exc.message)
-        except KeyboardInterrupt:
-            meter.say("Stopped.")
         finally:
-            meter.clear()
             # Removed or ended: there is no microphone left to turn off.
             with contextlib.suppress(CliError):
                 api.set_mic(url.space_id, False)

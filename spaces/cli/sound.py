@@ -22,30 +22,45 @@ def _pyaudio():
     return pyaudio
 
 
-class Speaker:
-    """Plays 20 ms frames as they arrive, through a small jitter buffer: silence on underrun,
-    the oldest frames dropped on overrun."""
+class _Stream:
+    """One PyAudio stream of 20 ms frames at 16 kHz mono, and the PyAudio instance it needs."""
 
-    def __init__(self) -> None:
+    def __init__(self, failure: str, **direction) -> None:
         pyaudio = _pyaudio()
-        self._frames: deque[bytes] = deque()
-        self._lock = threading.Lock()
-        self._playing = False
-        self.frames = 0
+        self._continue = pyaudio.paContinue
         self._audio = pyaudio.PyAudio()
         try:
             self._stream = self._audio.open(
                 format=pyaudio.paInt16,
                 channels=1,
                 rate=SAMPLE_RATE,
-                output=True,
                 frames_per_buffer=FRAME_SAMPLES,
-                stream_callback=self._callback,
+                **direction,
             )
         except (OSError, ValueError) as exc:
             self._audio.terminate()
-            raise CliError(f"Cannot open the speaker: {exc}") from exc
-        self._continue = pyaudio.paContinue
+            raise CliError(failure.format(exc=exc)) from exc
+
+    def close(self) -> None:
+        try:
+            self._stream.stop_stream()
+            self._stream.close()
+        finally:
+            self._audio.terminate()
+
+
+class Speaker(_Stream):
+    """Plays 20 ms frames as they arrive, through a small jitter buffer: silence on underrun,
+    the oldest frames dropped on overrun."""
+
+    def __init__(self) -> None:
+        self._frames: deque[bytes] = deque()
+        self._lock = threading.Lock()
+        self._playing = False
+        self.frames = 0
+        super().__init__(
+            "Cannot open the speaker: {exc}", output=True, stream_callback=self._callback
+        )
 
     def _callback(self, _in, count, _time, _status):
         wanted = count * 2
@@ -76,42 +91,17 @@ class Speaker:
     def seconds(self) -> float:
         return self.frames * FRAME_SAMPLES / SAMPLE_RATE
 
-    def close(self) -> None:
-        try:
-            self._stream.stop_stream()
-            self._stream.close()
-        finally:
-            self._audio.terminate()
 
-
-class Microphone:
+class Microphone(_Stream):
     """20 ms frames from the default input device at 16 kHz mono; reading blocks, so the device's
     clock paces the stream."""
 
     def __init__(self) -> None:
-        pyaudio = _pyaudio()
-        self._audio = pyaudio.PyAudio()
-        try:
-            self._stream = self._audio.open(
-                format=pyaudio.paInt16,
-                channels=1,
-                rate=SAMPLE_RATE,
-                input=True,
-                frames_per_buffer=FRAME_SAMPLES,
-            )
-        except (OSError, ValueError) as exc:
-            self._audio.terminate()
-            raise CliError(
-                f"Cannot open the microphone: {exc}. Check that one is connected and allowed."
-            ) from exc
+        super().__init__(
+            "Cannot open the microphone: {exc}. Check that one is connected and allowed.",
+            input=True,
+        )
 
     def read(self) -> bytes:
         data = self._stream.read(FRAME_SAMPLES, exception_on_overflow=False)
         return bytes(data[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
-
-    def close(self) -> None:
-        try:
-            self._stream.stop_stream()
-            self._stream.close()
-        finally:
-            self._audio.terminate()

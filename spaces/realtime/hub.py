@@ -194,9 +194,9 @@ class LiveHub:
             if space["ended_at"] is not None:
                 _replace_room([conn], room_render.ended(space), ENDED, "ended")
                 return
-            refusal = policy.why(who, "view", space)
-            if refusal:
-                _replace_room([conn], room_render.removed(space, refusal), REMOVED, "removed")
+            if not policy.can(who, "view", space):  # removed, or blocked by the host
+                html = room_render.removed(space, blocked=not who.removed)
+                _replace_room([conn], html, REMOVED, "removed")
                 return
             if not who.present:  # a page left open while its person left (or was let go)
                 html = room_render.membership(db, space, user, ("You are not in this Space.",))

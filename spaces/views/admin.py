@@ -3,7 +3,7 @@ and the audit log. Everyone else gets 404 for every URL here."""
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
-from .. import captions_store, moderation, recordings, reports
+from .. import captions_store, moderation, recordings, reports, stage_history
 from ..errors import DomainError
 from ..web import admin_required, captions_relay, current_user, get_db, publish
 
@@ -39,7 +39,7 @@ def _review_context(report_id: int, errors: dict | None = None) -> dict:
         "recordings": [],
     }
     if report["space_id"]:
-        context["speakers"] = moderation.space_speakers(db, report["space_id"])
+        context["speakers"] = stage_history.speakers(db, report["space_id"])
         context["captions"] = captions_store.for_space(db, report["space_id"])
         context["recordings"] = recordings.for_space(db, report["space_id"])
     return context

@@ -44,12 +44,16 @@ def _sign_in(user: dict) -> None:
 def signup():
     form = {"username": request.form.get("username", "")}
     if request.method == "POST":
+        password = request.form.get("password", "")
+        problems = accounts.sign_up_problems(get_db(), form["username"], password)
+        if problems:
+            return render_template("signup.html", form=form, errors=problems), 400
         try:
-            user = accounts.sign_up(get_db(), form["username"], request.form.get("password", ""))
+            user = accounts.sign_up(get_db(), form["username"], password)
         except DomainError as exc:
             return render_template("signup.html", form=form, errors={exc.field: exc.message}), 400
         _sign_in(user)
-        return redirect(url_for("home.index"))
+        return redirect(same_site_path(request.args.get("next")) or url_for("home.index"))
     return render_template("signup.html", form=form, errors={})
 
 

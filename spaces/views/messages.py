@@ -27,21 +27,15 @@ def _thread_context(db, me: dict, other: dict, form=None, errors=None) -> dict:
     }
 
 
-@bp.get("/messages/<username>")
+@bp.get("/messages/<username>", defaults={"template": "conversation.html"})
+@bp.get("/messages/<username>/thread", defaults={"template": "_thread.html"}, endpoint="thread")
 @login_required
-def conversation(username: str):
+def conversation(username: str, template: str):
+    """The conversation page, or (at /thread) the message list alone, polled every few seconds
+    so new messages show up."""
     db = get_db()
     other = accounts.by_username(db, username)
-    return render_template("conversation.html", **_thread_context(db, current_user(), other))
-
-
-@bp.get("/messages/<username>/thread")
-@login_required
-def thread(username: str):
-    """The message list alone, polled every few seconds so new messages show up."""
-    db = get_db()
-    other = accounts.by_username(db, username)
-    return render_template("_thread.html", **_thread_context(db, current_user(), other))
+    return render_template(template, **_thread_context(db, current_user(), other))
 
 
 @bp.post("/messages/<username>")

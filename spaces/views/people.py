@@ -3,6 +3,7 @@
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import accounts, blocks, follows, posts, rooms
+from .. import people as directory
 from ..errors import DomainError
 from ..web import current_user, get_db, is_htmx, login_required, publish
 
@@ -32,6 +33,17 @@ def _render_actions_or_redirect(person: dict):
             "_profile_actions.html", **_profile_context(db, current_user(), person)
         )
     return redirect(url_for("people.profile", username=person["username"]))
+
+
+@bp.get("/people")
+@login_required
+def search():
+    """`Search people`: the page, or as people type, the results list alone (htmx)."""
+    query = request.args.get("q", "")
+    found = directory.search(get_db(), current_user()["id"], query)
+    if request.headers.get("HX-Target") == "people-results":  # typing, not a boosted submit
+        return render_template("_people_results.html", query=query.strip(), people=found, oob=True)
+    return render_template("people_search.html", query=query.strip(), people=found)
 
 
 @bp.get("/u/<username>")
@@ -114,6 +126,15 @@ def decide_follow_request(username: str, decision: str):
     return redirect(url_for("people.follow_requests"))
 
 
+def _caption_answer(form) -> bool | None:
+    """Ticked is yes. Unticked is no, except on a form that showed the question unanswered
+    (`caption_consent_unasked`): then nothing was answered, and the `Captions` dialog still asks
+    the first time this person speaks."""
+    if form.get("caption_consent") == "on":
+        return True
+    return None if form.get("caption_consent_unasked") else False
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def settings():
@@ -123,7 +144,7 @@ def settings():
             "display_name": request.form.get("display_name", ""),
             "bio": request.form.get("bio", ""),
             "protected": request.form.get("protected") == "on",
-            "caption_consent": request.form.get("caption_consent") == "on",
+            "caption_consent": _caption_answer(request.form),
         }
         try:
             accounts.update_settings(get_db(), user["id"], **form)
@@ -136,6 +157,6 @@ def settings():
         "display_name": user["display_name"],
         "bio": user["bio"],
         "protected": bool(user["protected"]),
-        "caption_consent": bool(user["caption_consent"]),
+        "caption_consent": user["caption_consent"],  # None: never asked
     }
     return render_template("settings.html", form=form, errors={})

@@ -1,10 +1,13 @@
 """The report form (from a profile, a message, a person in a room, or a whole Space)."""
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, render_template, request
 
 from .. import accounts, messages, reports, rooms
 from ..errors import DomainError
 from ..extensions import limiter
+from ..redirects import same_site_path
 from ..web import current_user, get_db, is_htmx, login_required
 
 bp = Blueprint("reports", __name__)
@@ -45,6 +48,25 @@ def _int(value) -> int:
     return number
 
 
+def _back(source) -> str | None:
+    """Where the person was before the whole report page, to send them back after `Send report`:
+    the form's `next`, else the page that linked here (a path on this site only)."""
+    if source.get("next"):
+        return same_site_path(source.get("next"))
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return None
+    path = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return None if referrer.path == request.path else same_site_path(path)
+
+
+def _template() -> str:
+    """The bare form for the room's report dialog (an htmx GET); the whole page, header and
+    docked player included, for a followed link (hx-boost sends HX-Boosted) or a fresh load."""
+    boosted = request.headers.get("HX-Boosted") == "true"
+    return "_report_form.html" if is_htmx() and not boosted else "report.html"
+
+
 @bp.route("/reports/new", methods=["GET", "POST"])
 @login_required
 @limiter.limit("10 per minute", methods=["POST"])
@@ -53,7 +75,11 @@ def new():
     source = request.form if request.method == "POST" else request.args
     subject = _subject(db, source)
     form = {"reason": request.form.get("reason", ""), "details": request.form.get("details", "")}
-    template = "_report_form.html" if is_htmx() else "report.html"
+    template = _template()
+    if request.method == "POST":  # the page's form carries it; the room's dialog has none
+        back = same_site_path(request.form.get("next"))
+    else:
+        back = _back(request.args) if template == "report.html" else None
     if request.method == "POST":
         try:
             reports.create(
@@ -73,6 +99,7 @@ def new():
                 reasons=reports.REASONS,
                 errors={exc.field: exc.message},
                 args=source,
+                back=back,
             ), exc.status
         return render_template(
             template,
@@ -82,9 +109,16 @@ def new():
             errors={},
             reasons=reports.REASONS,
             args=source,
+            back=back,
         )
     return render_template(
-        template, subject=subject, form=form, errors={}, reasons=reports.REASONS, args=source
+        template,
+        subject=subject,
+        form=form,
+        errors={},
+        reasons=reports.REASONS,
+        args=source,
+        back=back,
     )
 
 

@@ -1,7 +1,7 @@
 """Room pages and actions. Each action calls the domain, publishes its RoomEvent, and answers an
 htmx request with the fragments it changed for the person who acted."""
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from .. import accounts, blocks, dm_limit, messages, policy, posts, retention, room_render, rooms
 from ..errors import DomainError, Forbidden, NotFound
@@ -17,9 +17,10 @@ def _space(space_id: int) -> dict:
     return rooms.get(get_db(), space_id)
 
 
-def _respond(space_id: int, event: RoomEvent, joined_or_left: bool = False):
-    """The fragments this action changed, as the actor now sees them; after joining or leaving,
-    their captions and the room's live socket too (room_render.membership)."""
+def _respond(space_id: int, event: RoomEvent, said: str = "", joined_or_left: bool = False):
+    """The fragments this action changed, as the actor now sees them; `said` tells them what
+    their action did. After joining or leaving, their captions and the room's live socket too
+    (room_render.membership)."""
     if not is_htmx():
         return redirect(url_for("rooms.room", space_id=space_id))
     db, user = get_db(), current_user()
@@ -29,16 +30,16 @@ def _respond(space_id: int, event: RoomEvent, joined_or_left: bool = False):
     if user["id"] in event.removed:
         return room_render.removed(space)
     render = room_render.RoomRender(db, space, current_app.config["LISTENERS_SHOWN"])
-    mine = [text for uid, text in event.notices if uid == user["id"]]
+    mine = [text for uid, text in event.notices if uid == user["id"]] + ([said] if said else [])
     if joined_or_left:
         sections = render.fragments(user["id"], event.sections)
         return sections + room_render.membership(db, space, user, mine)
     return render.fragments(user["id"], event.sections, controls=user, notices=mine)
 
 
-def _act(space_id: int, event: RoomEvent, joined_or_left: bool = False):
+def _act(space_id: int, event: RoomEvent, said: str = "", joined_or_left: bool = False):
     publish(event)
-    return _respond(space_id, event, joined_or_left)
+    return _respond(space_id, event, said, joined_or_left)
 
 
 @bp.route("/spaces/new", methods=["GET", "POST"])
@@ -75,17 +76,23 @@ def new():
 
 
 @bp.get("/spaces/<int:space_id>")
-@login_required
 def room(space_id: int):
     db, user = get_db(), current_user()
     space = rooms.get(db, space_id)
+    if user is None:
+        # Someone who followed a shared link: which Space, whose, and a way in that returns here.
+        # They may not see the room itself (who is in it) until they sign in: 401, or 410 if over.
+        status = 401 if space["ended_at"] is None else 410
+        return render_template("rooms/signed_out.html", space=space, next_path=request.path), status
     who = rooms.actor(db, space, user)
     if space["ended_at"] is not None:
         if not policy.can(who, "view", space):
-            return render_template("rooms/ended_public.html", space=space), 410
+            ran_for = room_render.ran_for(space)
+            return render_template("rooms/ended_public.html", space=space, ran_for=ran_for), 410
         return render_template(
             "rooms/ended.html",
             space=space,
+            ran_for=room_render.ran_for(space),
             deadline=retention.deadline(space),
             recordings=recordings_of(db, space_id),
         )
@@ -161,7 +168,22 @@ def person_action(space_id: int, user_id: int, name: str):
     action = PERSON_ACTIONS.get(name)
     if action is None:
         raise NotFound("That action is not available here.")
-    return _act(space_id, action(get_db(), space_id, current_user(), user_id))
+    event = action(get_db(), space_id, current_user(), user_id)
+    said = PERSON_DONE.get(name, "").format(name=_name(user_id))
+    return _act(space_id, event, said)
+
+
+# What the person who acted reads afterwards, for the actions that leave no trace on their screen
+# or cannot simply be taken back.
+PERSON_DONE = {
+    "remove": "You removed {name} from this Space. They cannot join it again.",
+    "block": "You blocked {name}.",
+}
+
+
+def _name(user_id: int) -> str:
+    person = accounts.get(get_db(), user_id)
+    return person["username"] if person else "them"
 
 
 @bp.post("/spaces/<int:space_id>/edit")
@@ -188,7 +210,9 @@ def set_policy(space_id: int):
 def end(space_id: int):
     publish(rooms.end(get_db(), space_id, current_user()))
     if is_htmx():
-        return room_render.ended(_space(space_id))
+        # The host's own ended page (recording, transcript) at once, as a boosted visit would
+        # bring it: the room's fragment is what listeners see.
+        return "", 200, {"HX-Location": url_for("rooms.room", space_id=space_id)}
     return redirect(url_for("rooms.room", space_id=space_id))
 
 
@@ -214,6 +238,7 @@ def captions_consent(space_id: int):
     db, user = get_db(), current_user()
     _space(space_id)
     accounts.set_caption_consent(db, user["id"], request.form.get("allow") == "1")
+    g.user = accounts.get(db, user["id"])  # the controls sent back show the answer
     for event in rooms.after_settings_change(db, user["id"]):
         publish(event)
     event = RoomEvent(space_id, users=frozenset({user["id"]}))
@@ -275,6 +300,6 @@ def share_dm(space_id: int):
 
 
 def _share_done(text: str):
-    if is_htmx():
-        return room_render.status(text)
+    if is_htmx():  # said inside the Share dialog, where the person is looking
+        return room_render.status(text, target="share-status")
     return redirect(request.referrer or url_for("home.index"))

@@ -1,0 +1,58 @@
+"""Finding people: prefix search over usernames and display names, blocked people hidden."""
+
+import pytest
+
+from spaces import blocks, people
+
+
+@pytest.fixture
+def crowd(make_user):
+    return {
+        "me": make_user("me"),
+        "hana": make_user("hana", display_name="Hana Sato"),
+        "hank": make_user("Hank_Hill"),
+        "sato": make_user("sato_fan", display_name="Satoshi"),
+        "bo": make_user("bo", display_name="Hanako"),
+        "under": make_user("h_a"),
+    }
+
+
+def names(db, crowd, query: str) -> list[str]:
+    return [p["username"] for p in people.search(db, crowd["me"]["id"], query)]
+
+
+def test_a_prefix_of_a_username_or_display_name_finds_them_ignoring_case(db, crowd):
+    assert names(db, crowd, "han") == ["hana", "Hank_Hill", "bo"]  # usernames, then names
+    assert names(db, crowd, "HANK") == ["Hank_Hill"]
+    assert names(db, crowd, "sato") == ["sato_fan"]  # display "Hana Sato": not a prefix
+    assert names(db, crowd, "  @hana ") == ["hana", "bo"]
+    assert names(db, crowd, "ana") == []
+
+
+def test_the_exact_username_comes_first(db, crowd, make_user):
+    make_user("hanabi")
+    assert names(db, crowd, "hana")[0] == "hana"
+    assert names(db, crowd, "hanab") == ["hanabi"]
+
+
+def test_wildcards_typed_match_only_themselves(db, crowd):
+    assert names(db, crowd, "h_") == ["h_a"]
+    assert names(db, crowd, "%") == []
+    assert names(db, crowd, "_") == []
+
+
+def test_blocked_people_are_hidden_both_ways(db, crowd):
+    blocks.block(db, crowd["me"]["id"], crowd["hana"]["id"])
+    blocks.block(db, crowd["hank"]["id"], crowd["me"]["id"])
+    assert names(db, crowd, "han") == ["bo"]
+
+
+def test_blank_queries_and_system_accounts_find_nobody(db, crowd):
+    assert names(db, crowd, "") == [] and names(db, crowd, "   ") == []
+    assert names(db, crowd, "spaces") == []  # the moderation notices account
+
+
+def test_results_carry_what_a_list_shows(db, crowd):
+    assert people.search(db, crowd["me"]["id"], "bo") == [
+        {"id": crowd["bo"]["id"], "username": "bo", "display_name": "Hanako"}
+    ]
