@@ -142,6 +142,8 @@ class AudioEngine:
             space = rooms.get(db, space_id)
             room = AudioRoom(space, self.app.config["RECORDINGS_DIR"])
             self._refresh(db, room)
+        if space["ended_at"] is not None:  # ended since the handshake: a room that never ticks
+            return room  # (nor records); the socket view closes the connection
         with self.lock:
             existing = self.rooms.get(space_id)
             if existing is not None:

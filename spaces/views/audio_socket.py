@@ -11,7 +11,7 @@ from simple_websocket import ConnectionClosed
 
 from .. import policy, rooms
 from ..extensions import sock
-from ..realtime.close_codes import LEFT, TOO_MANY
+from ..realtime.close_codes import ENDED, LEFT, REMOVED, TOO_MANY
 from ..realtime.outbox import attach
 from ..web import audio_engine, current_user, get_db, live_hub, same_origin
 
@@ -42,6 +42,19 @@ def check_audio_request():
         abort(403)
 
 
+def standing(db, space_id: int, user: dict) -> tuple[int, str] | None:
+    """Why this person may no longer hold the socket (a close code and reason), or None."""
+    space = rooms.get(db, space_id)
+    who = rooms.actor(db, space, user)
+    if space["ended_at"] is not None:
+        return ENDED, "ended"
+    if not policy.can(who, "view", space):
+        return REMOVED, "removed"
+    if not policy.can(who, "leave", space):  # i.e. present in the Space
+        return LEFT, "left"
+    return None
+
+
 @sock.route("/spaces/<int:space_id>/audio", bp=bp)
 def audio(ws, space_id: int):
     engine = audio_engine()
@@ -55,10 +68,11 @@ def audio(ws, space_id: int):
         outbox.close(TOO_MANY, "too many connections")
         return
     conn = engine.connect(space_id, user["id"], outbox)
-    # Asked again now that the relay knows this socket: someone who left between the handshake's
-    # check and now was not closed by that event (it found no socket of theirs).
-    if not rooms.is_present(get_db(), space_id, user["id"]):
-        outbox.close(LEFT, "left")
+    # Asked again now that the relay knows this socket: a leave, a removal or the end published
+    # between the handshake's check and now found no socket of theirs to close.
+    gone = standing(get_db(), space_id, user)
+    if gone:
+        outbox.close(*gone)
     try:
         while not outbox.dead:
             data = ws.receive(timeout=5)
