@@ -24,6 +24,7 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -220,20 +221,30 @@ def seed_accounts(database: Path, names: list[str], password: str = PASSWORD) ->
         db.conn.close()
 
 
-def cookie_minter(secret_key: str):
-    """What a sign-in leaves in the browser: the signed Flask session cookie (`user_id`,
-    permanent) with a CSRF secret in it, and the page's CSRF token, made by flask-wtf itself."""
+def cookie_minter(secret_key: str, database: Path):
+    """What a sign-in leaves in the browser: a session row in `database` and the signed Flask
+    session cookie holding its id (permanent) with a CSRF secret in it, and the page's CSRF token,
+    made by the product's `sessions.start` and flask-wtf itself."""
     from flask import Flask, session
     from flask_wtf.csrf import generate_csrf
+
+    from spaces import db as dbm
+    from spaces import migrations, sessions
+    from spaces.web import SESSION_KEY
 
     app = Flask("bench", root_path=str(ROOT))
     app.secret_key = secret_key
     serializer = app.session_interface.get_signing_serializer(app)
+    db = dbm.connect(database)
+    migrations.apply(db)
+    lock = threading.Lock()  # mint is called from many threads; the connection is one
 
     def mint(user_id: int) -> tuple[str, str]:
+        with lock:
+            sid = sessions.start(db, user_id, "bench", max_age=30 * 86400)
         with app.test_request_context():
             session.permanent = True
-            session["user_id"] = user_id
+            session[SESSION_KEY] = sid
             token = generate_csrf()
             return serializer.dumps(dict(session)), token
 

@@ -63,7 +63,7 @@ class Server:
         if not key.exists():
             key.write_text(os.urandom(32).hex())
             key.chmod(0o600)
-        self.mint = clients.cookie_minter(key.read_text().strip())
+        self.mint = clients.cookie_minter(key.read_text().strip(), self.db_path)
         self.proc: subprocess.Popen | None = None
 
     @property

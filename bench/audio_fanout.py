@@ -374,7 +374,7 @@ def run_spaces(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
         speakers = Speakers(port, [(room + "/audio", p.cookie) for p in people])
         print(f"Space {space}: {SPEAKERS} speakers streaming", flush=True)
 
-        mint = clients.cookie_minter(secret)
+        mint = clients.cookie_minter(secret, data / "spaces.db")
 
         def join(i: int) -> str:
             if args.http_signups:

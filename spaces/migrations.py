@@ -216,6 +216,37 @@ def m004_captions_and_moderation(db: Database) -> None:
             break
 
 
+@migrations()
+def m005_sessions_and_expiring_tokens(db: Database) -> None:
+    """Sign-ins become rows that logout and a password change can end; tokens get an id (to be
+    revoked by), an expiry and a last use. Tokens from before could not expire: they are retired,
+    and the terminal client asks its owner to run `spaces login` again."""
+    _run(
+        db,
+        """
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,         -- sha256 of the random id the cookie holds
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            last_seen_at REAL NOT NULL,
+            user_agent TEXT NOT NULL DEFAULT ''   -- a summary, "Firefox on Linux"
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+
+        DROP TABLE api_tokens;
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,  -- sha256 of the token the client holds
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            last_used_at REAL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX api_tokens_user ON api_tokens(user_id, created_at)
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     """Statement by statement: `executescript` would commit the migration's transaction early."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]
