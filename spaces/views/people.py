@@ -1,9 +1,8 @@
-"""Profiles, follows, blocks and settings."""
+"""Profiles, follows and blocks."""
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, url_for
 
 from .. import accounts, blocks, follows, posts, rooms
-from ..errors import DomainError
 from ..web import current_user, get_db, is_htmx, login_required, publish
 
 bp = Blueprint("people", __name__)
@@ -112,30 +111,3 @@ def decide_follow_request(username: str, decision: str):
     else:
         follows.decline(db, current_user()["id"], person["id"])
     return redirect(url_for("people.follow_requests"))
-
-
-@bp.route("/settings", methods=["GET", "POST"])
-@login_required
-def settings():
-    user = current_user()
-    if request.method == "POST":
-        form = {
-            "display_name": request.form.get("display_name", ""),
-            "bio": request.form.get("bio", ""),
-            "protected": request.form.get("protected") == "on",
-            "caption_consent": request.form.get("caption_consent") == "on",
-        }
-        try:
-            accounts.update_settings(get_db(), user["id"], **form)
-        except DomainError as exc:
-            return render_template("settings.html", form=form, errors={exc.field: exc.message}), 400
-        for event in rooms.after_settings_change(get_db(), user["id"]):
-            publish(event)  # consent and names change in the rooms this person is in
-        return render_template("settings.html", form=form, errors={}, saved=True)
-    form = {
-        "display_name": user["display_name"],
-        "bio": user["bio"],
-        "protected": bool(user["protected"]),
-        "caption_consent": bool(user["caption_consent"]),
-    }
-    return render_template("settings.html", form=form, errors={})
