@@ -146,6 +146,15 @@ def test_change_password_ends_other_sessions_and_tokens_and_keeps_this_one(brows
     assert signed_in(log_in(app, "alice", NEW_PASSWORD))
 
 
+def test_a_boosted_change_keeps_settings_in_the_address_bar(browser):
+    alice = browser("alice")
+    response = alice.post(
+        "/settings/password",
+        data={"current_password": "wrong", "new_password": "x", "new_password_again": "x"},
+    )
+    assert response.headers["HX-Replace-Url"] == "/settings"
+
+
 @pytest.mark.parametrize(
     ("current", "new", "again", "status", "field", "message"),
     [

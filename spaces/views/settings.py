@@ -42,7 +42,9 @@ def _tokens(db, user: dict) -> dict:
 
 
 def _page(status: int = 200, **context):
-    """The settings page, as it stands for the signed-in person, with `context` on top."""
+    """The settings page, as it stands for the signed-in person, with `context` on top. A boosted
+    form's answer keeps /settings in the address bar, so a reload shows the page again rather than
+    re-sending the form (GET /settings/password would be a 405)."""
     db, user = get_db(), current_user()
     page = {
         "form": _profile_form(user),
@@ -54,7 +56,8 @@ def _page(status: int = 200, **context):
         **_tokens(db, user),
     }
     page.update(context)
-    return render_template("settings.html", **page), status
+    headers = {"HX-Replace-Url": url_for("settings.page")} if is_htmx() else {}
+    return render_template("settings.html", **page), status, headers
 
 
 @bp.route("/settings", methods=["GET", "POST"])
