@@ -7,7 +7,6 @@ second token, so any route that honoured the token would answer or change someth
 import itertools
 
 import pytest
-from conftest import Browser
 from werkzeug.routing.converters import AnyConverter
 
 from spaces import accounts, messages, posts, reports, rooms, sessions, tokens
@@ -164,7 +163,7 @@ def test_the_allow_list_is_what_the_terminal_client_uses(app):
     """Each endpoint on the list answers a token as its owner, not as a stranger."""
     world = World(app)
     space = world.values["space_id"]
-    fan = Browser(app, "fan").user
+    fan = accounts.sign_up(world.db, "fan", PASSWORD)
     token = tokens.issue(world.db, fan["id"], days=30)
     headers = {"Authorization": f"Bearer {token}", "HX-Request": "true"}
     client = app.test_client()

@@ -5,7 +5,6 @@ what the terminal client needs."""
 import re
 
 import pytest
-from conftest import Browser
 from html_query import field_error, parse
 
 from spaces import db as dbm
@@ -56,22 +55,28 @@ def token_works(app, token: str, space_id: int) -> bool:
     return response.status_code == 200
 
 
-def change_password(browser: Browser, current: str, new: str, again: str | None = None):
-    return browser.post(
+def signed_up(app, username: str):
+    client = app.test_client()
+    response = client.post("/signup", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.data
+    return client
+
+
+def change_password(client, current: str, new: str, again: str | None = None):
+    return client.post(
         "/settings/password",
         data={
             "current_password": current,
             "new_password": new,
             "new_password_again": new if again is None else again,
         },
-        htmx=False,
     )
 
 
 @pytest.fixture
-def space_id(app):
+def space_id(app, browser):
     db = db_of(app)
-    host = Browser(app, "host")
+    host = browser("host")
     return rooms.create(db, host.user, "Tokens", "", "everyone")["id"]
 
 
@@ -130,7 +135,7 @@ def test_change_password_ends_other_sessions_and_tokens_and_keeps_this_one(brows
     token = issue_token(app, "alice")
     assert token_works(app, token, space_id)
 
-    response = change_password(alice, PASSWORD, NEW_PASSWORD)
+    response = change_password(alice.client, PASSWORD, NEW_PASSWORD)
 
     assert response.status_code == 200
     assert "Password changed" in parse(response.data).find(role="status").text
@@ -170,7 +175,7 @@ def test_a_refused_change_says_why_and_signs_nobody_out(
     alice = browser("alice")
     laptop = log_in(app, "alice")
     token = issue_token(app, "alice")
-    response = change_password(alice, current, new, again)
+    response = change_password(alice.client, current, new, again)
     assert response.status_code == status
     assert message in field_error(response.data, field)
     assert current not in response.data.decode() and new not in response.data.decode()
@@ -180,7 +185,7 @@ def test_a_refused_change_says_why_and_signs_nobody_out(
 
 
 def test_wrong_current_passwords_are_rate_limited_per_account(limited_app):
-    alice, bob = Browser(limited_app, "alice"), Browser(limited_app, "bob")
+    alice, bob = signed_up(limited_app, "alice"), signed_up(limited_app, "bob")
     for _ in range(5):
         assert change_password(alice, "wrong guess", NEW_PASSWORD).status_code == 403
     response = change_password(alice, PASSWORD, NEW_PASSWORD)
@@ -254,8 +259,8 @@ def test_nobody_can_revoke_someone_elses_token(browser, app, space_id):
     assert token_works(app, token, space_id)
 
 
-def test_settings_shows_where_you_are_signed_in(app):
-    alice = Browser(app, "alice")
+def test_settings_shows_where_you_are_signed_in(app, browser):
+    alice = browser("alice")
     laptop = app.test_client()
     laptop.post(
         "/login",
@@ -266,7 +271,7 @@ def test_settings_shows_where_you_are_signed_in(app):
     assert len(items) == 2
     assert "(this browser)" in items[0]
     assert items[1].startswith("Firefox on Linux signed in")
-    change_password(alice, PASSWORD, NEW_PASSWORD)
+    change_password(alice.client, PASSWORD, NEW_PASSWORD)
     assert len(parse(alice.get("/settings").data).list_items("sessions-heading")) == 1
 
 
@@ -274,9 +279,9 @@ def test_settings_shows_where_you_are_signed_in(app):
 
 
 @pytest.fixture
-def admin_token(app, space_id):
+def admin_token(app, space_id, browser):
     """An admin's token: even it must not open admin pages or settings."""
-    root = Browser(app, "root")
+    root = browser("root")
     dbm.connect(app.config["DATABASE"]).execute(
         "UPDATE users SET is_admin = 1 WHERE id = ?", (root.user["id"],)
     )
