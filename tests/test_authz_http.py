@@ -13,9 +13,10 @@ import itertools
 import pytest
 from test_policy import CELLS
 
-from spaces import accounts, blocks, reports, rooms
+from spaces import accounts, blocks, reports, rooms, sessions
 from spaces.clock import now
 from spaces.db import connect
+from spaces.web import SESSION_KEY
 from testkit.app import configured_app
 
 HTTP_CELLS = [c for c in CELLS if c[2] != "send_audio"]
@@ -61,8 +62,9 @@ class World:
     def client(self, user: dict | None):
         client = self.app.test_client()
         if user is not None:
+            sid = sessions.start(self.db, user["id"], max_age=3600)
             with client.session_transaction() as session:
-                session["user_id"] = user["id"]
+                session[SESSION_KEY] = sid
         return client
 
     def snapshot(self) -> dict:

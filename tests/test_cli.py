@@ -15,14 +15,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from spaces import accounts, rooms
+from spaces import accounts, rooms, sessions
 from spaces import db as dbm
+from spaces import tokens as tokens_table
 from spaces.cli import tokens
 from spaces.cli.api import SpaceURL, server_url
 from spaces.cli.audio_files import FRAME_BYTES, load_frames
 from spaces.cli.exits import EXIT_ENDED, EXIT_REFUSED, CliError
 from spaces.cli.main import main
 from spaces.cli.meter import Meter
+from spaces.web import SESSION_KEY
 from testkit.audio import SHARED_AUDIO
 from testkit.http_user import HttpUser
 
@@ -321,7 +323,7 @@ def test_token_posts_need_no_csrf_token_but_cookie_posts_do(csrf_app):
     host = accounts.sign_up(db, "tokenhost", "correct horse")
     fan = accounts.sign_up(db, "tokenfan", "correct horse")
     space = rooms.create(db, host, "Tokens", "", "everyone")
-    token = accounts.issue_token(db, fan["id"])
+    token = tokens_table.issue(db, fan["id"], days=30)
     join = f"/spaces/{space['id']}/join"
     bearer = {"Authorization": f"Bearer {token}", "HX-Request": "true"}
 
@@ -334,8 +336,8 @@ def test_token_posts_need_no_csrf_token_but_cookie_posts_do(csrf_app):
 
     browser = csrf_app.test_client()
     browser.post("/login", data={"username": "tokenhost", "password": "correct horse"})
-    with browser.session_transaction() as session:
-        session["user_id"] = host["id"]
+    with browser.session_transaction() as session:  # the login above lacked its CSRF token
+        session[SESSION_KEY] = sessions.start(db, host["id"], max_age=3600)
     # A cookie session is checked for CSRF, even when a bearer token rides along.
     assert browser.post(join, headers={"HX-Request": "true"}).status_code == 400
     assert browser.post(join, headers=bearer).status_code == 400

@@ -69,6 +69,10 @@ class Scene:
     def purge(self, clock) -> None:
         clock.set(retention.deadline(self.space()) + 1)
         assert retention.purge(self.db) == [self.id]
+        # Over 30 days on, every session has run out unused: everyone logs in again.
+        for name in ("host", "ben", "ann", "admin", "stranger", "otherhost"):
+            login = {"username": name, "password": "correct horse"}
+            assert getattr(self, name).client.post("/login", data=login).status_code == 302
 
     def decide(self, who, decision: str, rule: str = "", note: str = ""):
         return who.post(
