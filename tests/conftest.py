@@ -52,25 +52,36 @@ def clock():
     the_clock.unfreeze()
 
 
+def csrf_setting(request) -> dict:
+    """CSRF is on in every app a test gets, as in production; a test (or module) that needs it
+    off says why: `@pytest.mark.csrf_off("why")`."""
+    marker = request.node.get_closest_marker("csrf_off")
+    if marker is None:
+        return {}
+    assert marker.args and marker.args[0].strip(), "csrf_off needs a reason"
+    return {"WTF_CSRF_ENABLED": False}
+
+
 @pytest.fixture
-def app(tmp_path):
-    return configured_app(tmp_path)
+def app(request, tmp_path):
+    return configured_app(tmp_path, **csrf_setting(request))
 
 
 @pytest.fixture
 def csrf_app(tmp_path):
+    """CSRF on whatever the test's marks say: the tests of CSRF itself."""
     return configured_app(tmp_path, WTF_CSRF_ENABLED=True)
 
 
 @pytest.fixture
-def limited_app(tmp_path):
-    return configured_app(tmp_path, RATELIMIT_ENABLED=True)
+def limited_app(request, tmp_path):
+    return configured_app(tmp_path, RATELIMIT_ENABLED=True, **csrf_setting(request))
 
 
 @pytest.fixture
-def make_app(tmp_path):
+def make_app(request, tmp_path):
     """An app with the test's own settings on top of the ones above (set at creation)."""
-    return lambda **overrides: configured_app(tmp_path, **overrides)
+    return lambda **overrides: configured_app(tmp_path, **{**csrf_setting(request), **overrides})
 
 
 @pytest.fixture
