@@ -1,6 +1,8 @@
 """Shared fixtures: a temporary database, an app with its test client, and live servers. Their
 machinery is the `testkit` package, which the drills in bench/ use too."""
 
+import sqlite3
+
 import pytest
 
 from spaces import accounts, migrations
@@ -16,6 +18,24 @@ def fast_passwords(monkeypatch):
     """Argon2 with the smallest costs in every test: the same code path, a fraction of the time
     per sign-up. test_accounts.py checks the production parameters."""
     monkeypatch.setattr(accounts, "_hasher", FAST_HASHER)
+
+
+@pytest.fixture
+def secure_delete_off_by_default(monkeypatch) -> list[sqlite3.Connection]:
+    """Every SQLite connection opened in this test starts with secure_delete off, as on a SQLite
+    built without SQLITE_SECURE_DELETE (this machine's Debian build turns it on by default, which
+    would hide a missing pragma). Answers the connections opened, for checking afterwards."""
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def connect_without_secure_delete(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        conn.execute("PRAGMA secure_delete = OFF")
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", connect_without_secure_delete)
+    return opened
 
 
 @pytest.fixture

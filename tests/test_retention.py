@@ -364,7 +364,9 @@ def speak(db, space_id: int, user_id: int, word: str, lines: int) -> None:
 
 
 @pytest.fixture
-def data(tmp_path, clock):
+def data(tmp_path, clock, secure_delete_off_by_default):
+    """Its connections start with secure_delete off (as a SQLite built without it would): only
+    the app's own pragma can zero the purged words."""
     return DataDir(tmp_path)
 
 
