@@ -10,7 +10,8 @@ import pytest
 
 from spaces import db as dbm
 from spaces.config import secret_key
-from spaces.realtime.recorder import Recorder, recording_path
+from spaces.realtime.recorder import Recorder
+from spaces.recordings import recording_path
 from testkit.app import Browser, Client
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from spaces import accounts, captions_store, moderation, recordings, retention, rooms
 from spaces import db as dbm
-from spaces.realtime.recorder import Recorder, recording_path
+from spaces.realtime.recorder import Recorder
+from spaces.recordings import recording_path
 from testkit.app import Client
 from testkit.audio import tone_frames
 from testkit.html_query import parse
@@ -69,7 +70,7 @@ class Scene:
 
     def purge(self, clock) -> None:
         clock.set(retention.deadline(self.space()) + 1)
-        assert retention.purge(self.db) == [self.id]
+        assert retention.purge(self.db, self.app.config["RECORDINGS_DIR"]) == [self.id]
 
     def decide(self, who, decision: str, rule: str = "", note: str = ""):
         return who.post(
