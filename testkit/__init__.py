@@ -8,5 +8,8 @@
 - `listen` and `speak`: the listening and speaking clients (`Ear`, `Mouth`) on a thread.
 - `audio`: the audio frame format, tones and real speech from ../shared/audio.
 - `html_query`: reading pages the way a person does; `browser`: Chromium through Playwright.
-- `waiting`: waiting for a condition with a deadline.
+- `waiting`: waiting for a condition with a deadline (`wait_until`), or watching that one holds
+  for a stated time (`stays`).
+- `procfs`: what /proc says about processes and TCP connections; `sqlite_lock`: another process
+  holding the database's write lock.
 """
