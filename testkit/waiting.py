@@ -36,3 +36,21 @@ def stays(predicate, during: float, every: float = 0.05, *, what: str) -> None:
         if time.monotonic() - started >= during:
             return
         time.sleep(every)
+
+
+def settles(read, quiet: float, within: float, every: float = 0.1, *, what: str):
+    """Polls read() until its answer has stayed the same for `quiet` seconds (a counter that
+    stopped), and returns that answer; AssertionError naming `what` if it is still changing after
+    `within` seconds."""
+    deadline = time.monotonic() + within
+    value, since = read(), time.monotonic()
+    while True:
+        time.sleep(every)
+        now = time.monotonic()
+        latest = read()
+        if latest != value:
+            value, since = latest, now
+        elif now - since >= quiet:
+            return value
+        if now >= deadline:
+            raise AssertionError(f"{what}: still changing after {within} s (last: {value!r})")
