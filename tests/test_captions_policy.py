@@ -3,7 +3,7 @@ timeline gaps, scheduling under overload and the worker's non-blocking feed. Rea
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -127,15 +127,19 @@ def test_a_late_final_falls_back_to_its_committed_text():
 
 
 def test_feed_never_blocks_and_counts_what_it_drops(tmp_path):
+    """The audio tick feeds the worker: with its queue full, a feed returns at once, dropping the
+    frame and counting it. A feed that waited would hang here, so the 500 feeds run on a thread
+    given a generous deadline; how fast a feed is, is a figure: bench/realtime_targets.py."""
     worker = CaptionWorker(str(tmp_path / "absent"), max_queued_frames=5)
     worker.start()
     try:
-        slowest = 0.0
-        for i in range(500):
-            started = time.perf_counter()
-            worker.feed((1, 2), b"\0" * 640, i * 0.02)
-            slowest = max(slowest, time.perf_counter() - started)
-        assert slowest < 0.01
+        feeding = threading.Thread(
+            target=lambda: [worker.feed((1, 2), b"\0" * 640, i * 0.02) for i in range(500)],
+            daemon=True,
+        )
+        feeding.start()
+        feeding.join(10)
+        assert not feeding.is_alive(), "a feed waited for the worker"
         row = worker.counters()[(1, 2)]
         assert row["frames_dropped"] > 0
         assert row["frames_fed"] == 500

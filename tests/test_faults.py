@@ -13,16 +13,17 @@ from testkit.audio import tone
 from testkit.http_user import HttpUser
 from testkit.server import ROOT, LiveServer
 from testkit.sqlite_lock import Locker
+from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.live
 
 TONE = tone(440)
 
 
-def speak_and_listen(speaker, ear, frames: int = 100) -> tuple[int, float]:
-    """Sends 2 s of tone at real-time pace; returns the audible frames the ear got and the
-    seconds until the first one."""
-    heard, first = 0, float("inf")
+def speak_and_listen(speaker, ear, frames: int = 100) -> int:
+    """Sends 2 s of tone at real-time pace (a microphone's pace, not a wait); returns the audible
+    frames the ear got meanwhile."""
+    heard = 0
     start = time.monotonic()
     for i in range(frames):
         speaker.send(TONE)
@@ -34,8 +35,7 @@ def speak_and_listen(speaker, ear, frames: int = 100) -> tuple[int, float]:
                 break
             if isinstance(message, bytes) and any(message):
                 heard += 1
-                first = min(first, time.monotonic() - start)
-    return heard, first
+    return heard
 
 
 def test_kill_9_loses_nothing_but_the_last_seconds_of_audio(tmp_path):
@@ -136,14 +136,19 @@ def test_a_missing_caption_model_leaves_audio_alone_and_says_captions_are_unavai
     listener = HttpUser(server.url, "stillhears")
     listener.post("/spaces/1/join")
     listener.post("/spaces/1/captions-view", {"on": "1"})
-    time.sleep(2)  # the worker has tried, and failed, to load the model
-    assert "Captions unavailable" in listener.get("/spaces/1")
+    # The worker tries, and fails, to load the model; the room page says so.
+    wait_until(
+        lambda: "Captions unavailable" in listener.get("/spaces/1"),
+        30,
+        0.2,
+        what="the room page saying captions are unavailable",
+    )
 
     with (
         host.websocket("/spaces/1/audio") as speaker,
         listener.websocket("/spaces/1/audio") as ear,
     ):
-        heard, _ = speak_and_listen(speaker, ear)
+        heard = speak_and_listen(speaker, ear)
     assert heard > 50, "audio stopped with the caption model"
     log = server.log.read_text()
     assert "captions unavailable" in log.lower()
@@ -160,7 +165,7 @@ def test_a_speaker_whose_network_drops_for_5_seconds_keeps_the_stage_and_is_hear
     # The network goes away: the sockets die without a closing handshake (no keepalive pings).
     for path in ("/live", "/audio"):
         host.websocket("/spaces/1" + path).sock.close()
-    time.sleep(5)
+    time.sleep(5)  # the fault itself: 5 s without a network, not a wait for anything
 
     with (
         host.websocket("/spaces/1/live") as live_again,
@@ -169,9 +174,8 @@ def test_a_speaker_whose_network_drops_for_5_seconds_keeps_the_stage_and_is_hear
     ):
         state = live_again.recv(timeout=5)
         assert "Turn off microphone" in state, "the speaker lost the stage or the microphone"
-        heard, resumed = speak_and_listen(speaker, ear)
-        assert heard > 50
-        assert resumed < 3.0
+        heard = speak_and_listen(speaker, ear)
+        assert heard > 50  # how soon it resumes is a figure: drill F3 (bench/drills.py F3)
 
 
 def test_a_full_disk_stops_the_recording_not_the_space_and_tells_admins(start_server):
@@ -191,9 +195,15 @@ def test_a_full_disk_stops_the_recording_not_the_space_and_tells_admins(start_se
         listener.websocket("/spaces/1/audio") as ear,
     ):
         speak_and_listen(speaker, ear, frames=150)  # the disk fills after 2 s
-        health = admin.get("/admin/health")
-        assert "Space 1: Recording stopped: No space left on device" in health
-        heard, _ = speak_and_listen(speaker, ear, frames=100)
+        wait_until(  # the error is written by the audio relay's database thread
+            lambda: (
+                "Space 1: Recording stopped: No space left on device" in admin.get("/admin/health")
+            ),
+            15,
+            0.2,
+            what="the full disk on the health page",
+        )
+        heard = speak_and_listen(speaker, ear, frames=100)
     assert heard > 80, "the Space's audio stopped with the recording"
     status, _ = host.post("/spaces/1/end")
     assert status == 200

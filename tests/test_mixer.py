@@ -9,7 +9,8 @@ import pytest
 from spaces.realtime.audio import AudioEngine
 from spaces.realtime.jitter import PREFILL, JitterBuffer
 from spaces.realtime.mixer import level, mix_tick
-from testkit.audio import FRAME_BYTES, FRAME_SAMPLES, SILENCE, tone
+from testkit.audio import FRAME_BYTES, FRAME_SAMPLES, FRAME_SECONDS, SILENCE, tone
+from testkit.waiting import wait_until
 
 
 def const(value: int) -> bytes:
@@ -119,14 +120,17 @@ def test_levels_are_reported_per_speaker():
 # Timing ---------------------------------------------------------------------------------------
 
 
-def test_the_mixer_ticks_fifty_times_a_second(app):
+def test_the_mixer_ticks_on_its_20_ms_schedule_late_at_worst_never_early(app):
+    """The tick sends every listener a frame: 50 a second. A busy machine can make ticks late
+    (and a stall skips them), never early; so 100 ticks take at least 2 s and, generously, at
+    most 4 s. The measured pace is a figure: bench/realtime_targets.py."""
     engine = AudioEngine(app)
+    started = time.monotonic()
     engine.start()
     try:
-        time.sleep(0.1)
-        before, t0 = engine.stats["ticks"], time.monotonic()
-        time.sleep(1.0)
-        ticks, elapsed = engine.stats["ticks"] - before, time.monotonic() - t0
+        wait_until(lambda: engine.stats["ticks"] >= 100, 30, 0.01, what="100 ticks")
+        ticks, elapsed = engine.stats["ticks"], time.monotonic() - started
     finally:
         engine.stop()
-    assert ticks / elapsed == pytest.approx(50, abs=5)
+    assert ticks <= elapsed / FRAME_SECONDS + 2, "ahead of the 20 ms schedule"
+    assert elapsed <= 2 * ticks * FRAME_SECONDS, "far behind the 20 ms schedule"
