@@ -4,6 +4,7 @@ machinery is the `testkit` package, which the drills in bench/ use too."""
 import sqlite3
 
 import pytest
+from hypothesis import settings
 
 from spaces import accounts, migrations
 from spaces import db as dbm
@@ -11,6 +12,11 @@ from spaces.clock import clock as the_clock
 from testkit.app import Browser, configured_app
 from testkit.passwords import FAST_HASHER, PASSWORD
 from testkit.server import LiveServer
+
+# Properties are about answers, not speed: no per-example deadline, which a loaded 2-core machine
+# would miss and report as a flaky failure.
+settings.register_profile("spaces", deadline=None)
+settings.load_profile("spaces")
 
 
 @pytest.fixture(autouse=True)

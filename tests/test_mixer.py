@@ -5,6 +5,9 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from spaces.realtime.audio import AudioEngine
 from spaces.realtime.jitter import PREFILL, JitterBuffer
@@ -88,6 +91,29 @@ def test_mix_minus_of_three_loud_speakers_also_clamps():
     for uid in (1, 2, 3):
         assert np.array_equal(samples(result.minus[uid]), expected)
     assert np.sign(samples(result.mix)).tolist() == np.sign(samples(loud)).tolist()
+
+
+VOICE = arrays(np.int16, FRAME_SAMPLES, elements=st.integers(-32_768, 32_767))
+
+
+@given(st.lists(VOICE, min_size=1, max_size=4))
+def test_any_voices_mix_to_their_clamped_sum_and_each_speaker_hears_the_others(voices):
+    """Whatever the speakers send: the mix is their sum clamped to 16 bits (never wrapped), each
+    speaker hears everyone else's sum (clamped the same way; silence when alone), a speaker who
+    sends nothing hears the whole mix, and every level is between 0 and 1."""
+    buffers = {uid: primed(*[v.tobytes()] * PREFILL) for uid, v in enumerate(voices, 1)}
+    quiet = len(voices) + 1  # on stage, sending nothing this tick
+    result = mix_tick(buffers, {*buffers, quiet})
+
+    total = np.sum([v.astype(np.int64) for v in voices], axis=0)
+    assert np.array_equal(samples(result.mix), np.clip(total, -32_768, 32_767))
+    for uid, voice in enumerate(voices, 1):
+        others = np.clip(total - voice, -32_768, 32_767)
+        expected = SILENCE if len(voices) == 1 else others.astype("<i2").tobytes()
+        assert result.minus[uid] == expected
+    assert result.minus[quiet] == result.mix
+    assert set(result.levels) == set(buffers)
+    assert all(0.0 <= value <= 1.0 for value in result.levels.values())
 
 
 # Levels ---------------------------------------------------------------------------------------
