@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from testkit.browser import chromium, needs_chromium, person
 from testkit.http_user import HttpUser
+from testkit.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -42,5 +43,8 @@ def test_leaving_the_room_page_docks_the_player_and_keeps_the_listener_in(quick_
         page.get_by_role("navigation").get_by_role("link", name="Home").click()
         page.get_by_role("region", name="Now playing").get_by_role("button", name="Leave").click()
         expect(player).to_be_hidden()
-        page.wait_for_timeout(500)
-        assert "wanderer" not in host.get("/spaces/1").split('id="listeners"')[1]
+        wait_until(
+            lambda: "wanderer" not in host.get("/spaces/1").split('id="listeners"')[1],
+            10,
+            what="the listener gone from the Space after Leave",
+        )
