@@ -1,7 +1,8 @@
 """Test support for tests/ and bench/ alike: one of each thing a test or a drill needs.
 
 - `server`: the live server (`python -m spaces.serve` in a subprocess), restartable, with seeded
-  crowds of signed-in people; `app`: the app in-process with a signed-in test client.
+  crowds of signed-in people; `app`: the app in-process (CSRF on, as in production) and test
+  clients that send the page's CSRF token as htmx and forms do (`Client`, `Browser`).
 - `passwords`: accounts without the cost of real password hashing.
 - `http_user`: a person over real HTTP (`HttpUser`), who also opens websockets, listens and speaks.
 - `websocket`: the raw websocket client (the handshake, frames, close codes).
