@@ -83,7 +83,7 @@ def _purge_forever(app) -> None:
     db = connect(app.config["DATABASE"])
     while True:
         try:
-            retention.purge(db)
+            retention.purge(db, app.config["RECORDINGS_DIR"])
         except Exception:
             logging.getLogger("spaces").exception("purge failed")
         time.sleep(PURGE_EVERY)
