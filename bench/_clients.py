@@ -99,6 +99,25 @@ def stop_process(proc: subprocess.Popen | None) -> None:
             proc.wait()
 
 
+def child_pids(pid: int) -> list[int]:
+    pids = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                pids += [int(p) for p in (task / "children").read_text().split()]
+    return pids
+
+
+def serving_pid(pid: int) -> int:
+    """The process that serves: gunicorn's one worker under `make run` (the master only watches
+    it), or `pid` itself for a one-process server. The others below are multiprocessing's."""
+    for child in child_pids(pid):
+        with contextlib.suppress(OSError):
+            if b"multiprocessing" not in Path(f"/proc/{child}/cmdline").read_bytes():
+                return child
+    return pid
+
+
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 

@@ -68,7 +68,8 @@ class Server:
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        """The serving process (gunicorn's worker), whose CPU and memory the drills measure."""
+        return clients.serving_pid(self.proc.pid)
 
     def seed(self, names: list[str]) -> dict[str, int]:
         """Accounts written by the product's own sign-up, one password hash for all (fast)."""
@@ -102,15 +103,15 @@ class Server:
         return children
 
     def children(self) -> list[int]:
-        pids = []
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
-                with contextlib.suppress(OSError):
-                    pids += [int(p) for p in (task / "children").read_text().split()]
+        """Every process below the server's: gunicorn's worker and the caption process."""
+        pids, todo = [], clients.child_pids(self.proc.pid)
+        while todo:
+            pids.append(todo.pop())
+            todo += clients.child_pids(pids[-1])
         return pids
 
     def rss_mb(self) -> float:
-        return clients.rss_mb(self.proc.pid)
+        return clients.rss_mb(self.pid)
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         db = sqlite3.connect(self.db_path, timeout=10, isolation_level=None)

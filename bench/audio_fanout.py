@@ -392,9 +392,10 @@ def run_spaces(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
                     batch = list(ex.map(join, range(start, min(n, start + 100))))
                     pool.connect(port, room + "/audio", batch)
 
+        pid = clients.serving_pid(server.pid)  # gunicorn's worker, up since the sign-ups
         if args.profile:
-            profile_when(args, server.pid, tmp)
-        return search("spaces", ladder, pool, speakers, server.pid, add, args)
+            profile_when(args, pid, tmp)
+        return search("spaces", ladder, pool, speakers, pid, add, args)
     finally:
         if speakers:
             speakers.stop()
