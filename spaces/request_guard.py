@@ -2,8 +2,8 @@
 
 gunicorn's gthread worker (spaces/serve.py) takes a request in three stages; each has a guard:
 
-1. Before the first byte the connection waits in the worker's poller, not in a thread, and is
-   closed when gunicorn's keep-alive time runs out.
+1. Before the first byte: gunicorn 27 waits for it 5 s in a pool thread, then in its poller
+   (no thread) until its keep-alive time runs out, and closes the connection.
 2. The request line and headers are read by one of SERVER_THREADS pool threads. gunicorn caps
    their size (limit_request_line, limit_request_fields) but not their time, so the worker sets
    kernel timeouts on the connection (`bound_stalls`): a read or a write that makes no progress
@@ -12,7 +12,8 @@ gunicorn's gthread worker (spaces/serve.py) takes a request in three stages; eac
 3. The body is read here, in full and at most MAX_CONTENT_LENGTH, each read bounded by
    REQUEST_TIMEOUT, BEFORE the request takes one of the REQUESTS_IN_FLIGHT slots. A client that
    stalls gets 408 and is closed. So a slot only ever waits for the app, never for a client; under
-   Werkzeug four clients that sent half a body held all four slots and stopped the site.
+   Werkzeug four clients that sent half a body held all four slots and stopped the site. The
+   answer is written after the slot is given back, under the same kernel write timeout.
 
 Websocket handshakes take no slot and drop the timeouts: the handler lasts as long as the socket,
 its reader thread blocks in recv() on purpose, and the outbox has its own cut-off for a client that
@@ -25,6 +26,7 @@ import logging
 import socket
 import struct
 import threading
+from typing import NoReturn
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ class RequestGuard:
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
 
-    def _refuse(self, environ, sock: socket.socket, status: str, message: str):
+    def _refuse(self, environ, sock: socket.socket, status: str, message: str) -> NoReturn:
         """Answers and closes: the rest of the request can no longer be told apart from the next
         one. gunicorn closes a connection when the app raises StopIteration before answering
         (flask-sock ends its sockets the same way); a WSGI answer would leave it open."""
