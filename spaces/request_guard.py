@@ -64,6 +64,10 @@ class RequestGuard:
         sock = environ["gunicorn.socket"]
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             bound_stalls(sock, 0)
+            # gunicorn sets TCP_NODELAY already (Werkzeug did not): a 20 ms audio frame leaves at
+            # once instead of waiting for the client's ACK of the last one, which over a real
+            # network adds up to a round trip. It costs the tick CPU (docs/bench-audio.md).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return self.app(environ, start_response)
         try:
             self._buffer_body(environ, sock)
