@@ -22,6 +22,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 # Serving prepares $(DATA_DIR) itself: the directory, the secret key, the schema (migrations).
+# It is gunicorn (spaces/serve.py); `$(BIN)/flask --app app run --debug` is the development server.
 run: $(VENV)/.installed
 	$(BIN)/python -m spaces.serve
 

@@ -1,16 +1,15 @@
-"""Accounts: sign-up, passwords (argon2), profiles, settings, admins and API tokens."""
+"""Accounts: sign-up, passwords (argon2), profiles, settings and admins."""
 
-import hashlib
 import re
-import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlite_utils import Database
 
 from . import db as dbm
+from . import sessions, tokens
 from .clock import now
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, Forbidden, Invalid, NotFound
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
@@ -166,24 +165,23 @@ def make_admin(db: Database, username: str) -> dict:
     return get(db, user["id"])
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(db: Database, user_id: int) -> str:
-    """A bearer token for the terminal client; only its hash is stored."""
-    token = secrets.token_urlsafe(32)
-    db.execute(
-        "INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
-        (_token_hash(token), user_id, now()),
-    )
-    return token
-
-
-def user_for_token(db: Database, token: str) -> dict | None:
-    if not token or len(token) > 100:
-        return None
-    user_id = dbm.scalar(
-        db, "SELECT user_id FROM api_tokens WHERE token_hash = ?", (_token_hash(token),)
-    )
-    return get(db, user_id) if user_id else None
+def change_password(
+    db: Database, user_id: int, current: str, new: str, *, keep_session: str | None
+) -> None:
+    """Sets a new password (checked like a sign-up's) once the current one is proven, and ends
+    every API token and every session but `keep_session` (the browser asking): whoever held one
+    must sign in again with the new password."""
+    row = dbm.one(db, "SELECT password_hash FROM users WHERE id = ?", (user_id,))
+    try:
+        _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, (current or "")[:PASSWORD_MAX])
+    except (VerificationError, InvalidHashError):
+        raise Forbidden("That is not your current password.", "current_password") from None
+    try:
+        validate_password(new)
+    except Invalid as exc:
+        raise Invalid(exc.message, "new_password") from None
+    new_hash = _hasher.hash(new)  # before the write lock: argon2 takes a while on purpose
+    with dbm.write(db):
+        db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (new_hash, user_id))
+        sessions.end_others(db, user_id, keep_session)
+        tokens.revoke_all(db, user_id)

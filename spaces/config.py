@@ -55,6 +55,7 @@ def defaults() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SECURE_COOKIES", "") == "1",
         "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 30,
+        "API_TOKEN_DAYS": float(os.environ.get("API_TOKEN_DAYS", "30")),
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") == "1",
@@ -66,6 +67,10 @@ def defaults() -> dict:
         "REQUESTS_IN_FLIGHT": _env_int("REQUESTS_IN_FLIGHT", 4),
         "SOCKETS_PER_ACCOUNT": _env_int("SOCKETS_PER_ACCOUNT", 4),  # per Space, per kind
         "SOCKETS_PER_ADDRESS": _env_int("SOCKETS_PER_ADDRESS", 32),  # 0: no cap
+        "REQUEST_TIMEOUT": float(os.environ.get("REQUEST_TIMEOUT", "5")),
+        "SERVER_THREADS": _env_int("SERVER_THREADS", 4000),
+        "SERVER_CONNECTIONS": _env_int("SERVER_CONNECTIONS", 4500),
+        "PURGE_SECONDS": float(os.environ.get("PURGE_SECONDS", "600")),
         "SOCK_SERVER_OPTIONS": {"ping_interval": None, "max_message_size": 4096},
         "CAPTIONS_ENABLED": os.environ.get("CAPTIONS", "1") == "1",
         "CAPTION_MODEL": os.environ.get("CAPTION_MODEL", ""),

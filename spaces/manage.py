@@ -12,7 +12,8 @@ def register(app: Flask) -> None:
     @app.cli.command("purge")
     def purge():
         """Delete the recordings and captions past their retention deadline (cron-safe)."""
-        purged = retention.purge(dbm.connect(current_app.config["DATABASE"]))
+        db = dbm.connect(current_app.config["DATABASE"])
+        purged = retention.purge(db, current_app.config["RECORDINGS_DIR"])
         click.echo(f"purged {len(purged)} Space(s)" + (f": {purged}" if purged else ""))
 
     @app.cli.command("make-admin")

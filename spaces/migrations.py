@@ -218,6 +218,7 @@ def m004_captions_and_moderation(db: Database) -> None:
 
 @migrations()
 def m005_stage_turns(db: Database) -> None:
+    """Who was on stage and when, kept for review after people leave the stage."""
     _run(
         db,
         """
@@ -236,6 +237,37 @@ def m005_stage_turns(db: Database) -> None:
         SELECT p.space_id, p.user_id, p.joined_at, COALESCE(p.left_at, s.ended_at)
         FROM participants p JOIN spaces s ON s.id = p.space_id
         WHERE p.role IN ('host', 'speaker')
+        """,
+    )
+
+
+@migrations()
+def m006_sessions_and_expiring_tokens(db: Database) -> None:
+    """Sign-ins become rows that logout and a password change can end; tokens get an id (to be
+    revoked by), an expiry and a last use. Tokens from before could not expire: they are retired,
+    and the terminal client asks its owner to run `spaces login` again."""
+    _run(
+        db,
+        """
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,         -- sha256 of the random id the cookie holds
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            last_seen_at REAL NOT NULL,
+            user_agent TEXT NOT NULL DEFAULT ''   -- a summary, "Firefox on Linux"
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+
+        DROP TABLE api_tokens;
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,  -- sha256 of the token the client holds
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            last_used_at REAL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX api_tokens_user ON api_tokens(user_id, created_at)
         """,
     )
 

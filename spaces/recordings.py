@@ -3,8 +3,14 @@
 A Space's audio may be recorded in several parts (a restart opens a new file); each row says
 where its file is, where it starts in the Space's timeline and whether writing it failed. The
 files themselves are written by realtime/recorder.py and deleted by the retention purge.
+
+A part's file is named after its Space (`recording_path`), and its row is written after the file
+is opened, by another thread (the audio tick never waits for the database). So a `kill -9` or a
+lock longer than the row's retries can leave a file with no row: the files on disk, not only the
+rows, decide the next part number and what the purge deletes.
 """
 
+import re
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -31,9 +37,32 @@ def add(
     return cur.lastrowid
 
 
-def next_part(db: Database, space_id: int) -> int:
-    """The part number of the Space's next file: 0 for the first, then 1, 2 ..."""
-    return dbm.scalar(db, "SELECT COUNT(*) FROM recordings WHERE space_id = ?", (space_id,))
+def recording_path(directory: str | Path, space_id: int, part: int = 0) -> Path:
+    """Where part `part` of the Space's recording is written."""
+    name = f"space-{space_id}.ogg" if part == 0 else f"space-{space_id}.part{part}.ogg"
+    return Path(directory) / name
+
+
+def parts_on_disk(directory: str | Path, space_id: int) -> dict[int, Path]:
+    """The Space's part files in `directory` by part number, whether or not a row names them."""
+    pattern = re.compile(rf"space-{space_id}(?:\.part([1-9][0-9]*))?\.ogg")
+    found = {}
+    try:
+        paths = list(Path(directory).iterdir())
+    except FileNotFoundError:
+        return {}
+    for path in paths:
+        if match := pattern.fullmatch(path.name):
+            found[int(match.group(1) or 0)] = path
+    return found
+
+
+def next_part(db: Database, space_id: int, directory: str | Path) -> int:
+    """The part number of the Space's next file: 0 for the first, then 1, 2 ... Never the number
+    of a file already on disk, even one whose row was never written."""
+    rows = dbm.scalar(db, "SELECT COUNT(*) FROM recordings WHERE space_id = ?", (space_id,))
+    on_disk = parts_on_disk(directory, space_id)
+    return max(rows, max(on_disk, default=-1) + 1)
 
 
 def set_error(db: Database, path: str | Path, error: str) -> None:
@@ -61,7 +90,7 @@ def path_of(db: Database, space_id: int, recording_id: int) -> Path | None:
 
 
 def files(db: Database, space_id: int) -> list[Path]:
-    """Every file recorded for the Space."""
+    """Every file the Space's rows name."""
     rows = db.execute("SELECT path FROM recordings WHERE space_id = ?", (space_id,))
     return [Path(r[0]) for r in rows]
 

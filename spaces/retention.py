@@ -10,6 +10,7 @@ Space's row stays as a tombstone (title, times) for the reports that point to it
 
 import logging
 import time
+from pathlib import Path
 
 from sqlite_utils import Database
 
@@ -49,11 +50,17 @@ def due(db: Database) -> list[dict]:
     return [row for row in rows if deadline(row) < t]
 
 
-def purge(db: Database) -> list[int]:
-    """Purges every Space past its deadline. Idempotent; safe while the server runs."""
+def purge(db: Database, recordings_dir: str | Path) -> list[int]:
+    """Purges every Space past its deadline. Idempotent; safe while the server runs.
+
+    The recording files deleted are those the rows name and every file in `recordings_dir` named
+    as one of the Space's parts: a file whose row was never written (a `kill -9`, a long lock)
+    goes too."""
     purged = []
     for space in due(db):
-        for path in recordings.files(db, space["id"]):
+        named = recordings.files(db, space["id"])
+        on_disk = recordings.parts_on_disk(recordings_dir, space["id"]).values()
+        for path in {*named, *on_disk}:
             path.unlink(missing_ok=True)
         with dbm.write(db):
             db.execute("DELETE FROM captions WHERE space_id = ?", (space["id"],))

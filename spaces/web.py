@@ -1,5 +1,6 @@
-"""What a request needs: its database connection, the signed-in person, the guards on views,
-htmx and origin checks, error pages, publishing room events, and the app's realtime parts."""
+"""What a request needs: its database connection, the signed-in person (a session, or an API
+token on the few endpoints that take one), the guards on views, htmx and origin checks, error
+pages, publishing room events, and the app's realtime parts."""
 
 import functools
 from urllib.parse import urlsplit
@@ -7,8 +8,27 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from sqlite_utils import Database
 
-from . import accounts
+from . import accounts, sessions, tokens
 from .events import RoomEvent
+
+# The cookie's one key that signs a browser in: a random session id (sessions.py). Flask-WTF
+# keeps its CSRF secret beside it.
+SESSION_KEY = "sid"
+
+# Everything an API token reaches: what the terminal client does in a Space (spaces/cli/api.py
+# and link.py), and no more. On any other endpoint a token counts for nothing and the request is
+# signed out, so settings, account changes, messages, posts and admin pages stay out of reach.
+TOKEN_ENDPOINTS = frozenset(
+    {
+        "rooms.room",  # `spaces` checks its token and reads the person's id from the room page
+        "rooms.join",
+        "rooms.leave",
+        "rooms.request_to_speak",
+        "rooms.self_action",  # cancel a request, accept an invitation, stop speaking
+        "rooms.mic",
+        "audio.audio",  # the audio socket
+    }
+)
 
 
 def get_db() -> Database:
@@ -17,14 +37,53 @@ def get_db() -> Database:
 
 
 def current_user() -> dict | None:
+    """The signed-in person: by the session cookie, or by an API token where one is accepted."""
     if "user" not in g:
-        user_id = session.get("user_id")
+        user_id = session_user_id() or token_user_id()
         g.user = accounts.get(get_db(), user_id) if user_id else None
-        auth = request.headers.get("Authorization", "")
-        if g.user is None and auth.startswith("Bearer "):
-            # The terminal client: a token, never a cookie, so CSRF does not arise.
-            g.user = accounts.user_for_token(get_db(), auth[7:].strip())
     return g.user
+
+
+def session_max_age() -> float:
+    """Seconds a session lasts unused (PERMANENT_SESSION_LIFETIME, the cookie's own lifetime)."""
+    return current_app.permanent_session_lifetime.total_seconds()
+
+
+def session_id() -> str | None:
+    """This browser's session id, as its cookie holds it."""
+    return session.get(SESSION_KEY)
+
+
+def session_user_id() -> int | None:
+    """Checked against the sessions table on every request and socket handshake, so a cookie
+    copied before logout (or before a password change elsewhere) signs nobody in."""
+    return sessions.user_id_for(get_db(), session_id(), max_age=session_max_age())
+
+
+def token_user_id() -> int | None:
+    """The terminal client's `Authorization: Bearer` token, on TOKEN_ENDPOINTS only."""
+    auth = request.headers.get("Authorization", "")
+    if request.endpoint not in TOKEN_ENDPOINTS or not auth.startswith("Bearer "):
+        return None
+    return tokens.user_id_for(get_db(), auth[7:].strip())
+
+
+def sign_in(user: dict) -> None:
+    """Starts a session for `user` in this browser. The cookie gets a new id, so an id planted in
+    the browser before sign-in is worth nothing."""
+    session.clear()
+    session[SESSION_KEY] = sessions.start(
+        get_db(), user["id"], request.headers.get("User-Agent"), max_age=session_max_age()
+    )
+    session.permanent = True
+    g.pop("user", None)
+
+
+def sign_out() -> None:
+    """Ends this browser's session in the database, so copies of its cookie stop working too."""
+    sessions.end(get_db(), session_id())
+    session.clear()
+    g.pop("user", None)
 
 
 def token_request() -> bool:
@@ -32,7 +91,8 @@ def token_request() -> bool:
 
     A browser never adds an Authorization header to a cross-site form or fetch without a CORS
     preflight (which this app never grants), and this request carries no cookie to ride on, so
-    CSRF does not arise. Only a valid token counts; anything else is checked as usual.
+    CSRF does not arise. Only a valid token on an endpoint that takes one counts (TOKEN_ENDPOINTS);
+    anything else is checked as usual.
     """
     return (
         request.headers.get("Authorization", "").startswith("Bearer ")

@@ -9,12 +9,17 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from flask import Flask, session
 from flask_wtf.csrf import generate_csrf
+
+from spaces import db as dbm
+from spaces import migrations, sessions
+from spaces.web import SESSION_KEY
 
 from .http_user import HttpUser
 from .passwords import seed_accounts
@@ -97,6 +102,12 @@ class LiveServer:
 
     @property
     def pid(self) -> int:
+        """The serving process: gunicorn's one worker (the master only watches it), whose CPU and
+        memory the drills measure; the launched process itself until the worker is up."""
+        for child in child_pids(self.proc.pid):
+            with contextlib.suppress(OSError):
+                if b"multiprocessing" not in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return child
         return self.proc.pid
 
     def kill9(self) -> list[int]:
@@ -107,11 +118,11 @@ class LiveServer:
         return children
 
     def children(self) -> list[int]:
-        pids = []
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
-                with contextlib.suppress(OSError):
-                    pids += [int(p) for p in (task / "children").read_text().split()]
+        """Every process below the server's: gunicorn's worker and the caption process."""
+        pids, todo = [], child_pids(self.proc.pid)
+        while todo:
+            pids.append(todo.pop())
+            todo += child_pids(pids[-1])
         return pids
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
@@ -136,7 +147,7 @@ class LiveServer:
         """Accounts seeded straight into the database (one password hash for all), each signed in
         with a session cookie made as a log-in makes it: crowds without thousands of sign-ups."""
         ids = seed_accounts(self.db_path, names)
-        mint = session_minter(self._secret_key())
+        mint = session_minter(self._secret_key(), self.db_path)
         return [HttpUser.signed_in(self.url, n, ids[n], *mint(ids[n])) for n in names]
 
     def _secret_key(self) -> str:
@@ -148,17 +159,33 @@ class LiveServer:
         return key.read_text().strip()
 
 
-def session_minter(secret_key: str):
-    """What a sign-in leaves in the browser: the signed Flask session cookie (`user_id`,
-    permanent) with a CSRF secret in it, and the page's CSRF token, made by flask-wtf itself."""
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started (every thread's children, from /proc)."""
+    pids = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                pids += [int(p) for p in (task / "children").read_text().split()]
+    return pids
+
+
+def session_minter(secret_key: str, database: Path):
+    """What a sign-in leaves in the browser: a session row in `database` and the signed Flask
+    session cookie holding its id (permanent) with a CSRF secret in it, and the page's CSRF token,
+    made by the product's `sessions.start` and flask-wtf itself."""
     app = Flask("testkit", root_path=str(ROOT))
     app.secret_key = secret_key
     serializer = app.session_interface.get_signing_serializer(app)
+    db = dbm.connect(database)
+    migrations.apply(db)
+    lock = threading.Lock()  # mint is called from many threads; the connection is one
 
     def mint(user_id: int) -> tuple[str, str]:
+        with lock:
+            sid = sessions.start(db, user_id, "testkit", max_age=30 * 86400)
         with app.test_request_context():
             session.permanent = True
-            session["user_id"] = user_id
+            session[SESSION_KEY] = sid
             token = generate_csrf()
             return serializer.dumps(dict(session)), token
 

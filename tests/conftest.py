@@ -1,7 +1,10 @@
 """Shared fixtures: a temporary database, an app with its test client, and live servers. Their
 machinery is the `testkit` package, which the drills in bench/ use too."""
 
+import sqlite3
+
 import pytest
+from hypothesis import settings
 
 from spaces import accounts, migrations
 from spaces import db as dbm
@@ -10,12 +13,35 @@ from testkit.app import Browser, configured_app
 from testkit.passwords import FAST_HASHER, PASSWORD
 from testkit.server import LiveServer
 
+# Properties are about answers, not speed: no per-example deadline, which a loaded 2-core machine
+# would miss and report as a flaky failure.
+settings.register_profile("spaces", deadline=None)
+settings.load_profile("spaces")
+
 
 @pytest.fixture(autouse=True)
 def fast_passwords(monkeypatch):
     """Argon2 with the smallest costs in every test: the same code path, a fraction of the time
     per sign-up. test_accounts.py checks the production parameters."""
     monkeypatch.setattr(accounts, "_hasher", FAST_HASHER)
+
+
+@pytest.fixture
+def secure_delete_off_by_default(monkeypatch) -> list[sqlite3.Connection]:
+    """Every SQLite connection opened in this test starts with secure_delete off, as on a SQLite
+    built without SQLITE_SECURE_DELETE (this machine's Debian build turns it on by default, which
+    would hide a missing pragma). Answers the connections opened, for checking afterwards."""
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def connect_without_secure_delete(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        conn.execute("PRAGMA secure_delete = OFF")
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", connect_without_secure_delete)
+    return opened
 
 
 @pytest.fixture
@@ -52,25 +78,36 @@ def clock():
     the_clock.unfreeze()
 
 
+def csrf_setting(request) -> dict:
+    """CSRF is on in every app a test gets, as in production; a test (or module) that needs it
+    off says why: `@pytest.mark.csrf_off("why")`."""
+    marker = request.node.get_closest_marker("csrf_off")
+    if marker is None:
+        return {}
+    assert marker.args and marker.args[0].strip(), "csrf_off needs a reason"
+    return {"WTF_CSRF_ENABLED": False}
+
+
 @pytest.fixture
-def app(tmp_path):
-    return configured_app(tmp_path)
+def app(request, tmp_path):
+    return configured_app(tmp_path, **csrf_setting(request))
 
 
 @pytest.fixture
 def csrf_app(tmp_path):
+    """CSRF on whatever the test's marks say: the tests of CSRF itself."""
     return configured_app(tmp_path, WTF_CSRF_ENABLED=True)
 
 
 @pytest.fixture
-def limited_app(tmp_path):
-    return configured_app(tmp_path, RATELIMIT_ENABLED=True)
+def limited_app(request, tmp_path):
+    return configured_app(tmp_path, RATELIMIT_ENABLED=True, **csrf_setting(request))
 
 
 @pytest.fixture
-def make_app(tmp_path):
+def make_app(request, tmp_path):
     """An app with the test's own settings on top of the ones above (set at creation)."""
-    return lambda **overrides: configured_app(tmp_path, **overrides)
+    return lambda **overrides: configured_app(tmp_path, **{**csrf_setting(request), **overrides})
 
 
 @pytest.fixture

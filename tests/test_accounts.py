@@ -1,11 +1,11 @@
-"""Accounts: sign-up rules, argon2 passwords, log-in, settings, admins and API tokens."""
+"""Accounts: sign-up rules, argon2 passwords, log-in, settings, admins, password changes."""
 
 import pytest
 from argon2 import PasswordHasher
 
-from spaces import accounts
+from spaces import accounts, sessions, tokens
 from spaces import db as dbm
-from spaces.errors import Conflict, Invalid, NotFound
+from spaces.errors import Conflict, Forbidden, Invalid, NotFound
 
 GOOD_PASSWORD = "correct horse"
 PRODUCTION_HASHER = accounts._hasher
@@ -277,36 +277,51 @@ def test_make_admin_of_unknown_user_is_not_found(db):
         accounts.make_admin(db, "ghost")
 
 
-# API tokens -------------------------------------------------------------------------------------
+# Changing the password ------------------------------------------------------------------------
+
+NEW_PASSWORD = "battery staple"
+MAX_AGE = 30 * 86400
 
 
-def test_issued_token_finds_its_user(db, make_user):
+def _signed_in_everywhere(db, user) -> tuple[list[str], list[str]]:
+    """Two browser sessions and two terminal tokens for `user`."""
+    browsers = [sessions.start(db, user["id"], max_age=MAX_AGE) for _ in range(2)]
+    terminals = [tokens.issue(db, user["id"], days=30) for _ in range(2)]
+    return browsers, terminals
+
+
+def test_changing_the_password_ends_every_other_session_and_every_token(db, make_user):
     alice, bob = make_user("alice"), make_user("bob")
-    token_a = accounts.issue_token(db, alice["id"])
-    token_b = accounts.issue_token(db, bob["id"])
-    assert token_a != token_b
-    assert len(token_a) >= 32
-    assert accounts.user_for_token(db, token_a)["id"] == alice["id"]
-    assert accounts.user_for_token(db, token_b)["id"] == bob["id"]
+    (here, elsewhere), terminals = _signed_in_everywhere(db, alice)
+    bobs_browsers, bobs_terminals = _signed_in_everywhere(db, bob)
+
+    accounts.change_password(db, alice["id"], GOOD_PASSWORD, NEW_PASSWORD, keep_session=here)
+
+    assert accounts.authenticate(db, "alice", NEW_PASSWORD)["id"] == alice["id"]
+    assert accounts.authenticate(db, "alice", GOOD_PASSWORD) is None
+    assert sessions.user_id_for(db, here, max_age=MAX_AGE) == alice["id"]
+    assert sessions.user_id_for(db, elsewhere, max_age=MAX_AGE) is None
+    assert [tokens.user_id_for(db, t) for t in terminals] == [None, None]
+    # Nobody else is signed out.
+    assert [sessions.user_id_for(db, s, max_age=MAX_AGE) for s in bobs_browsers] == [bob["id"]] * 2
+    assert [tokens.user_id_for(db, t) for t in bobs_terminals] == [bob["id"]] * 2
 
 
-def test_only_the_token_hash_is_stored(db, make_user):
+@pytest.mark.parametrize(
+    ("current", "new", "error", "field", "message"),
+    [
+        ("wrong guess", NEW_PASSWORD, Forbidden, "current_password", "not your current password"),
+        ("", NEW_PASSWORD, Forbidden, "current_password", "not your current password"),
+        (GOOD_PASSWORD, "short", Invalid, "new_password", "at least 8 characters"),
+        (GOOD_PASSWORD, "x" * 257, Invalid, "new_password", "at most 256 characters"),
+    ],
+)
+def test_a_refused_change_changes_nothing(db, make_user, current, new, error, field, message):
     alice = make_user("alice")
-    token = accounts.issue_token(db, alice["id"])
-    rows = dbm.all_rows(db, "SELECT * FROM api_tokens")
-    assert len(rows) == 1
-    assert rows[0]["user_id"] == alice["id"]
-    assert token not in {str(v) for v in rows[0].values()}
-    assert rows[0]["token_hash"] != token
-
-
-@pytest.mark.parametrize("token", ["", None, "not-a-token", "x" * 101])
-def test_unknown_tokens_find_nobody(db, make_user, token):
-    accounts.issue_token(db, make_user("alice")["id"])
-    assert accounts.user_for_token(db, token) is None
-
-
-def test_a_token_altered_by_one_character_finds_nobody(db, make_user):
-    token = accounts.issue_token(db, make_user("alice")["id"])
-    altered = token[:-1] + ("A" if token[-1] != "A" else "B")
-    assert accounts.user_for_token(db, altered) is None
+    (here, elsewhere), terminals = _signed_in_everywhere(db, alice)
+    with pytest.raises(error) as info:
+        accounts.change_password(db, alice["id"], current, new, keep_session=here)
+    assert info.value.field == field and message in info.value.message
+    assert accounts.authenticate(db, "alice", GOOD_PASSWORD)["id"] == alice["id"]
+    assert sessions.user_id_for(db, elsewhere, max_age=MAX_AGE) == alice["id"]
+    assert [tokens.user_id_for(db, t) for t in terminals] == [alice["id"]] * 2

@@ -4,8 +4,9 @@ ended one, through the real routes.
 The expected answer of each cell is the hand-written grid of test_policy.py. Here each cell puts
 a person in that role in a fresh Space (through the domain), sends the action's request as that
 person, and checks the answer: allowed cells succeed, refused cells get a refusal (the sign-in
-page, 400, 403, 404 or 409) and change nothing in the database. Sending audio is a socket action:
-test_authz_sockets.py covers it with the room's socket messages.
+page, 400, 403, 404 or 409) and change nothing in the database. Each request carries the CSRF
+token its page would, so a refusal is the rule's, never a missing token's. Sending audio is a
+socket action: test_authz_sockets.py covers it with the room's socket messages.
 """
 
 import itertools
@@ -16,7 +17,7 @@ from test_policy import CELLS
 from spaces import accounts, blocks, reports, rooms
 from spaces.clock import now
 from spaces.db import connect
-from testkit.app import configured_app
+from testkit.app import Client, configured_app, signed_in
 
 HTTP_CELLS = [c for c in CELLS if c[2] != "send_audio"]
 
@@ -58,12 +59,8 @@ class World:
         )
         return accounts.get(self.db, cur.lastrowid)
 
-    def client(self, user: dict | None):
-        client = self.app.test_client()
-        if user is not None:
-            with client.session_transaction() as session:
-                session["user_id"] = user["id"]
-        return client
+    def client(self, user: dict | None) -> Client:
+        return signed_in(self.app, user["id"] if user is not None else None)
 
     def snapshot(self) -> dict:
         return {name: sorted(map(tuple, self.db.execute(sql))) for name, sql in WATCHED.items()}
@@ -117,10 +114,11 @@ def arrange(w: World, role: str, state: str, action: str) -> dict:
     return {"space": sid, "me": me, "target": target, "report": report["id"]}
 
 
-def send(client, action: str, case: dict):
+def send(client: Client, action: str, case: dict):
+    """The action's request as its page sends it: the room's buttons through htmx, the report and
+    decision forms as plain forms."""
     room = f"/spaces/{case['space']}"
     target = case["target"]
-    htmx = {"HX-Request": "true"}
     plain = {
         "join": "join",
         "leave": "leave",
@@ -134,7 +132,7 @@ def send(client, action: str, case: dict):
     if action == "view":
         return client.get(room)
     if action in plain:
-        return client.post(f"{room}/{plain[action]}", headers=htmx)
+        return client.post(f"{room}/{plain[action]}")
     forms = {
         "mic": ("mic", {"on": "1"}),
         "view_captions": ("captions-view", {"on": "1"}),
@@ -143,17 +141,17 @@ def send(client, action: str, case: dict):
     }
     if action in forms:
         path, data = forms[action]
-        return client.post(f"{room}/{path}", data=data, headers=htmx)
+        return client.post(f"{room}/{path}", data)
     if action == "report_space":
-        return client.post("/reports/new", data={"space": case["space"], "reason": "spam"})
+        return client.post("/reports/new", {"space": case["space"], "reason": "spam"}, htmx=False)
     if action == "report":
         data = {"account": target["username"], "space": case["space"], "reason": "spam"}
-        return client.post("/reports/new", data=data)
+        return client.post("/reports/new", data, htmx=False)
     if action == "end_for_violation":
         data = {"decision": "end_for_violation", "rule": "spam"}
-        return client.post(f"/admin/reports/{case['report']}/decide", data=data)
+        return client.post(f"/admin/reports/{case['report']}/decide", data, htmx=False)
     name = action.replace("_", "-")
-    return client.post(f"{room}/people/{target['id']}/{name}", headers=htmx)
+    return client.post(f"{room}/people/{target['id']}/{name}")
 
 
 def allowed(response) -> bool:
@@ -184,6 +182,7 @@ def test_http_cell(world, state, role, action, mark):
     else:
         assert not allowed(response), response.get_data(as_text=True)[:300]
         assert response.status_code in (302, 400, 401, 403, 404, 409, 410)
+        assert "did not come from this site" not in response.get_data(as_text=True)  # not CSRF
         assert world.snapshot() == before, "a refused request changed something"
 
 

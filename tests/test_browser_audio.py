@@ -45,7 +45,13 @@ def test_listener_hears_the_speakers_microphone(live_server):
 
         # The listener sees who is talking, from the levels the server measures.
         expect(listener.locator("#stage li.person.speaking")).to_have_count(1, timeout=10_000)
-        listener.wait_for_timeout(12_000)
+        # From here, 12 s of what the listener's speakers played (the WAV is 11 s, looped).
+        start = listener.evaluate("window.__heard.length")
+        listener.wait_for_function(
+            "start => (window.__heard.length - start) * 4096 >= 12 * window.__heardRate",
+            arg=start,
+            timeout=60_000,
+        )
         rate = listener.evaluate("window.__heardRate")
         chunks = listener.evaluate("window.__heard.splice(0)")
 

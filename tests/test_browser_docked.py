@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from testkit.browser import chromium, needs_chromium, person
 from testkit.http_user import HttpUser
+from testkit.waiting import stays, wait_until
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -31,8 +32,12 @@ def test_leaving_the_room_page_docks_the_player_and_keeps_the_listener_in(quick_
         expect(player).to_be_visible()
         expect(player).to_contain_text("Docked show")
         expect(page.get_by_role("region", name="Captions")).to_have_count(0)
-        page.wait_for_timeout(4_000)  # twice the grace period: still in the Space
-        assert "wanderer" in host.get("/spaces/1").split('id="listeners"')[1]
+        stays(  # twice the grace period (2 s) away from the room page: still in the Space
+            lambda: "wanderer" in host.get("/spaces/1").split('id="listeners"')[1],
+            4.0,
+            0.5,
+            what="the docked listener among the Space's listeners",
+        )
         assert page.evaluate("window.SpacesAudio.ws && window.SpacesAudio.ws.readyState") == 1
 
         player.get_by_role("link", name="Back to the Space").click()
@@ -42,5 +47,8 @@ def test_leaving_the_room_page_docks_the_player_and_keeps_the_listener_in(quick_
         page.get_by_role("navigation").get_by_role("link", name="Home").click()
         page.get_by_role("region", name="Now playing").get_by_role("button", name="Leave").click()
         expect(player).to_be_hidden()
-        page.wait_for_timeout(500)
-        assert "wanderer" not in host.get("/spaces/1").split('id="listeners"')[1]
+        wait_until(
+            lambda: "wanderer" not in host.get("/spaces/1").split('id="listeners"')[1],
+            10,
+            what="the listener gone from the Space after Leave",
+        )

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from testkit.audio import SHARED_AUDIO
 from testkit.browser import chromiums, needs_chromium, person, start_space
 from testkit.server import LiveServer
+from testkit.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, needs_chromium]
 
@@ -44,7 +45,16 @@ def test_report_review_and_end_for_violation(tmp_path):
             admin = person(others, url, "moderator")
             with sqlite3.connect(data / "spaces.db") as db:
                 db.execute("UPDATE users SET is_admin = 1 WHERE username = 'moderator'")
-            host.wait_for_timeout(12_000)  # let the host talk: a recording and captions to review
+            # The host talks until there is a recording and captions to review.
+            wait_until(
+                lambda: (
+                    server.sql("SELECT COUNT(*) FROM captions WHERE text LIKE '%country%'")
+                    != [(0,)]
+                ),
+                90,
+                0.5,
+                what="the host's speech captioned",
+            )
 
             admin.goto(url + "/admin/reports")
             reports = admin.get_by_role("list", name="Reports")

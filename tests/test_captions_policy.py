@@ -3,14 +3,17 @@ timeline gaps, scheduling under overload and the worker's non-blocking feed. Rea
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spaces.captions import CaptionWorker, SpeakerStream, StreamPolicy, StreamSet
 from spaces.captions.agreement import LocalAgreement
+from spaces.captions.engine import normalise_word
 
 AUDIO = Path(__file__).resolve().parent.parent.parent / "shared" / "audio"
 SENTENCE = [
@@ -62,6 +65,42 @@ def test_local_agreement_commits_what_two_hypotheses_share():
     assert agree.insert(["world", "how", "are"]) == ["world", "how"]
     assert agree.text == "Hello, world how"
     assert agree.insert_full(["goodbye"]) == []  # does not extend the committed words
+
+
+# A few words, some differing only in case and punctuation, so hypotheses often agree.
+WORDS = ["so", "So,", "ask", "not", "what", "what?", "your"]
+HYPOTHESIS = st.lists(st.sampled_from(WORDS), max_size=6)
+
+
+@given(st.lists(HYPOTHESIS, max_size=12))
+def test_committed_words_never_change_and_are_what_two_hypotheses_agreed_on(tails):
+    """Any run of streaming hypotheses (each the words after the committed ones)."""
+    agree = LocalAgreement()
+    previous: list[str] = []
+    for tail in tails:
+        before = list(agree.committed)
+        new = agree.insert(tail)
+        assert agree.committed == before + new  # shown words never change
+        assert new == tail[: len(new)]
+        agreed = [normalise_word(w) for w in previous[: len(new)]]
+        assert [normalise_word(w) for w in new] == agreed  # both hypotheses said them
+        rest, waiting = tail[len(new) :], previous[len(new) :]
+        if rest and waiting:  # and all they agreed on is committed, not less
+            assert normalise_word(rest[0]) != normalise_word(waiting[0])
+        previous = rest
+        assert agree.text == " ".join(agree.committed)
+
+
+@given(st.lists(HYPOTHESIS, max_size=8), HYPOTHESIS)
+def test_a_hypothesis_said_again_is_committed_whole(history, tail):
+    """Whatever came before: when the next hypothesis repeats the words still waiting, all of
+    them are committed."""
+    agree = LocalAgreement()
+    for earlier in history:
+        agree.insert(earlier)
+    waiting = tail[len(agree.insert(tail)) :]
+    assert agree.insert(waiting) == waiting
+    assert agree.committed[len(agree.committed) - len(tail) :] == tail
 
 
 def test_partials_are_rate_limited_continue_committed_words_and_grow():
@@ -127,15 +166,19 @@ def test_a_late_final_falls_back_to_its_committed_text():
 
 
 def test_feed_never_blocks_and_counts_what_it_drops(tmp_path):
+    """The audio tick feeds the worker: with its queue full, a feed returns at once, dropping the
+    frame and counting it. A feed that waited would hang here, so the 500 feeds run on a thread
+    given a generous deadline; how fast a feed is, is a figure: bench/realtime_targets.py."""
     worker = CaptionWorker(str(tmp_path / "absent"), max_queued_frames=5)
     worker.start()
     try:
-        slowest = 0.0
-        for i in range(500):
-            started = time.perf_counter()
-            worker.feed((1, 2), b"\0" * 640, i * 0.02)
-            slowest = max(slowest, time.perf_counter() - started)
-        assert slowest < 0.01
+        feeding = threading.Thread(
+            target=lambda: [worker.feed((1, 2), b"\0" * 640, i * 0.02) for i in range(500)],
+            daemon=True,
+        )
+        feeding.start()
+        feeding.join(10)
+        assert not feeding.is_alive(), "a feed waited for the worker"
         row = worker.counters()[(1, 2)]
         assert row["frames_dropped"] > 0
         assert row["frames_fed"] == 500

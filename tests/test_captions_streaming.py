@@ -24,6 +24,7 @@ from spaces.captions import (
     load_model,
     warm_up,
 )
+from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.model
 
@@ -148,17 +149,24 @@ def test_worker_process_end_to_end():
         updates = []
         for i in range(frames):  # 4x faster than real time
             worker.feed((7, 1), pcm[i * 640 : (i + 1) * 640], 100.0 + i * 0.02)
-            time.sleep(0.005)
+            time.sleep(0.005)  # pacing: 4x real time, not a wait for anything
             updates += worker.poll()
-        deadline = time.monotonic() + 20
-        while not any(u.kind == "final" for _, u in updates) and time.monotonic() < deadline:
-            time.sleep(0.05)
-            updates += worker.poll()
+
+        def final_arrived() -> bool:
+            updates.extend(worker.poll())
+            return any(u.kind == "final" for _, u in updates)
+
+        wait_until(final_arrived, 60, what="the final caption")
         finals = [u for key, u in updates if u.kind == "final" and key == (7, 1)]
         assert len(finals) == 1
         assert wer(text("sample04"), finals[0].text) <= 0.1
         assert 100.0 <= finals[0].start < finals[0].end <= 100.0 + frames * 0.02
-        time.sleep(0.3)  # counters arrive from the worker every 0.2 s
+        # The model process reports its counters every 0.2 s: wait for the one counting them all.
+        wait_until(
+            lambda: worker.counters()[(7, 1)]["frames_model"] == frames,
+            10,
+            what="the model process's counters for every frame",
+        )
         counters = worker.counters()
         assert counters["available"] is True and counters["error"] is None
         mine = counters[(7, 1)]
@@ -168,9 +176,11 @@ def test_worker_process_end_to_end():
         assert (7, 2) not in counters  # a speaker never fed never reaches the model
 
         worker._proc.kill()  # a crash of the model process
-        deadline = time.monotonic() + 5
-        while worker.counters()["available"] and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(
+            lambda: not worker.counters()["available"],
+            10,
+            what="the worker noticing the model process died",
+        )
         counters = worker.counters()
         assert counters["available"] is False and "exited" in counters["error"]
         worker.feed((7, 1), pcm[:640], 200.0)  # no-op, no exception

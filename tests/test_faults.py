@@ -8,20 +8,22 @@ import time
 import pytest
 import soundfile as sf
 
-import spaces.posts
+from spaces import db as dbm
 from testkit.audio import tone
 from testkit.http_user import HttpUser
 from testkit.server import ROOT, LiveServer
+from testkit.sqlite_lock import Locker
+from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.live
 
 TONE = tone(440)
 
 
-def speak_and_listen(speaker, ear, frames: int = 100) -> tuple[int, float]:
-    """Sends 2 s of tone at real-time pace; returns the audible frames the ear got and the
-    seconds until the first one."""
-    heard, first = 0, float("inf")
+def speak_and_listen(speaker, ear, frames: int = 100) -> int:
+    """Sends 2 s of tone at real-time pace (a microphone's pace, not a wait); returns the audible
+    frames the ear got meanwhile."""
+    heard = 0
     start = time.monotonic()
     for i in range(frames):
         speaker.send(TONE)
@@ -33,8 +35,7 @@ def speak_and_listen(speaker, ear, frames: int = 100) -> tuple[int, float]:
                 break
             if isinstance(message, bytes) and any(message):
                 heard += 1
-                first = min(first, time.monotonic() - start)
-    return heard, first
+    return heard
 
 
 def test_kill_9_loses_nothing_but_the_last_seconds_of_audio(tmp_path):
@@ -99,17 +100,29 @@ def test_a_database_locked_for_two_seconds_makes_requests_wait_not_fail(live_ser
     assert "written while the database was locked" in user.get("/")
 
 
-def test_a_database_locked_past_the_busy_timeout_fails_cleanly(browser, monkeypatch):
-    """Past the busy timeout sqlite raises "database is locked": the person gets a clear 503."""
+def test_a_database_locked_past_the_busy_timeout_fails_cleanly_and_loses_nothing(
+    app, browser, monkeypatch
+):
+    """Another process holds the write lock past the busy timeout: sqlite raises "database is
+    locked", the person gets a clear 503, what was acknowledged stays, what was refused is not
+    stored, and writes work again once the lock goes. The busy timeout is cut from 5 s to 0.5 s
+    for the connections made below: the same wait, sooner."""
+    monkeypatch.setattr(dbm, "BUSY_TIMEOUT_MS", 500)
     user = browser("impatient")
-
-    def locked(*_args, **_kwargs):
-        raise sqlite3.OperationalError("database is locked")
-
-    monkeypatch.setattr(spaces.posts, "create", locked)
-    response = user.post("/posts", {"body": "too late"})
-    assert response.status_code == 503
-    assert "Nothing was changed" in response.get_data(as_text=True)
+    assert user.post("/posts", {"body": "acknowledged before the lock"}).status_code == 200
+    with Locker(app.config["DATABASE"]) as locker:
+        refused = user.post("/posts", {"body": "refused during the lock"})
+        page = user.get("/")  # reads go on (WAL): the page still shows what was acknowledged
+        locker.release()
+    assert refused.status_code == 503
+    assert "Nothing was changed" in refused.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "acknowledged before the lock" in page.get_data(as_text=True)
+    assert user.post("/posts", {"body": "acknowledged after the lock"}).status_code == 200
+    stored = {
+        row["body"] for row in dbm.connect(app.config["DATABASE"]).query("SELECT body FROM posts")
+    }
+    assert stored == {"acknowledged before the lock", "acknowledged after the lock"}
 
 
 def test_a_missing_caption_model_leaves_audio_alone_and_says_captions_are_unavailable(
@@ -123,14 +136,19 @@ def test_a_missing_caption_model_leaves_audio_alone_and_says_captions_are_unavai
     listener = HttpUser(server.url, "stillhears")
     listener.post("/spaces/1/join")
     listener.post("/spaces/1/captions-view", {"on": "1"})
-    time.sleep(2)  # the worker has tried, and failed, to load the model
-    assert "Captions unavailable" in listener.get("/spaces/1")
+    # The worker tries, and fails, to load the model; the room page says so.
+    wait_until(
+        lambda: "Captions unavailable" in listener.get("/spaces/1"),
+        30,
+        0.2,
+        what="the room page saying captions are unavailable",
+    )
 
     with (
         host.websocket("/spaces/1/audio") as speaker,
         listener.websocket("/spaces/1/audio") as ear,
     ):
-        heard, _ = speak_and_listen(speaker, ear)
+        heard = speak_and_listen(speaker, ear)
     assert heard > 50, "audio stopped with the caption model"
     log = server.log.read_text()
     assert "captions unavailable" in log.lower()
@@ -147,7 +165,7 @@ def test_a_speaker_whose_network_drops_for_5_seconds_keeps_the_stage_and_is_hear
     # The network goes away: the sockets die without a closing handshake (no keepalive pings).
     for path in ("/live", "/audio"):
         host.websocket("/spaces/1" + path).sock.close()
-    time.sleep(5)
+    time.sleep(5)  # the fault itself: 5 s without a network, not a wait for anything
 
     with (
         host.websocket("/spaces/1/live") as live_again,
@@ -156,9 +174,8 @@ def test_a_speaker_whose_network_drops_for_5_seconds_keeps_the_stage_and_is_hear
     ):
         state = live_again.recv(timeout=5)
         assert "Turn off microphone" in state, "the speaker lost the stage or the microphone"
-        heard, resumed = speak_and_listen(speaker, ear)
-        assert heard > 50
-        assert resumed < 3.0
+        heard = speak_and_listen(speaker, ear)
+        assert heard > 50  # how soon it resumes is a figure: drill F3 (bench/drills.py F3)
 
 
 def test_a_full_disk_stops_the_recording_not_the_space_and_tells_admins(start_server):
@@ -178,9 +195,15 @@ def test_a_full_disk_stops_the_recording_not_the_space_and_tells_admins(start_se
         listener.websocket("/spaces/1/audio") as ear,
     ):
         speak_and_listen(speaker, ear, frames=150)  # the disk fills after 2 s
-        health = admin.get("/admin/health")
-        assert "Space 1: Recording stopped: No space left on device" in health
-        heard, _ = speak_and_listen(speaker, ear, frames=100)
+        wait_until(  # the error is written by the audio relay's database thread
+            lambda: (
+                "Space 1: Recording stopped: No space left on device" in admin.get("/admin/health")
+            ),
+            15,
+            0.2,
+            what="the full disk on the health page",
+        )
+        heard = speak_and_listen(speaker, ear, frames=100)
     assert heard > 80, "the Space's audio stopped with the recording"
     status, _ = host.post("/spaces/1/end")
     assert status == 200

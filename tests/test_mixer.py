@@ -5,11 +5,15 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from spaces.realtime.audio import AudioEngine
 from spaces.realtime.jitter import PREFILL, JitterBuffer
 from spaces.realtime.mixer import level, mix_tick
-from testkit.audio import FRAME_BYTES, FRAME_SAMPLES, SILENCE, tone
+from testkit.audio import FRAME_BYTES, FRAME_SAMPLES, FRAME_SECONDS, SILENCE, tone
+from testkit.waiting import wait_until
 
 
 def const(value: int) -> bytes:
@@ -89,6 +93,29 @@ def test_mix_minus_of_three_loud_speakers_also_clamps():
     assert np.sign(samples(result.mix)).tolist() == np.sign(samples(loud)).tolist()
 
 
+VOICE = arrays(np.int16, FRAME_SAMPLES, elements=st.integers(-32_768, 32_767))
+
+
+@given(st.lists(VOICE, min_size=1, max_size=4))
+def test_any_voices_mix_to_their_clamped_sum_and_each_speaker_hears_the_others(voices):
+    """Whatever the speakers send: the mix is their sum clamped to 16 bits (never wrapped), each
+    speaker hears everyone else's sum (clamped the same way; silence when alone), a speaker who
+    sends nothing hears the whole mix, and every level is between 0 and 1."""
+    buffers = {uid: primed(*[v.tobytes()] * PREFILL) for uid, v in enumerate(voices, 1)}
+    quiet = len(voices) + 1  # on stage, sending nothing this tick
+    result = mix_tick(buffers, {*buffers, quiet})
+
+    total = np.sum([v.astype(np.int64) for v in voices], axis=0)
+    assert np.array_equal(samples(result.mix), np.clip(total, -32_768, 32_767))
+    for uid, voice in enumerate(voices, 1):
+        others = np.clip(total - voice, -32_768, 32_767)
+        expected = SILENCE if len(voices) == 1 else others.astype("<i2").tobytes()
+        assert result.minus[uid] == expected
+    assert result.minus[quiet] == result.mix
+    assert set(result.levels) == set(buffers)
+    assert all(0.0 <= value <= 1.0 for value in result.levels.values())
+
+
 # Levels ---------------------------------------------------------------------------------------
 
 
@@ -119,14 +146,17 @@ def test_levels_are_reported_per_speaker():
 # Timing ---------------------------------------------------------------------------------------
 
 
-def test_the_mixer_ticks_fifty_times_a_second(app):
+def test_the_mixer_ticks_on_its_20_ms_schedule_late_at_worst_never_early(app):
+    """The tick sends every listener a frame: 50 a second. A busy machine can make ticks late
+    (and a stall skips them), never early; so 100 ticks take at least 2 s and, generously, at
+    most 4 s. The measured pace is a figure: bench/realtime_targets.py."""
     engine = AudioEngine(app)
+    started = time.monotonic()
     engine.start()
     try:
-        time.sleep(0.1)
-        before, t0 = engine.stats["ticks"], time.monotonic()
-        time.sleep(1.0)
-        ticks, elapsed = engine.stats["ticks"] - before, time.monotonic() - t0
+        wait_until(lambda: engine.stats["ticks"] >= 100, 30, 0.01, what="100 ticks")
+        ticks, elapsed = engine.stats["ticks"], time.monotonic() - started
     finally:
         engine.stop()
-    assert ticks / elapsed == pytest.approx(50, abs=5)
+    assert ticks <= elapsed / FRAME_SECONDS + 2, "ahead of the 20 ms schedule"
+    assert elapsed <= 2 * ticks * FRAME_SECONDS, "far behind the 20 ms schedule"

@@ -274,10 +274,10 @@ def test_an_appeal_while_the_space_is_live(db, admin, space):
     assert moderation.get_report(db, space["report"])["state"] == "appealed"
 
 
-def test_no_appeal_once_the_evidence_is_purged(db, admin, space, clock):
+def test_no_appeal_once_the_evidence_is_purged(db, admin, space, clock, tmp_path):
     end_and_violate(db, admin, space, clock)
     clock.advance(90 * DAY + 1)
-    assert retention.purge(db) == [space["id"]]
+    assert retention.purge(db, tmp_path) == [space["id"]]
     with pytest.raises(Forbidden) as exc:
         moderation.appeal(db, space["host"], space["report"], "Too late?")
     assert "no longer" in exc.value.message

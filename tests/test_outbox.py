@@ -8,6 +8,7 @@ import time
 import pytest
 
 from spaces.realtime.outbox import Outbox, frame
+from testkit.waiting import wait_until
 
 
 @pytest.fixture
@@ -103,3 +104,20 @@ def test_audio_client_loses_oldest_frames_but_stays(pair):
     assert frames[-1] == sent[-1]  # the newest audio always gets through
     assert len(frames) < len(sent)
     assert frames == sorted(frames)  # nothing out of order
+
+
+@pytest.mark.parametrize("overflow", ["drop-oldest", "close"])
+def test_a_client_that_stops_reading_is_cut_off_after_the_send_timeout(pair, overflow):
+    """Within its backlog (audio never overflows: its oldest frames go), a client that reads
+    nothing for `send_timeout` seconds is cut off, and its writer thread and backlog freed."""
+    server, client = pair
+    box = Outbox(server, max_backlog=64, overflow=overflow, send_timeout=0.5)
+    for p in payloads(20):  # more than the kernel's buffers hold: the writer waits
+        assert box.push(frame(p, 0x2))
+    assert box.backlog and not box.dead
+    wait_until(lambda: box.dead, 10, what="the stalled client cut off")
+    assert not box.backlog
+    assert box.push(frame(b"late", 0x2)) is False
+    wait_until(lambda: box.writer is None, 5, what="the writer thread gone")
+    _, eof = read_stream(client)
+    assert eof

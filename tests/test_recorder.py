@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from spaces.realtime.recorder import Recorder, recording_path
+from spaces.realtime.recorder import Recorder
+from spaces.recordings import recording_path
 from testkit.audio import SAMPLE_RATE, tone_frames
 
 

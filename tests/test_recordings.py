@@ -6,6 +6,7 @@ import pytest
 
 from spaces import db as dbm
 from spaces import recordings, rooms
+from spaces.recordings import recording_path
 
 
 @pytest.fixture
@@ -43,13 +44,39 @@ def test_parts_are_listed_in_the_order_they_were_recorded(db, spaces, tmp_path):
 
 
 def test_the_next_part_number_counts_the_space_own_parts(db, spaces, tmp_path):
-    assert recordings.next_part(db, spaces[0]) == 0
+    assert recordings.next_part(db, spaces[0], tmp_path) == 0
     recordings.add(db, spaces[0], tmp_path / "a.ogg", 0.0)
     recordings.add(db, spaces[1], tmp_path / "other.ogg", 0.0)
-    assert recordings.next_part(db, spaces[0]) == 1
+    assert recordings.next_part(db, spaces[0], tmp_path) == 1
     recordings.add(db, spaces[0], tmp_path / "b.ogg", 10.0)
-    assert recordings.next_part(db, spaces[0]) == 2
-    assert recordings.next_part(db, spaces[1]) == 1
+    assert recordings.next_part(db, spaces[0], tmp_path) == 2
+    assert recordings.next_part(db, spaces[1], tmp_path) == 1
+
+
+def test_the_next_part_never_overwrites_a_file_whose_row_was_never_written(db, spaces, tmp_path):
+    """A part's row is written after its file opens, by another thread: after a kill -9 (or a
+    lock outlasting the row's retries) the file is there and the row is not."""
+    first, second = spaces
+    recordings.add(db, first, recording_path(tmp_path, first, 0), 0.0)
+    recording_path(tmp_path, first, 1).write_bytes(b"OggS")  # its row was never written
+    assert recordings.next_part(db, first, tmp_path) == 2
+    recording_path(tmp_path, second, 0).write_bytes(b"OggS")  # the Space's only file, no row
+    assert recordings.next_part(db, second, tmp_path) == 1
+    assert recordings.next_part(db, first, tmp_path / "not-made-yet") == 1  # rows only
+
+
+def test_a_space_parts_on_disk_are_found_by_name_and_no_other(spaces, tmp_path):
+    space = spaces[0]
+    mine = [recording_path(tmp_path, space, part) for part in (0, 1, 12)]
+    others = [
+        recording_path(tmp_path, int(f"{space}1"), 0),  # space-11 is not space-1
+        recording_path(tmp_path, space + 1, 1),
+        tmp_path / f"space-{space}.ogg.bak",
+        tmp_path / f"space-{space}.part01.ogg",
+    ]
+    for path in mine + others:
+        path.write_bytes(b"OggS")
+    assert recordings.parts_on_disk(tmp_path, space) == {0: mine[0], 1: mine[1], 12: mine[2]}
 
 
 def test_a_part_is_found_only_under_its_own_space(db, spaces, tmp_path):
@@ -89,6 +116,6 @@ def test_deleting_a_space_parts_leaves_other_spaces_alone(db, spaces, tmp_path):
     recordings.delete_for_space(db, spaces[0])
     assert recordings.for_space(db, spaces[0]) == []
     assert recordings.files(db, spaces[0]) == []
-    assert recordings.next_part(db, spaces[0]) == 0
+    assert recordings.next_part(db, spaces[0], tmp_path) == 0
     assert recordings.for_space(db, spaces[1]) == [{"id": kept, "start_offset": 0.0, "error": None}]
     assert recordings.files(db, spaces[1]) == [Path(tmp_path / "c.ogg")]

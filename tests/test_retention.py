@@ -19,7 +19,8 @@ from spaces import (
 )
 from spaces import db as dbm
 from spaces.errors import Forbidden
-from spaces.realtime.recorder import Recorder, recording_path
+from spaces.realtime.recorder import Recorder
+from spaces.recordings import recording_path
 from testkit.audio import tone_frames
 
 DAY = 24 * 60 * 60
@@ -74,9 +75,9 @@ def report_on(db, people, space_id: int) -> int:
     return reports.create(db, people["listener"]["id"], "abuse", "", space_id=space_id)["id"]
 
 
-def purge_at(db, clock, when: float) -> list[int]:
+def purge_at(db, recordings_dir, clock, when: float) -> list[int]:
     clock.set(when)
-    return retention.purge(db)
+    return retention.purge(db, recordings_dir)
 
 
 # 30 days after the end ---------------------------------------------------------------------------
@@ -87,11 +88,11 @@ def test_kept_30_days_after_the_end_then_purged(db, people, clock, tmp_path):
     end = rooms.get(db, sid)["ended_at"]
     assert retention.deadline(rooms.get(db, sid)) == end + 30 * DAY
 
-    assert purge_at(db, clock, end + 30 * DAY - 1) == []
+    assert purge_at(db, tmp_path, clock, end + 30 * DAY - 1) == []
     assert kept(db, sid)
     assert retention.is_kept(rooms.get(db, sid))
 
-    assert purge_at(db, clock, end + 30 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, end + 30 * DAY + 1) == [sid]
     assert not kept(db, sid)
     assert not (tmp_path / f"space-{sid}.ogg").exists()
     assert not retention.is_kept(rooms.get(db, sid))
@@ -101,10 +102,10 @@ def test_kept_30_days_after_the_end_then_purged(db, people, clock, tmp_path):
 def test_the_deadline_counts_from_the_end_not_the_start(db, people, clock, tmp_path):
     start = clock.now()
     sid = ended_space(db, people["host"], tmp_path, clock=clock, live_for=10 * DAY)
-    assert purge_at(db, clock, start + 30 * DAY + 1) == []
-    assert purge_at(db, clock, start + 40 * DAY - 1) == []
+    assert purge_at(db, tmp_path, clock, start + 30 * DAY + 1) == []
+    assert purge_at(db, tmp_path, clock, start + 40 * DAY - 1) == []
     assert kept(db, sid)
-    assert purge_at(db, clock, start + 40 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, start + 40 * DAY + 1) == [sid]
 
 
 # 90 days after a violation decision ------------------------------------------------------------
@@ -129,10 +130,10 @@ def test_violation_keeps_90_days_from_the_decision(db, people, clock, tmp_path):
     assert rooms.get(db, sid)["violation_at"] == decided
     assert retention.deadline(rooms.get(db, sid)) == decided + 90 * DAY
 
-    assert purge_at(db, clock, end + 30 * DAY + 1) == []
-    assert purge_at(db, clock, decided + 90 * DAY - 1) == []
+    assert purge_at(db, tmp_path, clock, end + 30 * DAY + 1) == []
+    assert purge_at(db, tmp_path, clock, decided + 90 * DAY - 1) == []
     assert kept(db, sid)
-    assert purge_at(db, clock, decided + 90 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, decided + 90 * DAY + 1) == [sid]
     assert not kept(db, sid)
     assert not (tmp_path / f"space-{sid}.ogg").exists()
 
@@ -143,11 +144,11 @@ def test_violation_found_on_day_29_counts_90_days_from_the_decision(db, people, 
     assert deadline == decided + 90 * DAY == end + 119 * DAY
 
     # Past end + 30 d and past end + 90 d, still kept: the 90 days run from the decision.
-    assert purge_at(db, clock, end + 30 * DAY + 1) == []
-    assert purge_at(db, clock, end + 90 * DAY + 1) == []
-    assert purge_at(db, clock, deadline - 1) == []
+    assert purge_at(db, tmp_path, clock, end + 30 * DAY + 1) == []
+    assert purge_at(db, tmp_path, clock, end + 90 * DAY + 1) == []
+    assert purge_at(db, tmp_path, clock, deadline - 1) == []
     assert kept(db, sid)
-    assert purge_at(db, clock, deadline + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, deadline + 1) == [sid]
     assert not kept(db, sid)
 
 
@@ -159,8 +160,8 @@ def test_violation_while_live_keeps_90_days_from_the_decision(db, people, clock,
     report = report_on(db, people, space["id"])
     moderation.decide(db, people["admin"], report, "violation", rule="hate", end_now=True)
     assert retention.deadline(rooms.get(db, space["id"])) == decided + 90 * DAY
-    assert purge_at(db, clock, decided + 90 * DAY - 1) == []
-    assert purge_at(db, clock, decided + 90 * DAY + 1) == [space["id"]]
+    assert purge_at(db, tmp_path, clock, decided + 90 * DAY - 1) == []
+    assert purge_at(db, tmp_path, clock, decided + 90 * DAY + 1) == [space["id"]]
 
 
 def test_no_violation_extends_nothing(db, people, clock, tmp_path):
@@ -169,8 +170,8 @@ def test_no_violation_extends_nothing(db, people, clock, tmp_path):
     clock.set(end + 20 * DAY)
     moderation.decide(db, people["admin"], report_on(db, people, sid), "no_violation")
     assert rooms.get(db, sid)["violation_at"] is None
-    assert purge_at(db, clock, end + 30 * DAY - 1) == []
-    assert purge_at(db, clock, end + 30 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, end + 30 * DAY - 1) == []
+    assert purge_at(db, tmp_path, clock, end + 30 * DAY + 1) == [sid]
 
 
 # Appeals -----------------------------------------------------------------------------------------
@@ -183,9 +184,9 @@ def test_an_appeal_by_itself_extends_nothing(db, people, clock, tmp_path):
     moderation.appeal(db, people["host"], report, "It was a quote.")
     assert retention.deadline(rooms.get(db, sid)) == decided + 90 * DAY
 
-    assert purge_at(db, clock, decided + 90 * DAY - 1) == []
+    assert purge_at(db, tmp_path, clock, decided + 90 * DAY - 1) == []
     assert kept(db, sid)
-    assert purge_at(db, clock, decided + 90 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, decided + 90 * DAY + 1) == [sid]
     assert not kept(db, sid)
     assert moderation.get_report(db, report)["state"] == "appealed"
 
@@ -204,18 +205,18 @@ def test_an_overturned_appeal_lifts_the_extension(db, people, clock, tmp_path):
     assert rooms.get(db, sid)["violation_at"] is None
     assert retention.deadline(rooms.get(db, sid)) == end + 30 * DAY
 
-    assert purge_at(db, clock, end + 30 * DAY - 1) == []
+    assert purge_at(db, tmp_path, clock, end + 30 * DAY - 1) == []
     assert kept(db, sid)
-    assert purge_at(db, clock, end + 30 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, end + 30 * DAY + 1) == [sid]
     assert not kept(db, sid)
 
 
 def test_an_appeal_overturned_after_day_30_purges_at_the_next_run(db, people, clock, tmp_path):
     sid, end, report, _ = violation_found(db, people, clock, tmp_path, days=10)
     moderation.appeal(db, people["host"], report, "It was a quote.")
-    assert purge_at(db, clock, end + 40 * DAY) == []
+    assert purge_at(db, tmp_path, clock, end + 40 * DAY) == []
     moderation.resolve_appeal(db, people["admin"], report, "overturned")
-    assert retention.purge(db) == [sid]
+    assert retention.purge(db, tmp_path) == [sid]
     assert not kept(db, sid)
 
 
@@ -223,8 +224,8 @@ def test_an_upheld_appeal_keeps_90_days_from_the_decision(db, people, clock, tmp
     sid, end, report, decided = violation_found(db, people, clock, tmp_path, days=10)
     appeal_resolved(db, people, clock, report, end, day=60, outcome="upheld")
     assert rooms.get(db, sid)["violation_at"] == decided
-    assert purge_at(db, clock, decided + 90 * DAY - 1) == []
-    assert purge_at(db, clock, decided + 90 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, decided + 90 * DAY - 1) == []
+    assert purge_at(db, tmp_path, clock, decided + 90 * DAY + 1) == [sid]
 
 
 def test_overturning_one_violation_keeps_only_the_standing_ones_extension(
@@ -243,20 +244,20 @@ def test_overturning_one_violation_keeps_only_the_standing_ones_extension(
 
     # The first violation stands, counted from its own decision; the overturned one adds nothing.
     assert rooms.get(db, sid)["violation_at"] == first_decided
-    assert purge_at(db, clock, first_decided + 90 * DAY - 1) == []
-    assert purge_at(db, clock, first_decided + 90 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, first_decided + 90 * DAY - 1) == []
+    assert purge_at(db, tmp_path, clock, first_decided + 90 * DAY + 1) == [sid]
 
 
 def test_a_violation_changed_to_no_violation_lifts_the_extension(db, people, clock, tmp_path):
     sid, end, report, _ = violation_found(db, people, clock, tmp_path, days=10)
     moderation.decide(db, people["admin"], report, "no_violation", note="Misheard.")
     assert rooms.get(db, sid)["violation_at"] is None
-    assert purge_at(db, clock, end + 30 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, end + 30 * DAY + 1) == [sid]
 
 
 def test_no_appeal_once_the_evidence_is_purged(db, people, clock, tmp_path):
     sid, _, report, decided = violation_found(db, people, clock, tmp_path, days=1)
-    assert purge_at(db, clock, decided + 90 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, decided + 90 * DAY + 1) == [sid]
     with pytest.raises(Forbidden):
         moderation.appeal(db, people["host"], report, "Please look again.")
     assert moderation.get_report(db, report)["appealed_at"] is None
@@ -265,27 +266,30 @@ def test_no_appeal_once_the_evidence_is_purged(db, people, clock, tmp_path):
 # Live Spaces, idempotence, tombstones ----------------------------------------------------------
 
 
-def test_live_spaces_are_never_purged(db, people, clock):
+def test_live_spaces_are_never_purged(db, people, clock, tmp_path):
     host = people["host"]
     space = rooms.create(db, host, "Marathon", "", "everyone")
     captions_store.store_final(db, space["id"], host["id"], 0.0, 1.0, WORD)
+    being_recorded = recording_path(tmp_path, space["id"])  # its row is not written yet
+    being_recorded.write_bytes(b"OggS live audio")
     assert retention.deadline(rooms.get(db, space["id"])) is None
     assert not retention.is_kept(rooms.get(db, space["id"]))  # nothing to keep: it is live
     report = report_on(db, people, space["id"])
     moderation.decide(db, people["admin"], report, "violation", rule="spam")  # not ended
     for days in (31, 91, 365, 3650):
-        assert purge_at(db, clock, space["created_at"] + days * DAY) == []
+        assert purge_at(db, tmp_path, clock, space["created_at"] + days * DAY) == []
     assert rooms.get(db, space["id"])["purged_at"] is None
     assert len(captions_store.for_space(db, space["id"])) == 1
+    assert being_recorded.exists()
 
 
 def test_purge_is_idempotent(db, people, clock, tmp_path):
     sid = ended_space(db, people["host"], tmp_path, clock=clock)
     end = rooms.get(db, sid)["ended_at"]
-    assert purge_at(db, clock, end + 30 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, end + 30 * DAY + 1) == [sid]
     first = rooms.get(db, sid)
-    assert purge_at(db, clock, end + 31 * DAY) == []
-    assert retention.purge(db) == []
+    assert purge_at(db, tmp_path, clock, end + 31 * DAY) == []
+    assert retention.purge(db, tmp_path) == []
     assert rooms.get(db, sid) == first  # purged_at is the first purge's time
 
 
@@ -293,7 +297,7 @@ def test_purge_survives_a_recording_file_already_gone(db, people, clock, tmp_pat
     sid = ended_space(db, people["host"], tmp_path, clock=clock)
     end = rooms.get(db, sid)["ended_at"]
     (tmp_path / f"space-{sid}.ogg").unlink()
-    assert purge_at(db, clock, end + 30 * DAY + 1) == [sid]
+    assert purge_at(db, tmp_path, clock, end + 30 * DAY + 1) == [sid]
     assert rooms.get(db, sid)["purged_at"] is not None
 
 
@@ -303,7 +307,7 @@ def test_purge_only_touches_spaces_past_their_deadline(db, people, make_user, cl
     other_host = make_user("otherhost")
     young = ended_space(db, other_host, tmp_path, clock=clock)
     live = rooms.create(db, people["host"], "Still on", "", "everyone")["id"]
-    assert purge_at(db, clock, rooms.get(db, old)["ended_at"] + 30 * DAY + 1) == [old]
+    assert purge_at(db, tmp_path, clock, rooms.get(db, old)["ended_at"] + 30 * DAY + 1) == [old]
     assert kept(db, young)
     assert rooms.get(db, live)["ended_at"] is None
 
@@ -312,7 +316,7 @@ def test_the_tombstone_keeps_title_and_times_for_reports(db, people, clock, tmp_
     sid = ended_space(db, people["host"], tmp_path, clock=clock)
     report = report_on(db, people, sid)
     before = rooms.get(db, sid)
-    purge_at(db, clock, before["ended_at"] + 30 * DAY + 1)
+    purge_at(db, tmp_path, clock, before["ended_at"] + 30 * DAY + 1)
     after = rooms.get(db, sid)
     for key in ("title", "host_id", "created_at", "ended_at", "ended_reason"):
         assert after[key] == before[key]
@@ -364,7 +368,9 @@ def speak(db, space_id: int, user_id: int, word: str, lines: int) -> None:
 
 
 @pytest.fixture
-def data(tmp_path, clock):
+def data(tmp_path, clock, secure_delete_off_by_default):
+    """Its connections start with secure_delete off (as a SQLite built without it would): only
+    the app's own pragma can zero the purged words."""
     return DataDir(tmp_path)
 
 
@@ -404,7 +410,7 @@ def test_purge_removes_the_words_from_the_database_file_and_its_wal(data, clock)
     assert doomed_file.exists() and doomed_file.stat().st_size > 0
 
     clock.set(rooms.get(data.db, doomed)["ended_at"] + 30 * DAY + 1)
-    assert retention.purge(data.db) == [doomed]
+    assert retention.purge(data.db, data.recordings) == [doomed]
 
     main, wal = data.raw()
     assert WORD.encode() not in main
@@ -424,6 +430,27 @@ def test_purge_removes_the_words_from_the_database_file_and_its_wal(data, clock)
     assert dbm.scalar(data.db, "PRAGMA integrity_check") == "ok"
 
 
+def test_a_recording_file_whose_row_was_never_written_is_purged_with_its_space(data, clock):
+    """The recording's row is written after its file opens, by another thread: after a kill -9,
+    or a lock outlasting the row's retries, a part is on disk with no row. No recording file may
+    outlive its Space's retention, so it goes with the Space; no other Space's file does."""
+    doomed, doomed_file, kept_space, kept_file = two_spaces(data, clock)
+    orphan = recording_path(data.recordings, doomed, 1)  # after a restart; the row was lost
+    recorder = Recorder(orphan)
+    for frame in tone_frames(0.5):
+        recorder.write(frame)
+    recorder.close()
+    lookalike = recording_path(data.recordings, int(f"{doomed}1"))  # another Space's name
+    lookalike.write_bytes(b"OggS another Space")
+    assert recordings.files(data.db, doomed) == [doomed_file]
+
+    clock.set(rooms.get(data.db, doomed)["ended_at"] + 30 * DAY + 1)
+    assert retention.purge(data.db, data.recordings) == [doomed]
+    assert not doomed_file.exists()
+    assert not orphan.exists()
+    assert kept_file.exists() and lookalike.exists()
+
+
 def test_purge_waits_for_a_reader_holding_an_old_snapshot(data, clock):
     doomed, doomed_file, _, _ = two_spaces(data, clock)
     reader = dbm.connect(data.db_path)
@@ -434,7 +461,7 @@ def test_purge_waits_for_a_reader_holding_an_old_snapshot(data, clock):
     finish.start()
     try:
         clock.set(rooms.get(data.db, doomed)["ended_at"] + 30 * DAY + 1)
-        assert retention.purge(data.db) == [doomed]
+        assert retention.purge(data.db, data.recordings) == [doomed]
     finally:
         finish.join()
     main, wal = data.raw()
@@ -455,10 +482,10 @@ def test_a_checkpoint_blocked_by_a_reader_is_finished_by_the_next_run(data, cloc
     assert dbm.scalar(reader, "SELECT COUNT(*) FROM captions WHERE space_id = ?", (doomed,)) == 80
 
     clock.set(rooms.get(data.db, doomed)["ended_at"] + 30 * DAY + 1)
-    assert retention.purge(data.db) == [doomed]
+    assert retention.purge(data.db, data.recordings) == [doomed]
     assert data.count(WORD)[1] > 0  # the reader still needs the old pages: they stay for now
     reader.execute("COMMIT")
 
-    assert retention.purge(data.db) == []
+    assert retention.purge(data.db, data.recordings) == []
     main, wal = data.raw()
     assert WORD.encode() not in main and WORD.encode() not in wal

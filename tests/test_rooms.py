@@ -142,6 +142,7 @@ def test_one_live_space_per_host_holds_under_simultaneous_starts(tmp_path):
 
     def start(n: int):
         connection = dbm.connect(path)
+        # A short pause before each insert widens any gap between the check and the write.
         connection.conn.set_trace_callback(
             lambda sql: time.sleep(0.001) if sql.startswith("INSERT") else None
         )

@@ -8,6 +8,7 @@ import pytest
 from spaces import db as dbm
 from spaces import rooms
 from spaces.events import RoomEvent
+from testkit.app import Client
 
 
 @pytest.fixture
@@ -117,7 +118,9 @@ def test_logging_out_leaves_every_space_and_publishes_it(app, browser, published
 
 
 def test_logging_out_signed_out_changes_nothing(app, published):
-    assert app.test_client().post("/logout").status_code == 302
+    visitor = Client(app)
+    visitor.get("/")
+    assert visitor.post("/logout", htmx=False).status_code == 302
     assert published == []
 
 

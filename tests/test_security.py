@@ -2,7 +2,7 @@
 
 import pytest
 
-from testkit.app import Browser
+from testkit.app import Browser, Client
 
 
 def test_every_page_sends_the_security_headers(app, browser):
@@ -24,8 +24,8 @@ def test_pages_carry_no_inline_script_and_htmx_is_configured_for_the_policy(brow
 
 
 def test_session_cookie_is_httponly_and_samesite(app):
-    client = app.test_client()
-    response = client.post("/signup", data={"username": "cookie", "password": "correct horse"})
+    response = Client(app).fill("/signup", {"username": "cookie", "password": "correct horse"})
+    assert response.status_code == 302  # signed up: the cookie is the signed-in session
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
@@ -62,11 +62,9 @@ def test_requests_to_speak_are_rate_limited(limited_app):
 
 
 def test_sign_ups_from_one_address_are_rate_limited(limited_app):
-    client = limited_app.test_client()
+    client = Client(limited_app)
     statuses = [
-        client.post(
-            "/signup", data={"username": f"bot{i}", "password": "correct horse"}
-        ).status_code
+        client.fill("/signup", {"username": f"bot{i}", "password": "correct horse"}).status_code
         for i in range(22)
     ]
     assert statuses[:20].count(429) == 0 and statuses[-1] == 429

@@ -10,16 +10,18 @@ import pytest
 
 from spaces import db as dbm
 from spaces.config import secret_key
-from spaces.realtime.recorder import Recorder, recording_path
-from testkit.app import Browser
+from spaces.realtime.recorder import Recorder
+from spaces.recordings import recording_path
+from testkit.app import Browser, Client
 
 
-def log_in(client, path: str, username: str, password: str, address: str):
-    return client.post(
-        path,
-        data={"username": username, "password": password},
-        environ_base={"REMOTE_ADDR": address},
-    )
+def log_in(client: Client, path: str, username: str, password: str, address: str):
+    """The log-in form (`/login`) or the terminal client's token request (`/api/token`, which
+    has no form and needs no CSRF token)."""
+    data = {"username": username, "password": password}
+    if path == "/api/token":
+        return client.client.post(path, data=data, environ_base={"REMOTE_ADDR": address})
+    return client.fill(path, data, environ_base={"REMOTE_ADDR": address})
 
 
 # One login throttle per username, whichever door is used -----------------------------------------
@@ -28,7 +30,7 @@ def log_in(client, path: str, username: str, password: str, address: str):
 def test_the_login_form_and_api_token_share_one_lock_per_username(limited_app):
     Browser(limited_app, "alice")
     Browser(limited_app, "bob")
-    client = limited_app.test_client()
+    client = Client(limited_app)
     for i in range(3):
         assert log_in(client, "/login", "alice", "wrong", f"10.0.0.{i}").status_code == 401
     for i in range(2):
@@ -45,7 +47,7 @@ def test_the_login_form_and_api_token_share_one_lock_per_username(limited_app):
 
 
 def test_one_address_trying_many_names_is_stopped_through_either_door(limited_app):
-    client = limited_app.test_client()
+    client = Client(limited_app)
     for i in range(15):
         assert log_in(client, "/login", f"name{i}", "wrong", "10.9.9.9").status_code == 401
         assert log_in(client, "/api/token", f"other{i}", "wrong", "10.9.9.9").status_code == 401
@@ -57,17 +59,17 @@ def test_one_address_trying_many_names_is_stopped_through_either_door(limited_ap
 # Behind a proxy ----------------------------------------------------------------------------------
 
 
-def sign_up_from(client, username: str, forwarded_for: str):
-    return client.post(
+def sign_up_from(client: Client, username: str, forwarded_for: str):
+    return client.fill(
         "/signup",
-        data={"username": username, "password": "correct horse"},
+        {"username": username, "password": "correct horse"},
         headers={"X-Forwarded-For": forwarded_for},
     )
 
 
 def test_behind_a_trusted_proxy_each_client_has_its_own_limits(make_app):
     """nginx connects from 127.0.0.1 and appends the client's address to X-Forwarded-For."""
-    client = make_app(RATELIMIT_ENABLED=True, TRUSTED_PROXIES=1).test_client()
+    client = Client(make_app(RATELIMIT_ENABLED=True, TRUSTED_PROXIES=1))
     for i in range(20):
         # Whatever a client puts in front, the address nginx appended is the one that counts.
         response = sign_up_from(client, f"bot{i}", f"198.51.100.{i}, 203.0.113.1")
@@ -77,7 +79,7 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_limits(make_app):
 
 
 def test_without_trusted_proxies_forwarded_for_is_ignored(make_app):
-    client = make_app(RATELIMIT_ENABLED=True).test_client()
+    client = Client(make_app(RATELIMIT_ENABLED=True))
     for i in range(20):
         assert sign_up_from(client, f"bot{i}", f"203.0.113.{i}").status_code == 302
     assert sign_up_from(client, "bot20", "203.0.113.99").status_code == 429
@@ -109,8 +111,8 @@ NASTY_NEXT = [
 @pytest.mark.parametrize("raw_next", NASTY_NEXT)
 def test_login_never_redirects_off_the_site(app, raw_next):
     Browser(app, "alice")
-    response = app.test_client().post(
-        "/login?next=" + raw_next, data={"username": "alice", "password": "correct horse"}
+    response = Client(app).fill(
+        "/login?next=" + raw_next, {"username": "alice", "password": "correct horse"}
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
@@ -119,10 +121,10 @@ def test_login_never_redirects_off_the_site(app, raw_next):
 @pytest.mark.parametrize("target", ["/spaces/3", "/u/bob?tab=posts", "/messages/bob"])
 def test_login_returns_to_a_page_on_this_site(app, target):
     Browser(app, "alice")
-    response = app.test_client().post(
+    response = Client(app).fill(
         "/login",
+        {"username": "alice", "password": "correct horse"},
         query_string={"next": target},
-        data={"username": "alice", "password": "correct horse"},
     )
     assert response.headers["Location"] == target
 

@@ -8,6 +8,7 @@ from spaces import db as dbm
 from testkit.html_query import field_error, field_value, parse
 from testkit.http_user import csrf_token
 
+pytestmark = pytest.mark.csrf_off("bare form posts test sign-up and log-in; CSRF: csrf_app below")
 PASSWORD = "correct horse"
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

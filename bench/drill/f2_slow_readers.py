@@ -5,9 +5,9 @@ import contextlib
 import time
 from pathlib import Path
 
-import procfs
 from fanout.room import speaking_space
 
+from testkit import procfs
 from testkit.http_user import HttpUser
 from testkit.listen import Ear
 from testkit.server import LiveServer

@@ -3,8 +3,6 @@ timeout: requests wait or get a clean 503, nothing acknowledged is lost, audio a
 on."""
 
 import contextlib
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -12,42 +10,10 @@ from pathlib import Path
 from testkit.audio import speech
 from testkit.http_user import HttpUser
 from testkit.server import LiveServer
+from testkit.sqlite_lock import Locker
 from testkit.waiting import wait_until
 
 from .kit import Background, Figures, present
-
-LOCKER = """
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-db.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-db.execute("COMMIT")
-print("released", flush=True)
-"""
-
-
-class Locker:
-    """Another process that holds BEGIN EXCLUSIVE on the database for `seconds`."""
-
-    def __init__(self, path: Path, seconds: float) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", LOCKER, str(path), str(seconds)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        if self.proc.stdout.readline().strip() != "locked":
-            raise RuntimeError("the locker did not get its lock")
-        self.locked = time.monotonic()
-
-    def wait(self) -> tuple[float, float]:
-        """Until it lets go; answers (locked at, released at)."""
-        line = self.proc.stdout.readline().strip()
-        self.released = time.monotonic()
-        self.proc.wait(10)
-        if line != "released":
-            raise RuntimeError("the locker failed")
-        return self.locked, self.released
 
 
 class Writer(Background):

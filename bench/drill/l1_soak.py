@@ -5,9 +5,9 @@ end (within 10 %), latency p50/p99."""
 import time
 from pathlib import Path
 
-import procfs
 from fanout.room import SPEAKERS, speaking_space
 
+from testkit import procfs
 from testkit.server import LiveServer
 
 from .kit import Background, Figures, ListenerPool, connect_crowd

@@ -7,9 +7,9 @@ import threading
 import time
 from pathlib import Path
 
-import procfs
 from fanout.room import speaking_space
 
+from testkit import procfs
 from testkit.http_user import HttpUser
 from testkit.server import LiveServer
 from testkit.waiting import wait_until

@@ -5,8 +5,8 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import procfs
 
+from testkit import procfs
 from testkit.audio import FRAME_SECONDS
 
 from .bursts import BURST_EVERY

@@ -144,7 +144,8 @@ class Api:
         text = error_text(body)
         if status in (301, 302, 303, 307, 308, 401):
             raise CliError(
-                f"{self.server} did not accept your sign-in. Run: spaces login {self.server}",
+                f"{self.server} did not accept your sign-in: your token expired or was revoked."
+                f" Run: spaces login {self.server}",
                 EXIT_REFUSED,
             )
         if status == 410 or "has ended" in text:

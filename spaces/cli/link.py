@@ -33,7 +33,11 @@ CLOSE_MESSAGES = {
     1009: ("The server refused a message as too big (over 4 KiB).", EXIT_ERROR),
 }
 HANDSHAKE_MESSAGES = {
-    401: ("The server did not accept your sign-in. Run: spaces login {server}", EXIT_REFUSED),
+    401: (
+        "The server did not accept your sign-in: your token expired or was revoked."
+        " Run: spaces login {server}",
+        EXIT_REFUSED,
+    ),
     403: ("The server refused the audio connection: you are not in this Space.", EXIT_REFUSED),
     404: ("There is no such Space.", EXIT_REFUSED),
     410: (ENDED_MESSAGE, EXIT_ENDED),

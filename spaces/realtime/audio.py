@@ -25,7 +25,7 @@ from .close_codes import ENDED, LEFT, REMOVED, RESTART
 from .jitter import JitterBuffer
 from .mixer import mix_tick
 from .outbox import Outbox, frame
-from .recorder import Recorder, recording_path
+from .recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,8 @@ class AudioEngine:
         """Runs on the tick: the file opens at once, its row is written by the writer thread (a
         database locked by another process must not stall the audio of every room)."""
         db = self._db()  # a read: in WAL mode it never waits for a writer
-        part = recordings.next_part(db, room.space_id)
-        path = recording_path(room.recordings_dir, room.space_id, part)
+        part = recordings.next_part(db, room.space_id, room.recordings_dir)
+        path = recordings.recording_path(room.recordings_dir, room.space_id, part)
         room.recorder = Recorder(path, start_offset=max(0.0, now() - room.started))
         self._write_later(
             recordings.add,

@@ -19,11 +19,6 @@ log = logging.getLogger(__name__)
 FLUSH_EVERY = 50  # frames (1 s)
 
 
-def recording_path(directory: str | Path, space_id: int, part: int = 0) -> Path:
-    name = f"space-{space_id}.ogg" if part == 0 else f"space-{space_id}.part{part}.ogg"
-    return Path(directory) / name
-
-
 class Recorder:
     """Appends 20 ms frames of the room mix. `start_offset` is this file's place in the Space's
     timeline (seconds since it started), so captions and review can point into it."""

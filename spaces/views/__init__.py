@@ -11,6 +11,7 @@ from . import (
     people,
     reports,
     rooms,
+    settings,
     transcripts,
 )
 
@@ -24,5 +25,6 @@ BLUEPRINTS = (
     people.bp,
     reports.bp,
     rooms.bp,
+    settings.bp,
     transcripts.bp,
 )

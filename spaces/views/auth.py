@@ -1,12 +1,12 @@
-"""Sign up, log in, log out."""
+"""Sign up, log in, log out, and the terminal client's tokens."""
 
-from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
-from .. import accounts, rooms
+from .. import accounts, rooms, tokens
 from ..errors import DomainError
 from ..extensions import csrf, limiter
 from ..redirects import same_site_path
-from ..web import current_user, get_db, publish
+from ..web import current_user, get_db, publish, sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
 
@@ -33,12 +33,6 @@ _per_address = limiter.shared_limit(
 )
 
 
-def _sign_in(user: dict) -> None:
-    session.clear()
-    session["user_id"] = user["id"]
-    session.permanent = True
-
-
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
 def signup():
@@ -52,7 +46,7 @@ def signup():
             user = accounts.sign_up(get_db(), form["username"], password)
         except DomainError as exc:
             return render_template("signup.html", form=form, errors={exc.field: exc.message}), 400
-        _sign_in(user)
+        sign_in(user)
         return redirect(same_site_path(request.args.get("next")) or url_for("home.index"))
     return render_template("signup.html", form=form, errors={})
 
@@ -67,7 +61,7 @@ def login():
         if user is None:
             errors = {"password": "That username and password do not match."}
             return render_template("login.html", form=form, errors=errors), 401
-        _sign_in(user)
+        sign_in(user)
         return redirect(same_site_path(request.args.get("next")) or url_for("home.index"))
     return render_template("login.html", form=form, errors={})
 
@@ -77,18 +71,20 @@ def login():
 @_per_username
 @_per_address
 def api_token():
-    """A bearer token for the terminal client (`spaces login`), for a username and password."""
+    """A bearer token for the terminal client (`spaces login`), for a username and password. It
+    works for API_TOKEN_DAYS, on the few endpoints web.TOKEN_ENDPOINTS names."""
     user = accounts.authenticate(
         get_db(), request.form.get("username", ""), request.form.get("password", "")
     )
     if user is None:
         return jsonify(error="That username and password do not match."), 401
-    return jsonify(token=accounts.issue_token(get_db(), user["id"]), username=user["username"])
+    token = tokens.issue(get_db(), user["id"], days=current_app.config["API_TOKEN_DAYS"])
+    return jsonify(token=token, username=user["username"])
 
 
 @bp.post("/logout")
 def logout():
     for event in rooms.log_out(get_db(), current_user()["id"]) if current_user() else ():
         publish(event)  # leaves every Space: microphone off, sockets closed
-    session.clear()
+    sign_out()
     return redirect(url_for("home.index"))

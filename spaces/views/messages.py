@@ -27,15 +27,23 @@ def _thread_context(db, me: dict, other: dict, form=None, errors=None) -> dict:
     }
 
 
-@bp.get("/messages/<username>", defaults={"template": "conversation.html"})
-@bp.get("/messages/<username>/thread", defaults={"template": "_thread.html"}, endpoint="thread")
-@login_required
-def conversation(username: str, template: str):
-    """The conversation page, or (at /thread) the message list alone, polled every few seconds
-    so new messages show up."""
+def _render_thread(template: str, username: str):
     db = get_db()
     other = accounts.by_username(db, username)
     return render_template(template, **_thread_context(db, current_user(), other))
+
+
+@bp.get("/messages/<username>")
+@login_required
+def conversation(username: str):
+    return _render_thread("conversation.html", username)
+
+
+@bp.get("/messages/<username>/thread")
+@login_required
+def thread(username: str):
+    """The message list alone, polled every few seconds so new messages show up."""
+    return _render_thread("_thread.html", username)
 
 
 @bp.post("/messages/<username>")

@@ -1,10 +1,9 @@
-"""Profiles, follows, blocks and settings."""
+"""Profiles, follows and blocks."""
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import accounts, blocks, follows, posts, rooms
 from .. import people as directory
-from ..errors import DomainError
 from ..web import current_user, get_db, is_htmx, login_required, publish
 
 bp = Blueprint("people", __name__)
@@ -124,39 +123,3 @@ def decide_follow_request(username: str, decision: str):
     else:
         follows.decline(db, current_user()["id"], person["id"])
     return redirect(url_for("people.follow_requests"))
-
-
-def _caption_answer(form) -> bool | None:
-    """Ticked is yes. Unticked is no, except on a form that showed the question unanswered
-    (`caption_consent_unasked`): then nothing was answered, and the `Captions` dialog still asks
-    the first time this person speaks."""
-    if form.get("caption_consent") == "on":
-        return True
-    return None if form.get("caption_consent_unasked") else False
-
-
-@bp.route("/settings", methods=["GET", "POST"])
-@login_required
-def settings():
-    user = current_user()
-    if request.method == "POST":
-        form = {
-            "display_name": request.form.get("display_name", ""),
-            "bio": request.form.get("bio", ""),
-            "protected": request.form.get("protected") == "on",
-            "caption_consent": _caption_answer(request.form),
-        }
-        try:
-            accounts.update_settings(get_db(), user["id"], **form)
-        except DomainError as exc:
-            return render_template("settings.html", form=form, errors={exc.field: exc.message}), 400
-        for event in rooms.after_settings_change(get_db(), user["id"]):
-            publish(event)  # consent and names change in the rooms this person is in
-        return render_template("settings.html", form=form, errors={}, saved=True)
-    form = {
-        "display_name": user["display_name"],
-        "bio": user["bio"],
-        "protected": bool(user["protected"]),
-        "caption_consent": user["caption_consent"],  # None: never asked
-    }
-    return render_template("settings.html", form=form, errors={})

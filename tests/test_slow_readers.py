@@ -1,0 +1,120 @@
+"""Clients that stop reading, on both sockets (drill F2's short version: `bench/drills.py F2`).
+
+Each socket writes through an outbox (spaces/realtime/outbox.py). A room page that falls too far
+behind is cut off (overflow="close"): it reconnects and gets the whole room again, so it never
+shows a room with changes silently missing. An audio client only loses its oldest frames when it
+falls behind, but one that reads nothing at all for the send time-out (10 s) is dropped, so it
+holds no thread or buffer for ever. Other tests check that such clients delay nobody else
+(test_live.py, test_audio_socket.py); these check that they are dropped.
+"""
+
+import re
+import socket
+import time
+
+import pytest
+
+from testkit.procfs import tcp_state
+from testkit.waiting import wait_until
+from testkit.websocket import TEXT, read_frames, upgrade
+
+pytestmark = pytest.mark.live
+
+SEND_TIMEOUT = 10.0  # the outbox's default, which both sockets use
+PUSHES_BEHIND = 72  # a page this far behind must have been cut off (see below)
+TITLE = re.compile(r">Round (\d+)<")
+
+
+def never_read(server, path: str, person) -> socket.socket:
+    """A websocket never read after its handshake. A tiny receive buffer and segment size keep
+    the kernel's share small (Linux sizes the server's send buffer by the segment too), so the
+    server meets a full socket after a few dozen fragments or a second of audio."""
+    return upgrade(
+        server.port, path, person.cookie_header(), timeout=10, receive_buffer=1024, segment=536
+    )
+
+
+def dropped(server, client: socket.socket) -> bool:
+    """The server's side of this connection is no longer ESTABLISHED: it shut it."""
+    return tcp_state(server.port, client.getsockname()[1]) != "ESTABLISHED"
+
+
+def read_to_the_end(client: socket.socket, within: float) -> tuple[list[tuple[int, bytes]], bool]:
+    """Everything the client can still read, as frames, and whether the connection ended (EOF or
+    reset) within `within` seconds of reading nothing more."""
+    client.settimeout(within)
+    buffer = bytearray()
+    try:
+        while chunk := client.recv(65536):
+            buffer += chunk
+        ended = True
+    except ConnectionResetError:
+        ended = True
+    except TimeoutError:
+        ended = False
+    return read_frames(buffer), ended
+
+
+def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(server):
+    host, stalled_person, watcher = server.sign_up("slowhost", "slowpage", "watcher")
+    space_id = host.open_space()
+    room = f"/spaces/{space_id}"
+    for person in (stalled_person, watcher):
+        person.join(space_id)
+    watching = watcher.listen(room + "/live")
+    watching.connected.wait(10)
+    stalled = never_read(server, room + "/live", stalled_person)
+    description = "\N{STUDIO MICROPHONE}" * 280  # the longest description: ~2 KB per push
+    try:
+        # One edit, one push to every page (the watcher's arrival says it went out). The kernel
+        # holds about 20 of them for the stalled page, its backlog 32 more: cut off after about
+        # 52 (measured), long before the send time-out would do it (about 100 pushes here).
+        pushes = 0
+        while pushes < PUSHES_BEHIND and not dropped(server, stalled):
+            sent = time.monotonic()
+            host.act(room + "/edit", {"title": f"Round {pushes}", "description": description})
+            title = f">Round {pushes}<"
+            assert watching.wait_text(lambda text, t=title: t in text, sent, 10), "pushes stopped"
+            pushes += 1
+        assert dropped(server, stalled), f"a page {pushes} pushes behind is still connected"
+
+        # Reading now: the pushes sent before the cut-off, whole and in order, then the end.
+        frames, ended = read_to_the_end(stalled, within=5)
+        assert ended, "the page was dropped by the server but its connection did not end"
+        titles = [
+            int(found.group(1))
+            for opcode, payload in frames
+            if opcode == TEXT and (found := TITLE.search(payload.decode(errors="replace")))
+        ]
+        assert titles == list(range(len(titles))), "pushes were skipped, not cut off"
+        assert 0 < len(titles) < pushes
+    finally:
+        stalled.close()
+        watching.stop()
+
+
+def test_an_audio_client_that_stops_reading_is_dropped_after_the_send_timeout(server):
+    host, stalled_person, listener = server.sign_up("audiohost", "audiostall", "stillhere")
+    space_id = host.open_space()
+    room = f"/spaces/{space_id}"
+    for person in (stalled_person, listener):
+        person.join(space_id)
+    host.act(room + "/mic", {"on": "1"})
+    ear = listener.listen(room + "/audio", keep_text=False)
+    stalled = never_read(server, room + "/audio", stalled_person)
+    try:
+        # Audio never overflows (the oldest frames go): only the time-out can drop it. Generous:
+        # a broken time-out fails after three times the time-out.
+        wait_until(
+            lambda: dropped(server, stalled),
+            3 * SEND_TIMEOUT,
+            0.2,
+            what="the audio client that stopped reading was dropped",
+        )
+        since = ear.frames[-1][0] if ear.frames else 0.0
+        wait_until(lambda: len(ear.since(since)) > 10, 10, what="the listener beside it hears on")
+        _, ended = read_to_the_end(stalled, within=5)
+        assert ended
+    finally:
+        stalled.close()
+        ear.stop()
