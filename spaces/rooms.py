@@ -168,7 +168,8 @@ def edit(db: Database, space_id: int, user: dict, title: str, description: str) 
     db.execute(
         "UPDATE spaces SET title = ?, description = ? WHERE id = ?", (title, description, space_id)
     )
-    return RoomEvent(space_id, sections=frozenset({"meta"}))
+    # The title travels with the event: docked players hear of a rename on the audio socket.
+    return RoomEvent(space_id, sections=frozenset({"meta"}), extra={"title": title})
 
 
 def set_policy(db: Database, space_id: int, user: dict, speaker_policy: str) -> RoomEvent:
