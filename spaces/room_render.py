@@ -105,6 +105,7 @@ def person_item(viewer: Actor, space: dict, row: dict) -> Markup:
         viewer.user_id == uid,
         uid,
         row["username"],
+        row.get("display_name"),
         row.get("role"),
         bool(row.get("mic_on")),
         bool(row.get("invited")),

@@ -229,6 +229,20 @@ def test_room_page_for_listener(room, browser):
     assert "Block" in other.buttons() and "Block" not in own.buttons()
 
 
+def test_person_items_show_the_display_name_then_the_username(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    bob.post("/settings", data={"display_name": "Bob Builder", "bio": ""})
+    room.join(bob, carol)
+    page = room.page(carol)
+    item = page.by_id("listeners").find("li", data_user_id=str(bob.user["id"]))
+    assert "Bob Builder @bob" in item.text
+    assert page.usernames("listeners-heading") == ["bob", "carol"]  # one username per item
+    assert "Bob Builder @bob" in item.links()  # the profile link's name holds both
+    room.act(bob, "request")
+    requests = room.page(room.host).by_id("requests")
+    assert "Bob Builder @bob" in requests.text
+
+
 def test_room_page_for_speaker(room, browser):
     bob, carol = browser("bob"), browser("carol")
     room.join(bob, carol)
@@ -422,7 +436,9 @@ def test_invite_then_accept(room, browser):
     item = oob_sections(response)["listeners"].find("li", data_user_id=str(bob.user["id"]))
     assert "invited" in item.text and "Invite to speak" not in item.buttons()
     controls = room.page(bob).by_id("my-controls")
-    assert "The host invited you to speak." in controls.text
+    # The invitation replaces Request to speak; its sentence is the status line's, said once.
+    assert controls.buttons() == ["Accept invitation to speak", "Leave"]
+    assert "invited you to speak" not in controls.text
     response = room.act(bob, "accept-invite")
     assert response.status_code == 200
     assert "Stop speaking" in oob_sections(response)["my-controls"].buttons()
@@ -644,7 +660,9 @@ def test_policy_people_you_follow(room, browser):
     room.host.post("/u/bob/follow")
     room.join(bob, carol)
     room.act(room.host, "policy", {"speaker_policy": "following"})
-    assert "Who can speak: People you follow" in room.page(carol).text
+    # Each reads whose follows count: the host their own, a listener the host's.
+    assert "Who can speak: People alice follows" in room.page(carol).text
+    assert "Who can speak: People you follow" in room.page(room.host).text
     assert "Request to speak" in room.controls(bob)
     assert "Request to speak" not in room.controls(carol)
     refused(room.act(carol, "request"), 403, "Only people the host follows can ask to speak.")
