@@ -217,11 +217,21 @@ class AudioEngine:
         if event.kind == "ended":
             self._close_room(room, ENDED_CLOSE, "ended")
             return
+        if "title" in event.extra:  # a rename, for docked players (they have only this socket)
+            self._tell(room, {"type": "title", "title": event.extra["title"]})
         with self.app.app_context():
             self._refresh(self._db(), room)
         for conn in list(room.conns.values()):
             if conn.user_id in event.removed:
                 conn.outbox.close(REMOVED_CLOSE, "removed")
+
+    def _tell(self, room: AudioRoom, message: dict) -> None:
+        """A text message to everyone on the room's audio socket."""
+        data = frame(json.dumps(message))
+        with self.lock:
+            conns = list(room.conns.values())
+        for conn in conns:
+            conn.outbox.push(data)
 
     def _close_room(self, room: AudioRoom, code: int, reason: str) -> None:
         with self.lock:

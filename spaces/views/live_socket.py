@@ -6,7 +6,7 @@ import time
 from flask import Blueprint, abort, request
 from simple_websocket import ConnectionClosed
 
-from .. import rooms
+from .. import policy, rooms
 from ..extensions import sock
 from ..realtime.outbox import attach
 from ..web import current_user, get_db, live_hub, same_origin
@@ -24,7 +24,11 @@ def check_socket_request():
         abort(403)
     if current_user() is None:
         abort(403)
-    rooms.get(get_db(), request.view_args["space_id"])
+    space = rooms.get(get_db(), request.view_args["space_id"])
+    if space["ended_at"] is None and not policy.can(
+        rooms.actor(get_db(), space, current_user()), "view", space
+    ):
+        abort(403)  # someone the host blocked does not see who is in the room
 
 
 @sock.route("/spaces/<int:space_id>/live", bp=bp)
