@@ -13,6 +13,7 @@ POLICY_LABELS = {
     "invited": "Only people you invite",
 }
 SPEAKER_CAP = 11  # including the host
+BLOCKED = "The host has blocked you, so you cannot open or join their Spaces."
 
 # Actions on a Space as a whole, by the actor.
 SELF_ACTIONS = (
@@ -42,6 +43,7 @@ TARGET_ACTIONS = (
     "move_to_listeners",
     "mute",
     "remove",
+    "allow_back",
     "block",
     "report",
 )
@@ -108,13 +110,15 @@ def why(actor: Actor, action: str, space: dict | None, target: Actor | None = No
 
 def _why_self(actor: Actor, action: str, space: dict) -> str | None:
     role = actor.role
-    if action == "view":  # the room and everything in it, live: not for those kept out of it
-        if actor.removed:
-            return "The host removed you from this Space."
+    if action in ("view", "share"):
+        # Someone the host blocked does not see who is in the room or pass its link around;
+        # someone they removed sees nothing of the room either (issue 13 item 1).
         if actor.blocked_by_host:
-            return "You cannot join this host's Spaces."
+            return BLOCKED
+        if action == "view" and actor.removed:
+            return "The host removed you from this Space."
         return None
-    if action in ("share", "report_space"):
+    if action == "report_space":
         return None
     if action == "end_for_violation":
         return None if actor.is_admin else "Only admins can do that."
@@ -122,7 +126,7 @@ def _why_self(actor: Actor, action: str, space: dict) -> str | None:
         if actor.removed:
             return "The host removed you from this Space."
         if actor.blocked_by_host:
-            return "You cannot join this host's Spaces."
+            return BLOCKED
         return None
     if not actor.present:
         return "Join the Space first."
@@ -163,12 +167,16 @@ def _why_target(actor: Actor, action: str, space: dict, target: Actor | None) ->
         return "You cannot do that to yourself."
     if action == "report":
         return None
-    if action == "block":
-        if not actor.on_stage:
-            return "Only the host and speakers can block from the room."
-        return None
+    if action == "block":  # an account block: anyone in the room, about anyone
+        return None if actor.present else "Join the Space first."
     if actor.role != "host":
         return "Only the host can do that."
+    if action == "allow_back":
+        if not target.removed:
+            return "They were not removed from this Space."
+        if target.blocked_by_host:
+            return "You blocked them: unblock them on their profile first."
+        return None
     if action == "invite":
         if target.on_stage:
             return "They are already on stage."

@@ -105,6 +105,7 @@ def person_item(viewer: Actor, space: dict, row: dict) -> Markup:
         viewer.user_id == uid,
         uid,
         row["username"],
+        row.get("display_name"),
         row.get("role"),
         bool(row.get("mic_on")),
         bool(row.get("invited")),
@@ -144,6 +145,7 @@ class RoomRender:
         }
         self._sections: dict[tuple, str] = {}
         self._controls: dict[int, str] = {}
+        self._removed_people: list[dict] | None = None
 
     def viewer(self, user_id: int | None) -> Actor:
         """The viewer as the sections see them: only their role in this Space matters."""
@@ -207,12 +209,19 @@ class RoomRender:
             SECTION_TEMPLATES[name],
             space=self.space,
             presence=self.presence,
+            removed=self._removed() if name == "requests" and who.role == "host" else [],
             viewer=who,
             can=policy.can,
             person_item=person_item,
             policy_labels=policy.POLICY_LABELS,
             oob=oob,
         )
+
+    def _removed(self) -> list[dict]:
+        """The people the host removed (the host's Requests section lists them to let back)."""
+        if self._removed_people is None:
+            self._removed_people = rooms.removed_people(self.db, self.space["id"])
+        return self._removed_people
 
     def _with_own_item(self, name: str, who: Actor, oob: bool) -> str:
         """The section as someone in it sees it. Only their own item differs from what others
@@ -308,7 +317,8 @@ def ended(space: dict, oob: bool = True) -> str:
 def removed(space: dict, blocked: bool = False) -> str:
     """Replaces the whole room for someone the host removed, or (`blocked`) blocked before they
     were ever in it."""
-    return render_template("rooms/_removed.html", space=space, blocked=blocked)
+    reason = policy.BLOCKED if blocked else None
+    return render_template("rooms/_removed.html", space=space, blocked=reason)
 
 
 def live_socket(space: dict, connect: bool, oob: bool = True) -> str:

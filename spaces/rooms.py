@@ -168,7 +168,8 @@ def edit(db: Database, space_id: int, user: dict, title: str, description: str) 
     db.execute(
         "UPDATE spaces SET title = ?, description = ? WHERE id = ?", (title, description, space_id)
     )
-    return RoomEvent(space_id, sections=frozenset({"meta"}))
+    # The title travels with the event: docked players hear of a rename on the audio socket.
+    return RoomEvent(space_id, sections=frozenset({"meta"}), extra={"title": title})
 
 
 def set_policy(db: Database, space_id: int, user: dict, speaker_policy: str) -> RoomEvent:
@@ -596,6 +597,33 @@ def after_settings_change(db: Database, user_id: int) -> list[RoomEvent]:
         RoomEvent(space_id, frozenset({"stage", "listeners"}), frozenset({user_id}))
         for space_id in spaces_present_in(db, user_id)
     ]
+
+
+# Undoing a removal ---------------------------------------------------------------------------
+
+
+def removed_people(db: Database, space_id: int) -> list[dict]:
+    """Who the host removed from this Space, latest first, and whether the host also blocked
+    them (then only unblocking on their profile lets them back)."""
+    return dbm.all_rows(
+        db,
+        "SELECT u.id AS user_id, u.username, u.display_name, r.created_at,"
+        " EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = s.host_id AND b.blocked_id = u.id)"
+        " AS blocked FROM space_removals r JOIN users u ON u.id = r.user_id"
+        " JOIN spaces s ON s.id = r.space_id WHERE r.space_id = ? ORDER BY r.created_at DESC",
+        (space_id,),
+    )
+
+
+def allow_back(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
+    """Undoes a removal: the person may join this Space again."""
+    space = get(db, space_id)
+    with dbm.write(db):
+        require(db, space, host, "allow_back", _user(db, target_id))
+        db.execute(
+            "DELETE FROM space_removals WHERE space_id = ? AND user_id = ?", (space_id, target_id)
+        )
+    return RoomEvent(space_id, frozenset({"requests"}), frozenset({target_id}))
 
 
 # Discovery -----------------------------------------------------------------------------------

@@ -289,6 +289,27 @@ def test_a_slow_client_does_not_delay_a_fast_one(server, people, room, sockets, 
     assert received < 0.5 * sent, (received, sent)
 
 
+# Renames -------------------------------------------------------------------------------------
+
+
+@live
+def test_a_rename_reaches_every_audio_socket_as_a_title_message(room, audio):
+    """A docked player has only its audio socket: the new title comes on it at once."""
+    host, listener, space_id = room
+    ear = Ear(audio(listener))
+    ear.until(lambda f: True, what="any frame")
+    host.act(f"/spaces/{space_id}/edit", {"title": "Renamed show", "description": ""})
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        if any(
+            json.loads(text) == {"type": "title", "title": "Renamed show"} for _, text in ear.texts
+        ):
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"no title message: {ear.texts[-3:]}")
+
+
 # Removed and ended ----------------------------------------------------------------------------
 
 

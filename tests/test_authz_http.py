@@ -106,6 +106,8 @@ def arrange(w: World, role: str, state: str, action: str) -> dict:
         rooms.make_speaker(db, sid, host, target["id"])
     if action == "mute":
         rooms.set_mic(db, sid, target, True)
+    if action == "allow_back":  # the host removed them: the Removed list's Allow back
+        rooms.remove(db, sid, host, target["id"])
     report = reports.create(db, target["id"], "spam", space_id=sid)
     if state == "ended":
         rooms.end(db, sid, host)

@@ -18,7 +18,7 @@ def test_two_people_sign_up_follow_and_message(live_server):
         ada.get_by_role("button", name="Follow").click()
         expect(ada.get_by_role("button", name="Unfollow")).to_be_visible()
         ada.reload()
-        expect(ada.get_by_role("link", name="1 followers")).to_be_visible()
+        expect(ada.get_by_role("link", name="1 follower", exact=True)).to_be_visible()
 
         ada.get_by_role("link", name="Message", exact=True).click()
         ada.get_by_label("Message", exact=True).fill("Hello <b>Bob</b>, see you in my Space")

@@ -4,7 +4,7 @@ closed; test_live.py and test_authz_sockets.py run the same against a real serve
 
 import pytest
 
-from spaces import accounts, blocks, rooms
+from spaces import accounts, blocks, policy, rooms
 from spaces import db as dbm
 from spaces.realtime.close_codes import LEFT, REMOVED
 from testkit.html_query import parse
@@ -102,7 +102,7 @@ def test_a_page_of_someone_not_in_the_space_is_told_and_closed_without_room_stat
     blocks.block(db, host["id"], blocked["id"])
     _, box = page(hub, space_id, blocked)
     assert box.closed == (REMOVED, "removed") and not box.room_state()
-    assert "You cannot join this host's Spaces." in parse(box.texts[0]).text
+    assert policy.BLOCKED in parse(box.texts[0]).text
 
 
 def test_the_ones_still_in_get_captions_and_the_change(room):

@@ -217,7 +217,8 @@ def test_edit_and_policy_show_on_every_page(server):
         doc = bobs.until(
             lambda d: (
                 d.by_id("space-meta") is not None
-                and "Who can speak: Only people you invite" in d.by_id("space-meta").text
+                and f"Who can speak: Only people {alice.username} invites"
+                in d.by_id("space-meta").text
             ),
             what="the new policy",
         )

@@ -21,7 +21,7 @@ REASONS = {
     "H": "Only the host can do that.",
     "A": "Only admins can do that.",
     "R": "The host removed you from this Space.",
-    "B": "You cannot join this host's Spaces.",
+    "B": "The host has blocked you, so you cannot open or join their Spaces.",
     "O": "You are already on stage.",
     "Q": "You have already asked to speak.",
     "C": "You have not asked to speak.",
@@ -29,7 +29,6 @@ REASONS = {
     "P": "Only speakers can do that.",
     "M": "Only speakers can use the microphone.",
     "F": "Your microphone is off.",
-    "K": "Only the host and speakers can block from the room.",
 }
 
 # Who is acting. Everyone but the host has their own id; "present" people have a role.
@@ -57,6 +56,7 @@ LISTENER = Actor(user_id=102, role="listener")
 OUTSIDER = Actor(user_id=103)
 SPEAKER = Actor(user_id=104, role="speaker")
 SPEAKER_MIC_ON = Actor(user_id=105, role="speaker", mic_on=True)
+REMOVED = Actor(user_id=106, removed=True)
 TARGETS = {
     "approve": REQUESTING_LISTENER,
     "deny": REQUESTING_LISTENER,
@@ -65,6 +65,7 @@ TARGETS = {
     "move_to_listeners": SPEAKER,
     "mute": SPEAKER_MIC_ON,
     "remove": LISTENER,
+    "allow_back": REMOVED,
     "block": LISTENER,
     "report": LISTENER,
 }
@@ -93,48 +94,49 @@ COLUMNS = {
     "ml": "move_to_listeners",
     "mu": "mute",
     "rm": "remove",
+    "ab": "allow_back",
     "bk": "block",
     "rp": "report",
 }
 
 # Removed and blocked people may not even look at a live room (issue 13 item 1): `view` R and B.
 LIVE_GRID = """
-                    vw jn lv rq cr ai ss mc sa vc sh rs ed sp en ev | ap dn ms in ml mu rm bk rp
-anonymous           S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  | S  S  S  S  S  S  S  S  S
-stranger            +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
-listener            +  +  +  +  C  I  P  M  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  K  +
-requester           +  +  +  Q  +  I  P  M  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  K  +
-invited             +  +  +  +  C  +  P  M  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  K  +
-speaker             +  +  +  O  C  I  +  +  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  +  +
-speaker_mic_on      +  +  +  O  C  I  +  +  +  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  +  +
-host                +  +  +  O  C  I  P  +  F  +  +  +  +  +  +  A  | +  +  +  +  +  +  +  +  +
-host_away           +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
-removed             R  R  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
-blocked_by_host     B  B  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
-admin               +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  +  | H  H  H  H  H  H  H  K  +
-admin_listener      +  +  +  +  C  I  P  M  F  +  +  +  H  H  H  +  | H  H  H  H  H  H  H  K  +
-protected           +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  K  +
-protected_speaker   +  +  +  O  C  I  +  +  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  +  +
+                    vw jn lv rq cr ai ss mc sa vc sh rs ed sp en ev | ap dn ms in ml mu rm ab bk rp
+anonymous           S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  | S  S  S  S  S  S  S  S  S  S
+stranger            +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  H  J  +
+listener            +  +  +  +  C  I  P  M  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  H  +  +
+requester           +  +  +  Q  +  I  P  M  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  H  +  +
+invited             +  +  +  +  C  +  P  M  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  H  +  +
+speaker             +  +  +  O  C  I  +  +  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  H  +  +
+speaker_mic_on      +  +  +  O  C  I  +  +  +  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  H  +  +
+host                +  +  +  O  C  I  P  +  F  +  +  +  +  +  +  A  | +  +  +  +  +  +  +  +  +  +
+host_away           +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  H  J  +
+removed             R  R  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  H  J  +
+blocked_by_host     B  B  J  J  J  J  J  J  J  J  B  +  J  J  J  A  | H  H  H  H  H  H  H  H  J  +
+admin               +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  +  | H  H  H  H  H  H  H  H  J  +
+admin_listener      +  +  +  +  C  I  P  M  F  +  +  +  H  H  H  +  | H  H  H  H  H  H  H  H  +  +
+protected           +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  H  J  +
+protected_speaker   +  +  +  O  C  I  +  +  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  H  +  +
 """
 
 # Once ended, a Space is gone for everyone: only its host and admins may still look at its page.
 ENDED_GRID = """
-                    vw jn lv rq cr ai ss mc sa vc sh rs ed sp en ev | ap dn ms in ml mu rm bk rp
-anonymous           S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  | S  S  S  S  S  S  S  S  S
-stranger            E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-listener            E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-requester           E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-invited             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-speaker             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-speaker_mic_on      E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-host                +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-host_away           +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-removed             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-blocked_by_host     E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-admin               +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-admin_listener      +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-protected           E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
-protected_speaker   E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E
+                    vw jn lv rq cr ai ss mc sa vc sh rs ed sp en ev | ap dn ms in ml mu rm ab bk rp
+anonymous           S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  S  | S  S  S  S  S  S  S  S  S  S
+stranger            E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+listener            E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+requester           E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+invited             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+speaker             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+speaker_mic_on      E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+host                +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+host_away           +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+removed             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+blocked_by_host     E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+admin               +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+admin_listener      +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+protected           E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+protected_speaker   E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
 """
 
 
@@ -215,6 +217,13 @@ UNSUITABLE = [
     ("mute", SPEAKER, "Their microphone is off."),
     ("mute", LISTENER, "Their microphone is off."),
     ("remove", OUTSIDER, "They are not in the Space."),
+    ("allow_back", LISTENER, "They were not removed from this Space."),
+    ("allow_back", OUTSIDER, "They were not removed from this Space."),
+    (
+        "allow_back",
+        Actor(user_id=113, removed=True, blocked_by_host=True),
+        "You blocked them: unblock them on their profile first.",
+    ),
 ]
 
 
@@ -251,12 +260,13 @@ def test_target_actions_need_a_person(action, target):
     assert policy.why(HOST, action, LIVE, target) == "There is no such person."
 
 
-def test_speaker_may_block_and_report_even_the_host():
-    """Blocking from the room is an account block, the speaker's own choice."""
-    speaker, host_as_target = ROLES["speaker"], ROLES["host"]
-    assert policy.can(speaker, "block", LIVE, host_as_target)
-    assert policy.can(speaker, "report", LIVE, host_as_target)
-    assert policy.why(speaker, "remove", LIVE, host_as_target) == "Only the host can do that."
+@pytest.mark.parametrize("role", ["speaker", "listener"])
+def test_anyone_in_the_room_may_block_and_report_even_the_host(role):
+    """Blocking from the room is an account block, each person's own choice, on stage or not."""
+    who, host_as_target = ROLES[role], ROLES["host"]
+    assert policy.can(who, "block", LIVE, host_as_target)
+    assert policy.can(who, "report", LIVE, host_as_target)
+    assert policy.why(who, "remove", LIVE, host_as_target) == "Only the host can do that."
 
 
 # Speaker policies -------------------------------------------------------------------------------

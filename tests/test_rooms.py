@@ -691,7 +691,7 @@ def test_host_block_removes_blocks_the_account_and_keeps_them_out(db, room):
     # Not this Space only: every Space of this host.
     rooms.end(db, space_id, host)
     next_id = rooms.create(db, host, "Next", "", "everyone")["id"]
-    with pytest.raises(Forbidden, match="cannot join this host's Spaces"):
+    with pytest.raises(Forbidden, match="cannot open or join their Spaces"):
         rooms.join(db, next_id, ben)
 
 
@@ -718,11 +718,39 @@ def test_speaker_block_is_an_account_block_only(db, room):
     assert dbm.scalar(db, "SELECT COUNT(*) FROM space_removals") == 0
 
 
-def test_listeners_cannot_block_from_the_room(db, room):
+def test_listeners_block_from_the_room_as_an_account_block(db, room):
     space_id, people = room
-    with pytest.raises(Forbidden, match="Only the host and speakers"):
-        rooms.block(db, space_id, people["ann"], people["ben"]["id"])
-    assert not blocks.either_blocked(db, people["ann"]["id"], people["ben"]["id"])
+    ann, ben = people["ann"], people["ben"]
+    event = rooms.block(db, space_id, ann, ben["id"])
+    assert blocks.has_blocked(db, ann["id"], ben["id"])
+    assert event.removed == frozenset() and event.users == {ann["id"]}
+    assert role(db, space_id, ben) == "listener"
+
+
+def test_host_allows_a_removed_person_back(db, room):
+    space_id, people = room
+    host, ann, ben = people["host"], people["ann"], people["ben"]
+    rooms.remove(db, space_id, host, ann["id"])
+    assert [p["username"] for p in rooms.removed_people(db, space_id)] == ["ann"]
+    with pytest.raises(Forbidden, match="Only the host"):
+        rooms.allow_back(db, space_id, ben, ann["id"])
+    with pytest.raises(Forbidden, match="were not removed"):
+        rooms.allow_back(db, space_id, host, ben["id"])
+    event = rooms.allow_back(db, space_id, host, ann["id"])
+    assert "requests" in event.sections
+    assert rooms.removed_people(db, space_id) == []
+    rooms.join(db, space_id, ann)
+    assert role(db, space_id, ann) == "listener"
+
+
+def test_a_person_the_host_blocked_is_let_back_only_by_unblocking(db, room):
+    space_id, people = room
+    host, cat = people["host"], people["cat"]
+    rooms.block(db, space_id, host, cat["id"])
+    [listed] = rooms.removed_people(db, space_id)
+    assert listed["username"] == "cat" and listed["blocked"]
+    with pytest.raises(Forbidden, match="unblock them on their profile first"):
+        rooms.allow_back(db, space_id, host, cat["id"])
 
 
 def test_block_on_the_profile_by_the_host_removes_from_the_live_space(db, room, make_user):
@@ -746,7 +774,7 @@ def test_person_blocked_by_the_host_cannot_join(db, make_user):
     host, troll = make_user("host"), make_user("troll")
     blocks.block(db, host["id"], troll["id"])
     space_id = rooms.create(db, host, "Show", "", "everyone")["id"]
-    with pytest.raises(Forbidden, match="cannot join this host's Spaces"):
+    with pytest.raises(Forbidden, match="cannot open or join their Spaces"):
         rooms.join(db, space_id, troll)
     assert rooms.presence(db, space_id)["listener_count"] == 0
 

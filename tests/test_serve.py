@@ -10,9 +10,10 @@ import time
 
 import numpy as np
 import pytest
-from conftest import HttpUser
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+from testkit.http_user import HttpUser
 
 pytestmark = pytest.mark.live
 

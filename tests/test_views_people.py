@@ -40,7 +40,7 @@ def test_profile_shows_name_bio_counts_and_actions(browser):
     assert "@alice" in doc.text
     assert "Down the rabbit hole" in doc.text
     links = doc.links()
-    assert links["1 followers"] == "/u/alice/followers"
+    assert links["1 follower"] == "/u/alice/followers"
     assert links["0 following"] == "/u/alice/following"
     assert {"Follow", "Block"} <= set(doc.buttons())
     assert links["Message"] == "/messages/alice"
@@ -63,13 +63,19 @@ def test_follow_and_unfollow(browser):
     assert response.status_code == 200
     actions = parse(response.data).by_id("profile-actions")
     assert "Unfollow" in actions.buttons() and "Follow" not in actions.buttons()
-    assert "1 followers" in parse(bob.get("/u/alice").data).links()
+    # The count changes on the page at once (out-of-band), in the singular for one.
+    counts = parse(response.data).by_id("profile-counts")
+    assert counts.get("hx-swap-oob") == "true" and "1 follower" in counts.links()
+    assert "1 follower" in parse(bob.get("/u/alice").data).links()
+    browser("carol").post("/u/alice/follow")
+    assert "2 followers" in parse(bob.get("/u/alice").data).links()
     assert "bob" in parse(alice.get("/u/alice/followers").data).text
     assert "alice" in parse(bob.get("/u/bob/following").data).text
 
     response = bob.post("/u/alice/unfollow")
     assert "Follow" in parse(response.data).by_id("profile-actions").buttons()
-    assert "0 followers" in parse(bob.get("/u/alice").data).links()
+    assert "1 follower" in parse(response.data).by_id("profile-counts").links()
+    assert "1 follower" in parse(bob.get("/u/alice").data).links()
 
 
 def test_follow_without_htmx_returns_to_the_profile(browser):

@@ -7,6 +7,7 @@ import pytest
 
 from spaces import accounts, reports
 from spaces import db as dbm
+from spaces.policy import BLOCKED
 from testkit.app import Browser
 from testkit.html_query import field_error, field_value, parse
 
@@ -223,7 +224,7 @@ def test_room_page_for_listener(room, browser):
     assert "Request to speak" in controls and "Leave" in controls
     assert "Turn on microphone" not in controls and "Join this Space" not in controls
     buttons = page.buttons()
-    for name in ("Edit", "End Space", "Approve", "Remove", "Make speaker", "Block"):
+    for name in ("Edit", "End Space", "Approve", "Remove", "Make speaker", "Allow back"):
         assert name not in buttons, name
     assert "Share" in buttons and "Report Space" in page.loaders()
     assert page.by_id("requests-heading") is None
@@ -234,6 +235,21 @@ def test_room_page_for_listener(room, browser):
     assert "Report" not in own.loaders()
     other = page.by_id("listeners").find("li", data_user_id=str(carol.user["id"]))
     assert "Report" in other.loaders()
+    assert "Block" in other.buttons() and "Block" not in own.buttons()
+
+
+def test_person_items_show_the_display_name_then_the_username(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    bob.post("/settings", data={"display_name": "Bob Builder", "bio": ""})
+    room.join(bob, carol)
+    page = room.page(carol)
+    item = page.by_id("listeners").find("li", data_user_id=str(bob.user["id"]))
+    assert "Bob Builder @bob" in item.text
+    assert page.usernames("listeners-heading") == ["bob", "carol"]  # one username per item
+    assert "Bob Builder @bob" in item.links()  # the profile link's name holds both
+    room.act(bob, "request")
+    requests = room.page(room.host).by_id("requests")
+    assert "Bob Builder @bob" in requests.text
 
 
 def test_room_page_for_speaker(room, browser):
@@ -357,11 +373,17 @@ def test_join_unknown_space_is_404(browser):
     refused(response, 404, "There is no such Space.")
 
 
-def test_person_blocked_by_host_cannot_join(room, browser):
+def test_person_blocked_by_host_cannot_open_the_space(room, browser):
     bob = browser("bob")
     room.host.post("/u/bob/block")
-    shut_out(bob.get(room.url), "You cannot join this host's Spaces.")
-    refused(room.act(bob, "join"), 403, "You cannot join this host's Spaces.")
+    response = bob.get(room.url)
+    assert response.status_code == 403
+    page = parse(response.data)
+    assert page.find("h1").text == "You cannot open this Space"
+    assert BLOCKED in page.text
+    assert "Join this Space" not in page.buttons()
+    assert "alice" not in page.text.split() and "Morning chat" not in page.text
+    refused(room.act(bob, "join"), 403, BLOCKED)
     assert room.role(bob) is None
 
 
@@ -472,7 +494,9 @@ def test_invite_then_accept(room, browser):
     item = oob_sections(response)["listeners"].find("li", data_user_id=str(bob.user["id"]))
     assert "invited" in item.text and "Invite to speak" not in item.buttons()
     controls = room.page(bob).by_id("my-controls")
-    assert "The host invited you to speak." in controls.text
+    # The invitation replaces Request to speak; its sentence is the status line's, said once.
+    assert controls.buttons() == ["Accept invitation to speak", "Leave"]
+    assert "invited you to speak" not in controls.text
     response = room.act(bob, "accept-invite")
     assert response.status_code == 200
     assert "Stop speaking" in oob_sections(response)["my-controls"].buttons()
@@ -513,6 +537,26 @@ def test_remove_and_cannot_rejoin(room, browser):
     shut_out(bob.get(room.url), "The host removed you from this Space.")
 
 
+def test_host_lets_a_removed_person_back_from_the_removed_list(room, browser):
+    bob, carol = browser("bob"), browser("carol")
+    room.join(bob, carol)
+    response = room.on(room.host, bob, "remove")
+    removed = oob_sections(response)["requests"]
+    assert removed.usernames("removed-heading") == ["bob"]
+    assert "Allow back" in removed.buttons()
+    # Only the host sees who was removed.
+    assert room.page(carol).by_id("removed-heading") is None
+    refused(room.on(carol, bob, "allow-back"), 403, "Only the host can do that.")
+    response = room.on(room.host, bob, "allow-back")
+    assert response.status_code == 200
+    sections = oob_sections(response)
+    assert sections["requests"].by_id("removed-heading") is None
+    assert "bob can join this Space again." in sections["status"].text
+    assert room.act(bob, "join").status_code == 200
+    assert room.role(bob) == "listener"
+    refused(room.on(room.host, carol, "allow-back"), 403, "They were not removed")
+
+
 def test_host_cannot_be_removed_or_act_on_self(room, browser):
     bob = browser("bob")
     room.join(bob)
@@ -536,15 +580,21 @@ def test_host_blocks_from_the_room(room, browser, app):
     assert "Unblock" in parse(room.host.get("/u/bob").data).buttons()
 
 
-def test_speaker_block_is_an_account_block_only(room, browser):
-    bob, carol = browser("bob"), browser("carol")
-    room.join(bob, carol)
+def test_speaker_and_listener_blocks_are_account_blocks_only(room, browser):
+    bob, carol, dan = browser("bob"), browser("carol"), browser("dan")
+    room.join(bob, carol, dan)
     room.on(room.host, bob, "make-speaker")
     response = room.on(bob, carol, "block")
     assert response.status_code == 200
     assert room.role(carol) == "listener"
     assert "Unblock" in parse(bob.get("/u/carol").data).buttons()
-    refused(room.on(carol, bob, "block"), 403, "Only the host and speakers can block")
+    # A listener blocks a speaker: the speaker stays on stage; the listener is told.
+    response = room.on(dan, bob, "block")
+    assert response.status_code == 200 and "You blocked bob." in response.get_data(as_text=True)
+    assert room.role(bob) == "speaker"
+    assert "Unblock" in parse(dan.get("/u/bob").data).buttons()
+    room.act(dan, "leave")
+    refused(room.on(dan, carol, "block"), 403, "Join the Space first.")
 
 
 def test_block_on_profile_removes_person_from_hosts_live_space(room, browser):
@@ -552,7 +602,10 @@ def test_block_on_profile_removes_person_from_hosts_live_space(room, browser):
     room.join(bob)
     room.host.post("/u/bob/block")
     assert room.role(bob) is None
-    assert "bob" not in room.page(room.host).text.split()
+    page = room.page(room.host)
+    assert "bob" not in page.usernames("listeners-heading")
+    removed = page.by_id("requests").find("li", data_user_id=str(bob.user["id"]))
+    assert "Allow back" not in removed.buttons() and "unblock on their profile" in removed.text
 
 
 def test_listener_cannot_use_host_actions(room, browser):
@@ -663,7 +716,9 @@ def test_policy_people_you_follow(room, browser):
     room.host.post("/u/bob/follow")
     room.join(bob, carol)
     room.act(room.host, "policy", {"speaker_policy": "following"})
-    assert "Who can speak: People you follow" in room.page(carol).text
+    # Each reads whose follows count: the host their own, a listener the host's.
+    assert "Who can speak: People alice follows" in room.page(carol).text
+    assert "Who can speak: People you follow" in room.page(room.host).text
     assert "Request to speak" in room.controls(bob)
     assert "Request to speak" not in room.controls(carol)
     refused(room.act(carol, "request"), 403, "Only people the host follows can ask to speak.")

@@ -219,6 +219,8 @@ class AudioEngine:
         if event.kind == "ended":
             self._close_room(room, ENDED, "ended")
             return
+        if "title" in event.extra:  # a rename, for docked players (they have only this socket)
+            self._tell(room, {"type": "title", "title": event.extra["title"]})
         with self.lock:
             conns = list(room.conns.values())
         with self.app.app_context():
@@ -232,6 +234,14 @@ class AudioEngine:
                 conn.outbox.close(REMOVED, "removed")
             elif conn.user_id in left:
                 conn.outbox.close(LEFT, "left")
+
+    def _tell(self, room: AudioRoom, message: dict) -> None:
+        """A text message to everyone on the room's audio socket."""
+        data = frame(json.dumps(message))
+        with self.lock:
+            conns = list(room.conns.values())
+        for conn in conns:
+            conn.outbox.push(data)
 
     def _close_room(self, room: AudioRoom, code: int, reason: str) -> None:
         with self.lock:

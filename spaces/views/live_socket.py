@@ -27,7 +27,7 @@ def check_socket_request():
         abort(403)
     if current_user() is None:
         abort(403)
-    rooms.get(get_db(), request.view_args["space_id"])
+    rooms.get(get_db(), request.view_args["space_id"])  # 404 for an unknown Space
 
 
 @sock.route("/spaces/<int:space_id>/live", bp=bp)

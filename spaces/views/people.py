@@ -27,9 +27,10 @@ def _profile_context(db, viewer: dict, person: dict) -> dict:
 
 def _render_actions_or_redirect(person: dict):
     db = get_db()
-    if is_htmx():
-        return render_template(
-            "_profile_actions.html", **_profile_context(db, current_user(), person)
+    if is_htmx():  # the buttons, and the counts they changed (out-of-band)
+        context = _profile_context(db, current_user(), person)
+        return render_template("_profile_actions.html", **context) + render_template(
+            "_profile_counts.html", oob=True, **context
         )
     return redirect(url_for("people.profile", username=person["username"]))
 

@@ -96,9 +96,9 @@ def room(space_id: int):
             deadline=retention.deadline(space),
             recordings=recordings_of(db, space_id),
         )
-    refusal = policy.why(who, "view", space)  # removed or blocked: nothing of the room
-    if refusal:
-        raise Forbidden(refusal)
+    refusal = policy.why(who, "view", space)
+    if refusal:  # removed or blocked: not who is in it, only why not (issue 13 item 1)
+        return render_template("rooms/refused.html", space=space, refusal=refusal), 403
     render = room_render.RoomRender(db, space, current_app.config["LISTENERS_SHOWN"])
     return render_template("rooms/room.html", **render.page(user))
 
@@ -157,6 +157,7 @@ PERSON_ACTIONS = {
     "move-to-listeners": rooms.move_to_listeners,
     "mute": rooms.mute,
     "remove": rooms.remove,
+    "allow-back": rooms.allow_back,
     "block": rooms.block,
 }
 
@@ -176,7 +177,9 @@ def person_action(space_id: int, user_id: int, name: str):
 # What the person who acted reads afterwards, for the actions that leave no trace on their screen
 # or cannot simply be taken back.
 PERSON_DONE = {
-    "remove": "You removed {name} from this Space. They cannot join it again.",
+    "remove": "You removed {name} from this Space. Allow them back under Removed if you change"
+    " your mind.",
+    "allow-back": "{name} can join this Space again.",
     "block": "You blocked {name}.",
 }
 
@@ -251,8 +254,7 @@ def captions_consent(space_id: int):
 def share_post(space_id: int):
     db, user = get_db(), current_user()
     space = _space(space_id)
-    if not policy.can(rooms.actor(db, space, user), "share", space):
-        raise NotFound("This Space has ended.")
+    _may_share(rooms.actor(db, space, user), space)
     link = url_for("rooms.room", space_id=space_id)
     posts.create(db, user["id"], f"Listen in: {space['title']}", link)
     return _share_done("Posted to your followers.")
@@ -266,8 +268,7 @@ def share_dm(space_id: int):
     db, user = get_db(), current_user()
     space = _space(space_id)
     who = rooms.actor(db, space, user)
-    if not policy.can(who, "share", space):
-        raise NotFound("This Space has ended.")
+    _may_share(who, space)
     unique: dict[str, str] = {}  # each person once, in the order given (usernames ignore case)
     for name in request.form.get("usernames", "").replace(",", " ").split():
         unique.setdefault(name.lower(), name)
@@ -297,6 +298,12 @@ def share_dm(space_id: int):
             publish(rooms.invite(db, space_id, user, person["id"]))
         sent.append(person["username"])
     return _share_done("Sent to " + ", ".join(sent) + ".")
+
+
+def _may_share(who: policy.Actor, space: dict) -> None:
+    reason = policy.why(who, "share", space)
+    if reason:
+        raise (NotFound if space["ended_at"] is not None else Forbidden)(reason)
 
 
 def _share_done(text: str):

@@ -93,6 +93,7 @@
   function levels(text) {
     var data;
     try { data = JSON.parse(text); } catch (e) { return; }
+    if (data && data.type === "title") return retitle(data.title);
     if (!data || data.type !== "levels") return;
     document.querySelectorAll("li.person[data-user-id]").forEach(function (item) {
       var v = data.levels[item.getAttribute("data-user-id")] || 0;
@@ -102,6 +103,14 @@
     document.querySelectorAll(".level-meter > span").forEach(function (bar) {
       bar.style.width = Math.round(mine * 100) + "%";
     });
+  }
+
+  // A rename, told on the audio socket: the docked player has no other way to hear of it. The
+  // room page renames itself from its own pushed header (app.js).
+  function retitle(title) {
+    if (typeof title !== "string") return;
+    state.title = title;
+    renderDock();
   }
 
   // The microphone ---------------------------------------------------------------------------

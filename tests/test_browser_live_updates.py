@@ -1,0 +1,68 @@
+"""What a person just changed shows at once everywhere it is on screen (issue 14 item 9), walked
+in Chromium by the names in UI.md: a rename reaches the room's tab title and a docked player on
+another page; Follow changes the follower count on the profile at once, in the right number."""
+
+import pytest
+from playwright.sync_api import expect
+
+from testkit.browser import chromium, needs_chromium, person, start_space
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+SHOTS = "/tmp/shots-ux-room2"
+
+
+def join(page, room_url: str) -> None:
+    page.goto(room_url)
+    page.get_by_role("button", name="Join this Space").click()
+    expect(page.get_by_role("button", name="Leave")).to_be_visible()
+
+
+def test_a_rename_and_a_follow_show_at_once(server):
+    url = server.url
+    with chromium() as chrome:
+        host = person(chrome, url, "re_host")
+        start_space(host, "Old name")
+        expect(host.get_by_role("heading", level=1)).to_have_text("Old name")
+        room = host.url
+        host.get_by_role("dialog", name="Captions").get_by_role("button", name="Not now").click()
+        stay, roam = person(chrome, url, "re_stay"), person(chrome, url, "re_roam")
+        join(stay, room)
+        join(roam, room)
+        # The roaming listener wanders to the host's profile: the player docks.
+        roam.get_by_role("main").get_by_role("link", name="re_host").first.click()
+        expect(roam.get_by_role("heading", level=1)).to_have_text("re_host")
+        player = roam.get_by_role("region", name="Now playing")
+        expect(player).to_contain_text("Old name")
+        roam.wait_for_function(
+            "() => window.SpacesAudio.ws && window.SpacesAudio.ws.readyState === 1"
+        )
+
+        host.get_by_role("button", name="Edit").click()
+        edit = host.get_by_role("dialog", name="Edit your Space")
+        edit.get_by_label("Title").fill("New name")
+        edit.get_by_role("button", name="Save").click()
+        expect(host.get_by_role("heading", level=1)).to_have_text("New name")
+        expect(host).to_have_title("New name · Spaces")
+        expect(stay.get_by_role("heading", level=1)).to_have_text("New name")
+        expect(stay).to_have_title("New name · Spaces")
+        expect(player).to_contain_text("New name")
+        expect(player).not_to_contain_text("Old name")
+        roam.screenshot(path=f"{SHOTS}/profile-docked-renamed-1280.png", full_page=True)
+
+        # Follow on the profile: the count changes at once, in the singular for one.
+        main = roam.get_by_role("main")
+        expect(main.get_by_role("link", name="0 followers")).to_be_visible()
+        main.get_by_role("button", name="Follow").click()
+        expect(main.get_by_role("button", name="Unfollow")).to_be_visible()
+        expect(main.get_by_role("link", name="1 follower", exact=True)).to_be_visible()
+        stay.goto(url + "/u/re_host")
+        stay.get_by_role("main").get_by_role("button", name="Follow").click()
+        expect(stay.get_by_role("main").get_by_role("link", name="2 followers")).to_be_visible()
+        main.get_by_role("button", name="Unfollow").click()
+        expect(main.get_by_role("link", name="1 follower", exact=True)).to_be_visible()
+        for width in (1280, 390):
+            roam.set_viewport_size({"width": width, "height": 844})
+            roam.screenshot(path=f"{SHOTS}/profile-{width}.png", full_page=True)
+        # Back in the room, the player's title is the new one too.
+        player.get_by_role("link", name="Back to the Space").click()
+        expect(roam.get_by_role("heading", level=1)).to_have_text("New name")
