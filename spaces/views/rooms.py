@@ -98,6 +98,8 @@ def room(space_id: int):
         )
     refusal = policy.why(who, "view", space)
     if refusal:  # removed or blocked: not who is in it, only why not (issue 13 item 1)
+        if is_htmx():  # a boosted link, or the terminal client: the reason as any refusal's
+            raise Forbidden(refusal)
         return render_template("rooms/refused.html", space=space, refusal=refusal), 403
     render = room_render.RoomRender(db, space, current_app.config["LISTENERS_SHOWN"])
     return render_template("rooms/room.html", **render.page(user))
