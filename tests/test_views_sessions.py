@@ -8,6 +8,7 @@ import pytest
 
 from spaces import db as dbm
 from spaces import rooms
+from testkit.app import Client
 from testkit.html_query import field_error, parse
 
 PASSWORD = "correct horse"
@@ -19,25 +20,27 @@ def db_of(app):
     return dbm.connect(app.config["DATABASE"])
 
 
-def signed_in(client) -> bool:
-    return client.get("/settings").status_code == 200
+def signed_in(tab: Client) -> bool:
+    return tab.get("/settings").status_code == 200
 
 
-def copy_of(client, app):
-    """Another client holding a copy of `client`'s session cookie, as a thief would."""
-    thief = app.test_client()
-    thief.set_cookie("session", client.get_cookie("session").value)
+def copy_of(tab: Client, app) -> Client:
+    """Another tab holding a copy of `tab`'s session cookie, as a thief would."""
+    thief = Client(app)
+    thief.client.set_cookie("session", tab.client.get_cookie("session").value)
     return thief
 
 
-def log_in(app, username: str, password: str = PASSWORD):
-    client = app.test_client()
-    response = client.post("/login", data={"username": username, "password": password})
+def log_in(app, username: str, password: str = PASSWORD, **kw) -> Client:
+    """A new tab signed in through the log-in form (`kw`: for its requests, such as headers)."""
+    tab = Client(app)
+    response = tab.fill("/login", {"username": username, "password": password}, **kw)
     assert response.status_code == 302, response.data
-    return client
+    return tab
 
 
 def issue_token(app, username: str, password: str = PASSWORD) -> str:
+    """What `spaces login` does: no cookie, so no CSRF token either (auth.api_token)."""
     response = app.test_client().post(
         "/api/token", data={"username": username, "password": password}
     )
@@ -50,26 +53,29 @@ def bearer(token: str) -> dict:
 
 
 def token_works(app, token: str, space_id: int) -> bool:
-    """What `spaces listen` does first: read the room page with the token."""
+    """What `spaces listen` does first: read the room page with the token (no cookie)."""
     response = app.test_client().get(f"/spaces/{space_id}", headers=bearer(token))
     return response.status_code == 200
 
 
-def signed_up(app, username: str):
-    client = app.test_client()
-    response = client.post("/signup", data={"username": username, "password": PASSWORD})
+def signed_up(app, username: str) -> Client:
+    tab = Client(app)
+    response = tab.fill("/signup", {"username": username, "password": PASSWORD})
     assert response.status_code == 302, response.data
-    return client
+    tab.get(response.location)  # where a browser lands: the new session's token
+    return tab
 
 
-def change_password(client, current: str, new: str, again: str | None = None):
-    return client.post(
+def change_password(tab: Client, current: str, new: str, again: str | None = None):
+    """The Change password form in Settings, sent without JavaScript."""
+    return tab.post(
         "/settings/password",
         data={
             "current_password": current,
             "new_password": new,
             "new_password_again": new if again is None else again,
         },
+        htmx=False,
     )
 
 
@@ -86,23 +92,23 @@ def space_id(app, browser):
 def test_a_cookie_copied_before_logout_no_longer_opens_settings(browser, app):
     alice = browser("alice")
     phone = log_in(app, "alice")
-    thief = copy_of(alice.client, app)
+    thief = copy_of(alice, app)
     assert signed_in(thief)  # the copy works while the session lasts
     alice.post("/logout", htmx=False)
     response = thief.get("/settings")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
     assert "Log out" not in parse(thief.get("/").data).buttons()
-    assert not signed_in(alice.client)
+    assert not signed_in(alice)
     assert signed_in(phone)  # logout ends that session, not the person's others
 
 
 def test_a_session_left_unused_for_its_lifetime_ends_on_the_server(browser, app, clock):
     alice = browser("alice")
     clock.advance(29 * DAY)
-    assert signed_in(alice.client)
+    assert signed_in(alice)
     clock.advance(app.permanent_session_lifetime.total_seconds())
-    assert not signed_in(alice.client)
+    assert not signed_in(alice)
 
 
 def test_the_cookie_holds_a_session_id_not_the_account(browser, app):
@@ -113,7 +119,7 @@ def test_the_cookie_holds_a_session_id_not_the_account(browser, app):
         # Setting the account by hand (with the signing key) no longer signs anyone in.
         session.clear()
         session["user_id"] = alice.user["id"]
-    assert not signed_in(alice.client)
+    assert not signed_in(alice)
 
 
 # Change password ---------------------------------------------------------------------------------
@@ -135,19 +141,15 @@ def test_change_password_ends_other_sessions_and_tokens_and_keeps_this_one(brows
     token = issue_token(app, "alice")
     assert token_works(app, token, space_id)
 
-    response = change_password(alice.client, PASSWORD, NEW_PASSWORD)
+    response = change_password(alice, PASSWORD, NEW_PASSWORD)
 
     assert response.status_code == 200
     assert "Password changed" in parse(response.data).find(role="status").text
-    assert signed_in(alice.client)
+    assert signed_in(alice)
     assert not signed_in(laptop) and not signed_in(thief)
     assert not token_works(app, token, space_id)
-    assert (
-        app.test_client()
-        .post("/login", data={"username": "alice", "password": PASSWORD})
-        .status_code
-        == 401
-    )
+    old = Client(app).fill("/login", {"username": "alice", "password": PASSWORD})
+    assert old.status_code == 401
     assert signed_in(log_in(app, "alice", NEW_PASSWORD))
 
 
@@ -175,11 +177,11 @@ def test_a_refused_change_says_why_and_signs_nobody_out(
     alice = browser("alice")
     laptop = log_in(app, "alice")
     token = issue_token(app, "alice")
-    response = change_password(alice.client, current, new, again)
+    response = change_password(alice, current, new, again)
     assert response.status_code == status
     assert message in field_error(response.data, field)
     assert current not in response.data.decode() and new not in response.data.decode()
-    assert signed_in(alice.client) and signed_in(laptop)
+    assert signed_in(alice) and signed_in(laptop)
     assert token_works(app, token, space_id)
     assert signed_in(log_in(app, "alice", PASSWORD))
 
@@ -200,8 +202,8 @@ def test_wrong_current_passwords_are_rate_limited_per_account(limited_app):
 # Tokens in Settings ------------------------------------------------------------------------------
 
 
-def token_items(client) -> list[str]:
-    return parse(client.get("/settings").data).list_items("tokens-heading")
+def token_items(tab: Client) -> list[str]:
+    return parse(tab.get("/settings").data).list_items("tokens-heading")
 
 
 def revoke_paths(html: bytes) -> list[str]:
@@ -210,13 +212,13 @@ def revoke_paths(html: bytes) -> list[str]:
 
 def test_tokens_are_listed_with_dates_and_a_revoke_button_each(browser, app, space_id, clock):
     alice = browser("alice")
-    assert token_items(alice.client) == []
+    assert token_items(alice) == []
     first = issue_token(app, "alice")
     clock.advance(DAY)
     issue_token(app, "alice")
     token_works(app, first, space_id)
 
-    items = token_items(alice.client)
+    items = token_items(alice)
     assert len(items) == 2
     created = "2027-01-15 08:00 UTC"  # the clock fixture's time, a day before the second
     assert items[1] == (
@@ -227,7 +229,7 @@ def test_tokens_are_listed_with_dates_and_a_revoke_button_each(browser, app, spa
     tokens_section = parse(alice.get("/settings").data).by_id("api-tokens")
     assert tokens_section.buttons() == ["Revoke", "Revoke"]
     # Nobody else sees them.
-    assert token_items(browser("bob").client) == []
+    assert token_items(browser("bob")) == []
 
 
 def test_revoke_ends_that_token_at_once_and_answers_with_the_list(browser, app, space_id):
@@ -247,7 +249,7 @@ def test_revoke_ends_that_token_at_once_and_answers_with_the_list(browser, app, 
     response = alice.post(newest, htmx=False)  # without JavaScript: back to Settings
     assert response.status_code == 303 and response.headers["Location"] == "/settings"
     assert not token_works(app, second, space_id)
-    assert token_items(alice.client) == []
+    assert token_items(alice) == []
 
 
 def test_nobody_can_revoke_someone_elses_token(browser, app, space_id):
@@ -261,17 +263,13 @@ def test_nobody_can_revoke_someone_elses_token(browser, app, space_id):
 
 def test_settings_shows_where_you_are_signed_in(app, browser):
     alice = browser("alice")
-    laptop = app.test_client()
-    laptop.post(
-        "/login",
-        data={"username": "alice", "password": PASSWORD},
-        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"},
-    )
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"
+    log_in(app, "alice", headers={"User-Agent": firefox})
     items = parse(alice.get("/settings").data).list_items("sessions-heading")
     assert len(items) == 2
     assert "(this browser)" in items[0]
     assert items[1].startswith("Firefox on Linux signed in")
-    change_password(alice.client, PASSWORD, NEW_PASSWORD)
+    change_password(alice, PASSWORD, NEW_PASSWORD)
     assert len(parse(alice.get("/settings").data).list_items("sessions-heading")) == 1
 
 
@@ -304,26 +302,30 @@ def test_a_token_cannot_open_settings_or_admin_pages(app, admin_token, htmx):
 
 
 def test_a_token_cannot_post_send_messages_or_change_the_account(app, admin_token, browser):
+    """Even with a valid CSRF token beside it (a visitor's tab that loaded a page), the token
+    signs nobody in off the allow-list: the answer is a signed-out person's, 401."""
     browser("bob")
-    client, headers = app.test_client(), bearer(admin_token)
+    visitor, headers = Client(app), bearer(admin_token)
+    visitor.get("/login")
     db = db_of(app)
     before = dbm.all_rows(db, "SELECT id, display_name, bio, password_hash FROM users")
-    answers = [
-        client.post("/posts", data={"body": "from a token"}, headers=headers),
-        client.post("/messages/bob", data={"body": "from a token"}, headers=headers),
-        client.post("/settings", data={"display_name": "Token", "bio": "x"}, headers=headers),
-        client.post(
-            "/settings/password",
-            data={
-                "current_password": PASSWORD,
-                "new_password": NEW_PASSWORD,
-                "new_password_again": NEW_PASSWORD,
-            },
-            headers=headers,
-        ),
-        client.get("/messages", headers=headers),
-    ]
+    forms = {
+        "/posts": {"body": "from a token"},
+        "/messages/bob": {"body": "from a token"},
+        "/settings": {"display_name": "Token", "bio": "x"},
+        "/settings/password": {
+            "current_password": PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "new_password_again": NEW_PASSWORD,
+        },
+    }
+    answers = [visitor.post(path, form, headers=headers) for path, form in forms.items()]
+    answers.append(visitor.get("/messages", headers=headers))
     assert [a.status_code for a in answers] == [401] * len(answers)
+    # Sent as `spaces` sends (no cookie, so no CSRF token), the token does not excuse the
+    # missing CSRF token off the allow-list either.
+    raw = [app.test_client().post(path, data=form, headers=headers) for path, form in forms.items()]
+    assert [a.status_code for a in raw] == [400] * len(raw)
     assert dbm.scalar(db, "SELECT COUNT(*) FROM posts") == 0
     assert dbm.scalar(db, "SELECT COUNT(*) FROM messages") == 0
     assert dbm.all_rows(db, "SELECT id, display_name, bio, password_hash FROM users") == before
