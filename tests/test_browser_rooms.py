@@ -3,13 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
-from testkit.browser import chromium, needs_chromium, person
+from testkit.browser import chromium, in_list, needs_chromium, person
 
 pytestmark = [pytest.mark.browser, needs_chromium]
-
-
-def in_list(page, name: str):
-    return page.get_by_role("list", name=name, exact=True)
 
 
 def test_host_and_listener_see_each_change_live(live_server):
