@@ -82,6 +82,11 @@ def person(browser, base_url: str, username: str, init_script: str | None = None
     return page
 
 
+def people(browser, base_url: str, *usernames: str) -> list:
+    """One person per username, each signed up in a context of their own: their pages."""
+    return [person(browser, base_url, username) for username in usernames]
+
+
 def start_space(page, title: str) -> None:
     """From the home page: Create a Space, its title, Start your Space."""
     page.get_by_role("link", name="Create a Space").click()
@@ -123,7 +128,7 @@ def open_space(browser, base_url: str, host_name: str, title: str, *listener_nam
     expect(host.get_by_role("heading", level=1)).to_have_text(title)
     room = host.url
     answer_captions(host)
-    listeners = [person(browser, base_url, name) for name in listener_names]
+    listeners = people(browser, base_url, *listener_names)
     for listener in listeners:
         join(listener, room)
     return host, room, listeners
