@@ -10,6 +10,7 @@ from . import db as dbm
 from . import sessions, tokens
 from .clock import now
 from .errors import Conflict, Forbidden, Invalid, NotFound
+from .form_text import form_text
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
@@ -126,14 +127,14 @@ def update_settings(
 ) -> dict:
     """Saves the Settings form. `caption_consent` None leaves the answer as it is: a form that
     showed the captions question unanswered and was saved with the box unticked answers nothing."""
-    display_name = (display_name or "").strip()
-    bio = (bio or "").strip()
-    if not display_name:
-        raise Invalid("Enter a display name.", "display_name")
-    if len(display_name) > DISPLAY_NAME_MAX:
-        raise Invalid(f"Display names are at most {DISPLAY_NAME_MAX} characters.", "display_name")
-    if len(bio) > BIO_MAX:
-        raise Invalid(f"Bios are at most {BIO_MAX} characters.", "bio")
+    display_name = form_text(
+        display_name,
+        "display_name",
+        most=DISPLAY_NAME_MAX,
+        plural="Display names",
+        empty="Enter a display name.",
+    )
+    bio = form_text(bio, "bio", most=BIO_MAX, plural="Bios")
     with dbm.write(db):
         db.execute(
             "UPDATE users SET display_name = ?, bio = ?, protected = ?,"

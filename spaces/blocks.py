@@ -30,23 +30,19 @@ def unblock(db: Database, blocker_id: int, blocked_id: int) -> None:
 
 
 def has_blocked(db: Database, blocker_id: int, blocked_id: int) -> bool:
-    return bool(
-        dbm.scalar(
-            db,
-            "SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?",
-            (blocker_id, blocked_id),
-        )
+    return dbm.exists(
+        db,
+        "SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?",
+        (blocker_id, blocked_id),
     )
 
 
 def either_blocked(db: Database, a: int, b: int) -> bool:
-    return bool(
-        dbm.scalar(
-            db,
-            "SELECT 1 FROM blocks WHERE (blocker_id = ? AND blocked_id = ?)"
-            " OR (blocker_id = ? AND blocked_id = ?)",
-            (a, b, b, a),
-        )
+    return dbm.exists(
+        db,
+        "SELECT 1 FROM blocks WHERE (blocker_id = ? AND blocked_id = ?)"
+        " OR (blocker_id = ? AND blocked_id = ?)",
+        (a, b, b, a),
     )
 
 

@@ -71,6 +71,11 @@ def scalar(db: Database, sql: str, params: tuple | dict = ()):
     return row[0] if row is not None else None
 
 
+def exists(db: Database, sql: str, params: tuple | dict = ()) -> bool:
+    """Whether the query finds a row: for the many `SELECT 1 ... WHERE` checks."""
+    return db.execute(sql, params).fetchone() is not None
+
+
 class ThreadLocalDatabases:
     """One connection per thread for one database file."""
 

@@ -70,22 +70,18 @@ def decline(db: Database, target_id: int, requester_id: int) -> None:
 
 
 def is_following(db: Database, follower_id: int, followee_id: int) -> bool:
-    return bool(
-        dbm.scalar(
-            db,
-            "SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?",
-            (follower_id, followee_id),
-        )
+    return dbm.exists(
+        db,
+        "SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?",
+        (follower_id, followee_id),
     )
 
 
 def has_requested(db: Database, requester_id: int, target_id: int) -> bool:
-    return bool(
-        dbm.scalar(
-            db,
-            "SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?",
-            (requester_id, target_id),
-        )
+    return dbm.exists(
+        db,
+        "SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?",
+        (requester_id, target_id),
     )
 
 

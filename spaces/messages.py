@@ -8,6 +8,7 @@ from . import accounts, blocks
 from . import db as dbm
 from .clock import now
 from .errors import Forbidden, Invalid, NotFound
+from .form_text import form_text
 
 BODY_MAX = 1000
 LINK_MAX = 500
@@ -38,12 +39,7 @@ def validate_text(
     body: str | None, link: str | None, empty: str, kind: str, limit: int = BODY_MAX
 ) -> tuple[str, str | None]:
     """A message's or post's text and optional link, as stored: trimmed, bounded, checked."""
-    body = (body or "").strip()
-    if not body:
-        raise Invalid(empty, "body")
-    if len(body) > limit:
-        raise Invalid(f"{kind} are at most {limit} characters.", "body")
-    return body, validate_link(link)
+    return form_text(body, "body", most=limit, plural=kind, empty=empty), validate_link(link)
 
 
 def send(

@@ -11,6 +11,7 @@ from . import messages, reports, rooms
 from .clock import now
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .events import RoomEvent
+from .form_text import form_text
 
 STATES = {
     "open": "Open",
@@ -86,9 +87,7 @@ def decide(
     _require_admin(admin)
     if decision not in ("no_violation", "violation"):
         raise Invalid("Choose No violation or Violation.", "decision")
-    note = (note or "").strip()
-    if len(note) > NOTE_MAX:
-        raise Invalid(f"Notes are at most {NOTE_MAX} characters.", "note")
+    note = form_text(note, "note", most=NOTE_MAX, plural="Notes")
     if decision == "violation" and rule not in RULES:
         raise Invalid("Choose the rule that was broken.", "rule")
     report = get_report(db, report_id)
@@ -170,11 +169,9 @@ def appeal(db: Database, host: dict, report_id: int, text: str) -> None:
         raise Conflict("This decision cannot be appealed (again).")
     if report["purged_at"] is not None:
         raise Forbidden("The recording of this Space is gone, so it can no longer be appealed.")
-    text = (text or "").strip()
-    if not text:
-        raise Invalid("Say why the decision is wrong.", "text")
-    if len(text) > APPEAL_MAX:
-        raise Invalid(f"Appeals are at most {APPEAL_MAX} characters.", "text")
+    text = form_text(
+        text, "text", most=APPEAL_MAX, plural="Appeals", empty="Say why the decision is wrong."
+    )
     with dbm.write(db):
         db.execute(
             "UPDATE reports SET state = 'appealed', appeal_text = ?, appealed_at = ? WHERE id = ?",

@@ -5,6 +5,7 @@ from sqlite_utils import Database
 from . import db as dbm
 from .clock import now
 from .errors import Invalid
+from .form_text import form_text
 
 REASONS = {
     "spam": "Spam",
@@ -30,9 +31,7 @@ def create(
 ) -> dict:
     if reason not in REASONS:
         raise Invalid("Choose a reason.", "reason")
-    details = (details or "").strip()
-    if len(details) > DETAILS_MAX:
-        raise Invalid(f"Details are at most {DETAILS_MAX} characters.", "details")
+    details = form_text(details, "details", most=DETAILS_MAX, plural="Details")
     if not (space_id or account_id or message_id):
         raise Invalid("Say what you are reporting.")
     cur = db.execute(

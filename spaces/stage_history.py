@@ -66,10 +66,8 @@ def _in_line(db: Database, space_id: int, space: dict) -> bool:
 
 
 def _has_turns(db: Database, space_id: int, user_id: int) -> bool:
-    return bool(
-        dbm.scalar(
-            db, "SELECT 1 FROM stage_turns WHERE space_id = ? AND user_id = ?", (space_id, user_id)
-        )
+    return dbm.exists(
+        db, "SELECT 1 FROM stage_turns WHERE space_id = ? AND user_id = ?", (space_id, user_id)
     )
 
 

@@ -82,8 +82,53 @@ def person(browser, base_url: str, username: str, init_script: str | None = None
     return page
 
 
+def people(browser, base_url: str, *usernames: str) -> list:
+    """One person per username, each signed up in a context of their own: their pages."""
+    return [person(browser, base_url, username) for username in usernames]
+
+
 def start_space(page, title: str) -> None:
     """From the home page: Create a Space, its title, Start your Space."""
     page.get_by_role("link", name="Create a Space").click()
     page.get_by_label("Title").fill(title)
     page.get_by_role("button", name="Start your Space").click()
+
+
+def in_list(page, name: str):
+    """A room's list by its accessible name (Speakers, Listeners, Requests, Removed)."""
+    return page.get_by_role("list", name=name, exact=True)
+
+
+def join(page, room_url: str) -> None:
+    """Opens the room and presses Join this Space; returns once the person is in."""
+    page.goto(room_url)
+    page.get_by_role("button", name="Join this Space").click()
+    expect(page.get_by_role("button", name="Leave")).to_be_visible()
+
+
+def answer_captions(page, answer: str = "Not now") -> None:
+    """Answers the Captions question. A push that re-renders the controls at the moment of the
+    click (the host's own socket arriving) swallows it, so it is tried again then."""
+    question = page.get_by_role("dialog", name="Captions")
+    for _ in range(3):
+        question.get_by_role("button", name=answer).click()
+        try:
+            expect(question).to_have_count(0, timeout=3_000)
+            return
+        except AssertionError:
+            continue
+    expect(question).to_have_count(0)
+
+
+def open_space(browser, base_url: str, host_name: str, title: str, *listener_names: str):
+    """A host who started a Space called `title` and said Not now to captions, and one person
+    per listener name who joined it: (the host's page, the room's address, the listeners' pages)."""
+    host = person(browser, base_url, host_name)
+    start_space(host, title)
+    expect(host.get_by_role("heading", level=1)).to_have_text(title)
+    room = host.url
+    answer_captions(host)
+    listeners = people(browser, base_url, *listener_names)
+    for listener in listeners:
+        join(listener, room)
+    return host, room, listeners

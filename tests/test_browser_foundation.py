@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from testkit.browser import chromium, needs_chromium, person
+from testkit.browser import chromium, needs_chromium, people
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -11,8 +11,7 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 def test_two_people_sign_up_follow_and_message(live_server):
     url = live_server.url
     with chromium() as browser:
-        ada = person(browser, url, "ada")
-        bob = person(browser, url, "bob")
+        ada, bob = people(browser, url, "ada", "bob")
 
         ada.goto(url + "/u/bob")
         ada.get_by_role("button", name="Follow").click()

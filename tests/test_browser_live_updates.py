@@ -5,29 +5,16 @@ another page; Follow changes the follower count on the profile at once, in the r
 import pytest
 from playwright.sync_api import expect
 
-from testkit.browser import chromium, needs_chromium, person, start_space
+from testkit.browser import chromium, needs_chromium, open_space
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 SHOTS = "/tmp/shots-ux-room2"
 
 
-def join(page, room_url: str) -> None:
-    page.goto(room_url)
-    page.get_by_role("button", name="Join this Space").click()
-    expect(page.get_by_role("button", name="Leave")).to_be_visible()
-
-
 def test_a_rename_and_a_follow_show_at_once(server):
     url = server.url
     with chromium() as chrome:
-        host = person(chrome, url, "re_host")
-        start_space(host, "Old name")
-        expect(host.get_by_role("heading", level=1)).to_have_text("Old name")
-        room = host.url
-        host.get_by_role("dialog", name="Captions").get_by_role("button", name="Not now").click()
-        stay, roam = person(chrome, url, "re_stay"), person(chrome, url, "re_roam")
-        join(stay, room)
-        join(roam, room)
+        host, _, (stay, roam) = open_space(chrome, url, "re_host", "Old name", "re_stay", "re_roam")
         # The roaming listener wanders to the host's profile: the player docks.
         roam.get_by_role("main").get_by_role("link", name="re_host").first.click()
         expect(roam.get_by_role("heading", level=1)).to_have_text("re_host")

@@ -5,50 +5,23 @@ follows the action, ended pages that say what ended, removal and blocking said p
 import pytest
 from playwright.sync_api import expect
 
-from testkit.browser import chromium, needs_chromium, person, start_space
+from testkit.browser import (
+    chromium,
+    in_list,
+    join,
+    needs_chromium,
+    open_space,
+    person,
+    start_space,
+)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
-
-
-def in_list(page, name: str):
-    return page.get_by_role("list", name=name, exact=True)
-
-
-def answer_captions(page, answer: str = "Not now") -> None:
-    """Answers the Captions question. A push that re-renders the controls at the moment of the
-    click (the host's own socket arriving) swallows it, so it is tried again then."""
-    question = page.get_by_role("dialog", name="Captions")
-    for _ in range(3):
-        question.get_by_role("button", name=answer).click()
-        try:
-            expect(question).to_have_count(0, timeout=3_000)
-            return
-        except AssertionError:
-            continue
-    expect(question).to_have_count(0)
-
-
-def start(page, title: str) -> str:
-    """Starts a Space and waits for its room page: its address."""
-    start_space(page, title)
-    expect(page.get_by_role("heading", level=1)).to_have_text(title)
-    return page.url
-
-
-def join(page, room_url: str) -> None:
-    page.goto(room_url)
-    page.get_by_role("button", name="Join this Space").click()
-    expect(page.get_by_role("button", name="Leave")).to_be_visible()
 
 
 def test_reporting_happens_without_leaving_the_space(server):
     url = server.url
     with chromium() as chrome:
-        host = person(chrome, url, "rep_host")
-        room = start(host, "Report corner")
-        answer_captions(host)
-        listener = person(chrome, url, "rep_ear")
-        join(listener, room)
+        host, room, (listener,) = open_space(chrome, url, "rep_host", "Report corner", "rep_ear")
 
         # The host reports a listener from their item: a dialog, and the room stays put.
         item = in_list(host, "Listeners").get_by_role("listitem").filter(has_text="rep_ear")
@@ -100,10 +73,8 @@ def test_reporting_happens_without_leaving_the_space(server):
 def test_confirmations_show_where_the_person_looks_and_remove_asks_first(server):
     url = server.url
     with chromium() as chrome:
-        host = person(chrome, url, "conf_host")
+        host, room, _ = open_space(chrome, url, "conf_host", "Confirm corner")
         friend = person(chrome, url, "conf_friend")
-        room = start(host, "Confirm corner")
-        answer_captions(host)
 
         host.get_by_role("button", name="Share").click()
         share = host.get_by_role("dialog", name="Share")
@@ -142,7 +113,9 @@ def test_focus_follows_each_action_by_keyboard(server):
     url = server.url
     with chromium() as chrome:
         host = person(chrome, url, "focus_host")
-        room = start(host, "Focus corner")
+        start_space(host, "Focus corner")
+        expect(host.get_by_role("heading", level=1)).to_have_text("Focus corner")
+        room = host.url
         # Once the room's sockets are up, no first push re-renders the controls under the key.
         host.wait_for_function(
             "() => window.SpacesAudio.ws && window.SpacesAudio.ws.readyState === 1"
@@ -178,11 +151,7 @@ def test_focus_follows_each_action_by_keyboard(server):
 def test_ended_pages_say_what_ended_and_the_host_gets_theirs_at_once(server):
     url = server.url
     with chromium() as chrome:
-        host = person(chrome, url, "end_host")
-        room = start(host, "Last call")
-        answer_captions(host)
-        guest = person(chrome, url, "end_guest")
-        join(guest, room)
+        host, room, (guest,) = open_space(chrome, url, "end_host", "Last call", "end_guest")
         host.get_by_role("button", name="End Space").click()
         host.get_by_role("dialog").get_by_role("button", name="End").click()
 

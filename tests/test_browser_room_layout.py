@@ -7,15 +7,11 @@ import pytest
 from playwright.sync_api import expect
 from test_accessibility import serious_violations
 
-from testkit.browser import chromium, needs_chromium, person, start_space
+from testkit.browser import chromium, in_list, needs_chromium, person, start_space
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 SHOTS = "/tmp/shots-ux-room2"
 PHONE = {"width": 390, "height": 844}
-
-
-def in_list(page, name: str):
-    return page.get_by_role("list", name=name, exact=True)
 
 
 def phone(chrome, url: str, username: str):

@@ -6,20 +6,10 @@ import pytest
 from playwright.sync_api import expect
 from test_accessibility import serious_violations
 
-from testkit.browser import chromium, needs_chromium, person, start_space
+from testkit.browser import chromium, in_list, join, needs_chromium, open_space
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 SHOTS = "/tmp/shots-ux-room2"
-
-
-def in_list(page, name: str):
-    return page.get_by_role("list", name=name, exact=True)
-
-
-def join(page, room_url: str) -> None:
-    page.goto(room_url)
-    page.get_by_role("button", name="Join this Space").click()
-    expect(page.get_by_role("button", name="Leave")).to_be_visible()
 
 
 def confirm(page, item, action: str, question: str) -> None:
@@ -30,14 +20,9 @@ def confirm(page, item, action: str, question: str) -> None:
 def test_host_allows_a_removed_person_back_and_a_blocked_person_cannot_open_the_space(server):
     url = server.url
     with chromium() as chrome:
-        host = person(chrome, url, "rm_host")
-        start_space(host, "Second chances")
-        expect(host.get_by_role("heading", level=1)).to_have_text("Second chances")
-        room = host.url
-        host.get_by_role("dialog", name="Captions").get_by_role("button", name="Not now").click()
-        sam, tia = person(chrome, url, "rm_sam"), person(chrome, url, "rm_tia")
-        join(sam, room)
-        join(tia, room)
+        host, room, (sam, tia) = open_space(
+            chrome, url, "rm_host", "Second chances", "rm_sam", "rm_tia"
+        )
 
         # A listener blocks another listener from the room, by keyboard: asked first, then told.
         item = in_list(tia, "Listeners").get_by_role("listitem").filter(has_text="rm_sam")

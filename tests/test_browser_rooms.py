@@ -3,20 +3,15 @@
 import pytest
 from playwright.sync_api import expect
 
-from testkit.browser import chromium, needs_chromium, person
+from testkit.browser import chromium, in_list, needs_chromium, people
 
 pytestmark = [pytest.mark.browser, needs_chromium]
-
-
-def in_list(page, name: str):
-    return page.get_by_role("list", name=name, exact=True)
 
 
 def test_host_and_listener_see_each_change_live(live_server):
     url = live_server.url
     with chromium() as chrome:
-        host = person(chrome, url, "hostess")
-        guest = person(chrome, url, "guest")
+        host, guest = people(chrome, url, "hostess", "guest")
 
         host.get_by_role("link", name="Create a Space").click()
         host.get_by_label("Title").fill("Friday <i>jam</i>")

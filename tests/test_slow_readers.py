@@ -55,12 +55,17 @@ def read_to_the_end(client: socket.socket, within: float) -> tuple[list[tuple[in
     return read_frames(buffer), ended
 
 
-def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(server):
-    host, stalled_person, watcher = server.sign_up("slowhost", "slowpage", "watcher")
+def open_room(server, host_name: str, *listener_names: str):
+    """A host's open Space with one person per listener name joined: its path, the host, them."""
+    host, *listeners = server.sign_up(host_name, *listener_names)
     space_id = host.open_space()
-    room = f"/spaces/{space_id}"
-    for person in (stalled_person, watcher):
-        person.join(space_id)
+    for listener in listeners:
+        listener.join(space_id)
+    return f"/spaces/{space_id}", host, listeners
+
+
+def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(server):
+    room, host, (stalled_person, watcher) = open_room(server, "slowhost", "slowpage", "watcher")
     watching = watcher.listen(room + "/live")
     watching.connected.wait(10)
     stalled = never_read(server, room + "/live", stalled_person)
@@ -94,11 +99,9 @@ def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(server):
 
 
 def test_an_audio_client_that_stops_reading_is_dropped_after_the_send_timeout(server):
-    host, stalled_person, listener = server.sign_up("audiohost", "audiostall", "stillhere")
-    space_id = host.open_space()
-    room = f"/spaces/{space_id}"
-    for person in (stalled_person, listener):
-        person.join(space_id)
+    room, host, (stalled_person, listener) = open_room(
+        server, "audiohost", "audiostall", "stillhere"
+    )
     host.act(room + "/mic", {"on": "1"})
     ear = listener.listen(room + "/audio", keep_text=False)
     stalled = never_read(server, room + "/audio", stalled_person)

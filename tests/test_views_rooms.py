@@ -788,6 +788,18 @@ def test_nobody_can_act_in_an_ended_space(room, browser):
 # Share ---------------------------------------------------------------------------------------
 
 
+def share_by_dm(room, sender, form: dict) -> str:
+    """Sends the Share dialog's message form (200 OK): what its status line then says."""
+    response = room.act(sender, "share/dm", form)
+    assert response.status_code == 200
+    return parse(response.data).by_id("share-status").text
+
+
+def thread(person, other: str):
+    """The person's conversation with `other`, as their Messages page shows it."""
+    return parse(person.get(f"/messages/{other}").data).by_id("thread")
+
+
 def test_share_dialog_offers_link_dm_and_post(room, browser):
     bob = browser("bob")
     room.join(bob)
@@ -801,22 +813,19 @@ def test_share_dialog_offers_link_dm_and_post(room, browser):
 def test_share_by_dm_carries_the_room_link(room, browser):
     bob, carol = browser("bob"), browser("carol")
     room.join(bob)
-    response = room.act(bob, "share/dm", {"usernames": "carol"})
-    assert response.status_code == 200
-    assert "Sent to carol." in parse(response.data).by_id("share-status").text
-    thread = parse(carol.get("/messages/bob").data).by_id("thread")
-    assert "Morning chat" in thread.text
-    assert room.url in thread.links()
+    assert "Sent to carol." in share_by_dm(room, bob, {"usernames": "carol"})
+    conversation = thread(carol, "bob")
+    assert "Morning chat" in conversation.text
+    assert room.url in conversation.links()
     assert room.role(carol) is None  # a link, not a forced join
 
 
 def test_share_by_dm_with_invite_makes_them_speaker_on_join(room, browser):
     bob, carol = browser("bob"), browser("carol")
-    response = room.act(room.host, "share/dm", {"usernames": "bob, carol", "invite_to_speak": "on"})
-    assert response.status_code == 200
-    assert "Sent to bob, carol." in parse(response.data).by_id("share-status").text
-    thread = parse(bob.get("/messages/alice").data).by_id("thread")
-    assert "invites you to speak" in thread.text and room.url in thread.links()
+    form = {"usernames": "bob, carol", "invite_to_speak": "on"}
+    assert "Sent to bob, carol." in share_by_dm(room, room.host, form)
+    conversation = thread(bob, "alice")
+    assert "invites you to speak" in conversation.text and room.url in conversation.links()
 
     response = room.act(bob, "join")
     assert response.status_code == 200
@@ -841,12 +850,10 @@ def test_share_by_dm_refusals(room, browser):
 def test_share_by_dm_sends_each_person_once(room, browser):
     bob, carol = browser("bob"), browser("carol")
     room.join(bob)
-    response = room.act(bob, "share/dm", {"usernames": "carol CAROL, Carol carol alice carol"})
-    assert response.status_code == 200
-    assert "Sent to carol, alice." in parse(response.data).by_id("share-status").text
+    status = share_by_dm(room, bob, {"usernames": "carol CAROL, Carol carol alice carol"})
+    assert "Sent to carol, alice." in status
     for person, other in ((carol, "bob"), (room.host, "bob")):
-        thread = parse(person.get(f"/messages/{other}").data).by_id("thread")
-        assert thread.text.count("Join me in this Space") == 1
+        assert thread(person, other).text.count("Join me in this Space") == 1
 
 
 def test_share_by_dm_spends_the_dm_limit_all_or_none(limited_app):

@@ -68,41 +68,25 @@ def people_list(username: str, direction: str):
     return render_template("people_list.html", person=person, direction=direction, people=people)
 
 
-@bp.post("/u/<username>/follow")
+# The profile's four buttons, each a change to how the viewer stands with the person.
+RELATIONSHIP_ACTIONS = {
+    "follow": follows.follow,
+    "unfollow": follows.unfollow,
+    "block": blocks.block,
+    "unblock": blocks.unblock,
+}
+
+
+@bp.post("/u/<username>/<any(follow, unfollow, block, unblock):action>")
 @login_required
-def follow(username: str):
+def relate(username: str, action: str):
+    """Follow, unfollow, block or unblock; answers with the buttons (htmx) or the profile."""
     db = get_db()
-    person = accounts.by_username(db, username)
-    follows.follow(db, current_user()["id"], person["id"])
-    return _render_actions_or_redirect(person)
-
-
-@bp.post("/u/<username>/unfollow")
-@login_required
-def unfollow(username: str):
-    db = get_db()
-    person = accounts.by_username(db, username)
-    follows.unfollow(db, current_user()["id"], person["id"])
-    return _render_actions_or_redirect(person)
-
-
-@bp.post("/u/<username>/block")
-@login_required
-def block(username: str):
-    db = get_db()
-    person = accounts.by_username(db, username)
-    blocks.block(db, current_user()["id"], person["id"])
-    for event in rooms.after_account_block(db, current_user()["id"], person["id"]):
-        publish(event)
-    return _render_actions_or_redirect(person)
-
-
-@bp.post("/u/<username>/unblock")
-@login_required
-def unblock(username: str):
-    db = get_db()
-    person = accounts.by_username(db, username)
-    blocks.unblock(db, current_user()["id"], person["id"])
+    me, person = current_user()["id"], accounts.by_username(db, username)
+    RELATIONSHIP_ACTIONS[action](db, me, person["id"])
+    if action == "block":  # a host's block also removes the person from the host's live Space
+        for event in rooms.after_account_block(db, me, person["id"]):
+            publish(event)
     return _render_actions_or_redirect(person)
 
 
