@@ -6,15 +6,19 @@ deadlines; how fast is a figure, and a busy machine moves it):
 - a listener on a live server: frames a second beside a client that reads nothing (target 45-55),
   and how regular they come (the spread of arrivals against the 20 ms schedule, target < 0.5 s);
 - silencing: from the host's mic-off, and from a speaker being moved to the listeners, to the
-  last sound a listener gets (target 100 ms).
+  last sound a listener gets (target 100 ms);
+- the room page: from an HTTP action to another open page showing it, in 4 rooms at once, each
+  with a live socket that reads nothing (target: p95 and slowest under 1 s).
 
 Run: PYTHONPATH=. .venv/bin/python bench/realtime_targets.py. One line per figure, then `ok` or
 `MISSED` against its target; a network drop's resume time is drill F3 (bench/drills.py F3).
 """
 
 import argparse
+import contextlib
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from spaces.captions import CaptionWorker
@@ -129,6 +133,43 @@ def silencing(server: LiveServer) -> bool:
     return all(results)
 
 
+def page_push_delays(server: LiveServer, room: int, actions: int) -> list[float]:
+    """One room: the host renames it again and again; each time, seconds until the listener's
+    open page gets the new title. A third person's live socket beside them never reads."""
+    host, listener, stalled = server.sign_up(f"pushhost{room}", f"pushear{room}", f"stall{room}")
+    space = host.open_space(f"Push {room}")
+    path = f"/spaces/{space}/live"
+    for person in (listener, stalled):
+        person.join(space)
+    slow = upgrade(server.port, path, stalled.cookie_header(), receive_buffer=1024, segment=536)
+    page = listener.listen(path)
+    delays = []
+    try:
+        wait_until(lambda: page.texts, 10)
+        for i in range(actions):
+            title = f"Push {room} round {i}"
+            started = time.monotonic()
+            host.act(f"/spaces/{space}/edit", {"title": title, "description": "x" * 280})
+            arrived = page.wait_text(lambda t, title=title: title in t, after=started, within=10)
+            delays.append((arrived or float("inf")) - started)
+    finally:
+        page.stop()
+        with contextlib.suppress(OSError):
+            slow.close()
+    return delays
+
+
+def page_push(server: LiveServer, rooms: int = 4, actions: int = 25) -> bool:
+    with ThreadPoolExecutor(rooms) as pool:
+        runs = [pool.submit(page_push_delays, server, room, actions) for room in range(rooms)]
+        delays = sorted(d for run in runs for d in run.result())
+    p95 = delays[int(0.95 * len(delays)) - 1]
+    ok = report(
+        f"page push p95 ({len(delays)} in {rooms} rooms)", p95 * 1000, "ms", p95 < 1, "< 1000"
+    )
+    return report("  slowest", delays[-1] * 1000, "ms", delays[-1] < 1, "< 1000") and ok
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="each rate's window")
@@ -140,7 +181,7 @@ def main() -> None:
         results = [mixer_ticks(tmp, args.seconds), caption_feed(tmp)]
         server = LiveServer(tmp / "server").start()
         try:
-            results += [listener_rate(server, args.seconds), silencing(server)]
+            results += [listener_rate(server, args.seconds), silencing(server), page_push(server)]
         finally:
             server.stop()
     cores_busy = (procfs.machine_busy_seconds() - busy) / (time.monotonic() - t0)
