@@ -148,8 +148,19 @@
 
   document.addEventListener("htmx:oobBeforeSwap", function (event) { remember(event.detail.target); });
   document.addEventListener("htmx:beforeSwap", function (event) { remember(event.detail.target); });
-  document.addEventListener("htmx:oobAfterSwap", function () { setTimeout(restore, 0); });
+  // At once after a push's swap, not on a timer: a key pressed in between (input comes before
+  // timers) would land on the page instead of the control now in that place.
+  document.addEventListener("htmx:oobAfterSwap", restore);
   document.addEventListener("htmx:afterSettle", function () { setTimeout(restore, 0); });
+
+  // htmx wires the forms a request's answer brings only when it settles (20 ms later), but the
+  // focus is put on their buttons at once: Enter in between posted the form without htmx, a
+  // full page load in the room. So a form not wired yet is wired as it is submitted; htmx's own
+  // listener on the form (added now) still takes this very submit, as the event has not
+  // reached the form yet. Wiring a form again is a no-op.
+  document.addEventListener("submit", function (event) {
+    if (window.htmx && event.target instanceof HTMLFormElement) window.htmx.process(event.target);
+  }, true);
 
   // Content loaded into an open dialog (the report form) takes the focus: its first control.
   document.addEventListener("htmx:afterSwap", function (event) {
