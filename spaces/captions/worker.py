@@ -220,6 +220,7 @@ class CaptionWorker:
 
 def serve(config: WorkerConfig, inbox: Connection, outbox: Connection) -> None:
     """The model process: load, warm up, then feed streams and run one step at a time."""
+    # Deferred, a heavy import: only this process loads faster-whisper and CTranslate2.
     from .engine import Transcriber, load_model, warm_up
     from .scheduler import StreamSet
 

@@ -52,7 +52,7 @@ def to_pcm16(samples: np.ndarray) -> bytes:
 def load_frames(path: str | Path) -> list[bytes]:
     """Reads an audio file (WAV, FLAC, Ogg...), downmixes to mono, resamples to 16 kHz and cuts
     it into 640-byte frames (the last one padded with silence)."""
-    import soundfile as sf
+    import soundfile as sf  # deferred: only `speak --file` reads audio files (libsndfile)
 
     try:
         data, rate = sf.read(str(path), dtype="float64", always_2d=True)
