@@ -14,15 +14,17 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from . import config, manage, migrations, stage_history, templating, views
+from . import cluster, config, manage, migrations, stage_history, templating, views
 from . import db as dbm
 from .captions import CaptionWorker
 from .errors import DomainError
-from .events import InProcessBroker
+from .events import Broker, InProcessBroker
 from .extensions import csrf, limiter, sock
+from .presence import LocalPresence, Presence, RedisPresence
 from .realtime.audio import AudioEngine
 from .realtime.captions_relay import CaptionsRelay
 from .realtime.hub import LiveHub
+from .redis_broker import RedisBroker
 from .web import error_page, token_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +104,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
     config.private_dir(app.config["RECORDINGS_DIR"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.secret_key(data)
+    if app.config["REDIS_URL"]:  # every node counts against the same limits
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
 
 
 def guard_requests(app: Flask) -> None:
@@ -171,8 +175,10 @@ def add_realtime(app: Flask) -> None:
     the stage (for review). On every tick the audio relay sends each
     consenting speaker's own frames to the captions relay, which feeds the caption worker.
     """
-    broker = InProcessBroker()
-    hub = LiveHub(app, broker)
+    broker, presence = shared_state(app)
+    hub = LiveHub(app, broker, presence)
+    if isinstance(broker, RedisBroker):  # events missed while Redis was away: re-render all
+        broker.after_reconnect(hub.resync)
     audio = AudioEngine(app)
     broker.subscribe(audio.on_event)
     broker.subscribe(functools.partial(stage_history.on_event, app.extensions["spaces_db"]))
@@ -190,3 +196,17 @@ def add_realtime(app: Flask) -> None:
     broker.subscribe(relay.on_event)
     audio.send_captions_to(relay.feed)
     app.extensions["spaces_captions"] = relay
+
+
+def shared_state(app: Flask) -> tuple[Broker, Presence]:
+    """Room events and presence: this process's own (REDIS_URL unset), or shared by every node
+    through Redis; then the broker's listener and the presence heartbeat are workers serve.py
+    starts (`spaces_cluster`)."""
+    url = app.config["REDIS_URL"]
+    if not url:
+        return InProcessBroker(), LocalPresence()
+    client, node = cluster.connect(url), cluster.node_name()
+    broker = RedisBroker(client, node)
+    presence = RedisPresence(client, node, app.config["PRESENCE_TTL_SECONDS"])
+    app.extensions.update(spaces_redis=client, spaces_cluster=(broker, presence))
+    return broker, presence

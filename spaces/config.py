@@ -59,9 +59,17 @@ def defaults() -> dict:
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") == "1",
-        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_STORAGE_URI": "memory://",  # REDIS_URL, when set (app.configure)
+        # While Redis is down each node counts on its own rather than refuse or fail requests.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": False,
         "PRESENCE_GRACE_SECONDS": float(os.environ.get("PRESENCE_GRACE_SECONDS", "10")),
+        # Several nodes: room events, presence, rate-limit counters and the purge's lock shared
+        # through this Redis (README, "How it scales"). Unset: one process, nothing to start.
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        # How long a node's sockets keep their people present in Redis after it stops renewing
+        # (it died); it renews every third of it.
+        "PRESENCE_TTL_SECONDS": float(os.environ.get("PRESENCE_TTL_SECONDS", "10")),
         "HOST_AWAY_MINUTES": float(os.environ.get("HOST_AWAY_MINUTES", "10")),
         "LISTENERS_SHOWN": _env_int("LISTENERS_SHOWN", 60),
         "REQUESTS_IN_FLIGHT": _env_int("REQUESTS_IN_FLIGHT", 4),

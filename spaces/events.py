@@ -1,11 +1,12 @@
 """Room events and the small publish/subscribe interface they travel on.
 
 Domain functions return a `RoomEvent` saying what changed; views publish it; the live hub of every
-node subscribes and pushes fresh fragments. `InProcessBroker` serves one process; a broker for
-several nodes (Redis pub/sub, for example) only has to implement `publish` and `subscribe` (and
-a wire format for the events).
+node subscribes and pushes fresh fragments. `InProcessBroker` serves one process;
+`redis_broker.RedisBroker` serves several nodes, sending events between them in the wire format
+below (`to_wire`/`from_wire`).
 """
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -35,7 +36,47 @@ class RoomEvent:
     removed: frozenset[int] = frozenset()
     left: frozenset[int] = frozenset()
     kind: str = "change"
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # plain JSON values only (it crosses nodes)
+
+
+# The wire format: one JSON object per event, with the format's version and the node that
+# published it. Sets travel as sorted lists and come back as frozensets, pairs as lists and come
+# back as tuples, so an event read back equals the one sent. A node that meets a version it does
+# not know drops the event and logs it (nodes of two versions side by side during an upgrade).
+WIRE_VERSION = 1
+
+
+def to_wire(event: RoomEvent, origin: str) -> bytes:
+    body = {
+        "space_id": event.space_id,
+        "sections": sorted(event.sections),
+        "users": sorted(event.users),
+        "notices": [[user_id, text] for user_id, text in event.notices],
+        "removed": sorted(event.removed),
+        "left": sorted(event.left),
+        "kind": event.kind,
+        "extra": event.extra,
+    }
+    return json.dumps({"v": WIRE_VERSION, "origin": origin, "event": body}).encode()
+
+
+def from_wire(data: bytes | str) -> tuple[str, RoomEvent]:
+    """(the node that published it, the event); ValueError for anything else."""
+    message = json.loads(data)
+    if not isinstance(message, dict) or message.get("v") != WIRE_VERSION:
+        raise ValueError(f"not a room event of wire version {WIRE_VERSION}")
+    body = message["event"]
+    event = RoomEvent(
+        space_id=int(body["space_id"]),
+        sections=frozenset(body["sections"]),
+        users=frozenset(int(u) for u in body["users"]),
+        notices=tuple((int(user_id), str(text)) for user_id, text in body["notices"]),
+        removed=frozenset(int(u) for u in body["removed"]),
+        left=frozenset(int(u) for u in body["left"]),
+        kind=str(body["kind"]),
+        extra=dict(body["extra"]),
+    )
+    return str(message["origin"]), event
 
 
 Subscriber = Callable[[RoomEvent], None]

@@ -27,7 +27,7 @@ import time
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
-from . import config, create_app, retention
+from . import cluster, config, create_app, retention
 from .db import connect
 from .request_guard import RequestGuard, bound_stalls
 
@@ -164,6 +164,8 @@ def raise_open_files_limit(wanted: int) -> None:
 
 
 def start_workers(app) -> None:
+    for worker in app.extensions.get("spaces_cluster", ()):  # REDIS_URL: broker, presence
+        worker.start()
     app.extensions["spaces_hub"].start()
     app.extensions["spaces_audio"].start()
     if "spaces_captions" in app.extensions:
@@ -172,11 +174,15 @@ def start_workers(app) -> None:
 
 
 def _purge_forever(app) -> None:
-    """Retention runs in the server too, every PURGE_SECONDS (the CLI `purge` is for cron)."""
+    """Retention runs in the server too, every PURGE_SECONDS (the CLI `purge` is for cron); with
+    several nodes, on one at a time (a lock in Redis)."""
     db = connect(app.config["DATABASE"])
+    client = app.extensions.get("spaces_redis")  # None: one node
     while True:
         try:
-            retention.purge(db, app.config["RECORDINGS_DIR"])
+            with cluster.one_at_a_time(client, "purge", app.config["PURGE_SECONDS"]) as mine:
+                if mine:
+                    retention.purge(db, app.config["RECORDINGS_DIR"])
         except Exception:
             log.exception("purge failed")
         time.sleep(app.config["PURGE_SECONDS"])

@@ -11,6 +11,7 @@ from spaces import db as dbm
 from spaces.clock import clock as the_clock
 from testkit.app import Browser, configured_app
 from testkit.passwords import FAST_HASHER, PASSWORD
+from testkit.redis_server import RedisServer
 from testkit.server import LiveServer
 
 # Properties are about answers, not speed: no per-example deadline, which a loaded 2-core machine
@@ -147,5 +148,13 @@ def live_server(start_server):
 def server(tmp_path_factory):
     """One live server for a module's tests (each test makes its own people and Space)."""
     server = LiveServer(tmp_path_factory.mktemp("live")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server of the test's own on a free port (testkit/redis_server.py)."""
+    server = RedisServer(tmp_path / "redis").start()
     yield server
     server.stop()

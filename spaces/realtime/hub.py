@@ -3,7 +3,8 @@
 Room events only mark sections dirty; a flusher thread renders each dirty section a few times
 (see room_render.RoomRender), builds each websocket frame once per kind of viewer, and pushes it
 through every connection's non-blocking outbox. It also runs presence: a person whose last socket
-closed is removed after a grace period unless they reconnect.
+closed is removed after a grace period unless they reconnect, or have a socket open on another
+node (presence.py).
 
 Every socket belongs to someone in the Space. The hub admits a socket only under the caps per
 account and per address, and closes it (close_codes.py) when its person turns out not to be in
@@ -25,6 +26,7 @@ from .. import accounts, policy, room_render, rooms
 from ..clock import now
 from ..errors import DomainError
 from ..events import Broker, RoomEvent
+from ..presence import LocalPresence, Presence
 from .close_codes import ENDED, LEFT, REMOVED, RESTART
 from .outbox import Outbox, frame
 from .socket_caps import SocketCaps
@@ -66,9 +68,10 @@ class RoomDirt:
 
 
 class LiveHub:
-    def __init__(self, app: Flask, broker: Broker) -> None:
+    def __init__(self, app: Flask, broker: Broker, presence: Presence | None = None) -> None:
         self.app = app
         self.broker = broker
+        self.presence = presence or LocalPresence()
         self.lock = threading.Lock()
         self.wake = threading.Condition(self.lock)
         self.rooms: dict[int, dict[int, Connection]] = defaultdict(dict)
@@ -122,13 +125,15 @@ class LiveHub:
                 return None
             self.rooms[space_id][conn.id] = conn
             self.last_seen.pop((space_id, user_id), None)
+            self.presence.hold(space_id, user_id)
         return conn
 
     def disconnect(self, conn: Connection) -> None:
         with self.lock:
             self.caps.release(conn)
             room = self.rooms.get(conn.space_id, {})
-            room.pop(conn.id, None)
+            if room.pop(conn.id, None) is not None:
+                self.presence.release(conn.space_id, conn.user_id)
             if not any(c.user_id == conn.user_id for c in room.values()):
                 self.last_seen[(conn.space_id, conn.user_id)] = now()
             if not room:
@@ -304,6 +309,12 @@ class LiveHub:
             expired = [key for key, seen in self.last_seen.items() if seen <= cutoff]
             for key in expired:
                 del self.last_seen[key]
+        # A socket of theirs on another node keeps them; asked again after another grace period
+        # (that node's hub takes over when the socket closes, but the node may die first).
+        elsewhere = [key for key in expired if self.presence.elsewhere(*key)]
+        if elsewhere:
+            self._retry_later(elsewhere, now())
+            expired = [key for key in expired if key not in elsewhere]
         if not expired:
             return
         with self.app.app_context():
@@ -341,6 +352,16 @@ class LiveHub:
                 room = self.rooms.get(space_id, {})
                 if not any(c.user_id == user_id for c in room.values()):
                     self.last_seen.setdefault((space_id, user_id), seen)
+
+    def resync(self) -> None:
+        """Every open room re-rendered in full, with everyone's controls: after room events may
+        have been missed (the broker lost Redis for a while)."""
+        with self.wake:
+            for space_id, room in self.rooms.items():
+                dirt = self.dirty.setdefault(space_id, RoomDirt())
+                dirt.sections |= set(room_render.SECTION_TEMPLATES)
+                dirt.users |= {c.user_id for c in room.values()}
+            self.wake.notify()
 
     def close_all(self, code: int = RESTART) -> None:
         """On shutdown: 1012 (service restart) makes browsers reconnect."""

@@ -1,0 +1,79 @@
+"""Presence: whose sockets are open in a Space, on one node (in memory) or on several (in a real
+redis-server), and how it lapses when a node stops renewing."""
+
+import pytest
+
+from spaces import cluster
+from spaces.presence import LocalPresence, RedisPresence
+from testkit.waiting import stays, wait_until
+
+WITHIN = 5.0
+
+
+def test_local_presence_counts_sockets_per_person():
+    presence = LocalPresence()
+    presence.hold(1, 10)
+    presence.hold(1, 10)  # a second tab
+    presence.hold(1, 11)
+    presence.hold(2, 12)
+    presence.release(1, 10)
+    assert presence.present(1) == {10, 11}
+    presence.release(1, 10)
+    assert presence.present(1) == {11}
+    assert not presence.elsewhere(1, 11)  # one node: there is no elsewhere
+
+
+@pytest.fixture
+def two_nodes(redis_server):
+    """Two nodes' presence on one Redis, renewing every 0.3 s with a TTL of 1 s."""
+    nodes = [RedisPresence(cluster.connect(redis_server.url), name, ttl=1.0) for name in "ab"]
+    for node in nodes:
+        node.start()
+    yield nodes
+    for node in nodes:
+        node.stop()
+
+
+def test_presence_spans_nodes(two_nodes):
+    a, b = two_nodes
+    a.hold(1, 10)
+    b.hold(1, 11)
+    b.hold(2, 10)
+    for node in (a, b):
+        wait_until(lambda n=node: n.present(1) == {10, 11}, WITHIN, what="both in Space 1")
+    assert b.elsewhere(1, 10) and not a.elsewhere(1, 10)
+    assert a.elsewhere(1, 11) and not b.elsewhere(1, 11)
+    assert a.present(2) == {10}
+
+    b.release(1, 11)  # their last socket on b closed: gone at once, not after the TTL
+    wait_until(lambda: a.present(1) == {10}, 0.5, what="11 gone from Space 1")
+    assert not a.elsewhere(1, 11)
+
+
+def test_a_node_that_stops_renewing_lapses_after_the_ttl(two_nodes):
+    a, b = two_nodes
+    a.hold(1, 10)
+    b.hold(1, 11)
+    wait_until(lambda: a.present(1) == {10, 11}, WITHIN, what="both present")
+    stays(lambda: a.present(1) == {10, 11}, 1.5, what="kept past the TTL while renewed")
+
+    b.stop()  # as a node that died: it removes nothing
+    assert a.elsewhere(1, 11)
+    wait_until(lambda: a.present(1) == {10}, 1.0 + WITHIN, what="b's people lapsed")
+    assert not a.elsewhere(1, 11)
+
+
+def test_presence_comes_back_after_redis_restarts(two_nodes, redis_server):
+    a, b = two_nodes
+    a.hold(1, 10)
+    wait_until(lambda: b.elsewhere(1, 10), WITHIN, what="10 present through a")
+    redis_server.restart()  # everything Redis held is gone
+    wait_until(lambda: b.elsewhere(1, 10), WITHIN, what="a renewed its people")
+
+
+def test_unknown_while_redis_is_down_keeps_people(two_nodes, redis_server):
+    a, _b = two_nodes
+    a.hold(1, 10)
+    redis_server.stop()
+    assert a.elsewhere(1, 10), "nobody is made to leave while Redis cannot say"
+    assert a.present(1) == {10}, "this node's own people, while Redis cannot say"
