@@ -1,0 +1,123 @@
+"""Live servers with REDIS_URL set, against a real redis-server: one node serves a room and
+pushes its changes as before; two nodes on one database share room events, presence and rate
+limits. (The in-process path is every other live test.)"""
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from test_live import open_pages, page, usernames
+
+from spaces import cluster
+from spaces.redis_broker import RedisBroker
+from testkit.http_user import HttpUser
+from testkit.server import LiveServer
+from testkit.waiting import stays, wait_until
+
+pytestmark = pytest.mark.live
+
+WITHIN = 5.0
+
+
+@contextlib.contextmanager
+def nodes(data_dir: Path, count: int, **env: str):
+    """`count` servers on one data directory (one database, one secret key), one after another
+    so the schema is made once."""
+    servers = []
+    try:
+        for _ in range(count):
+            servers.append(LiveServer(data_dir, **env).start())
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def at(server: LiveServer, user: HttpUser) -> HttpUser:
+    """The same person (the same session) talking to another node."""
+    other = user.clone()
+    other.base, other.port = server.url, server.port
+    return other
+
+
+def test_a_node_with_redis_serves_a_room_and_pushes_changes(tmp_path, redis_server):
+    watcher = RedisBroker(cluster.connect(redis_server.url), "watcher")
+    seen = []
+    watcher.subscribe(seen.append)
+    watcher.start()
+    wait_until(watcher.subscribed.is_set, WITHIN, what="watcher subscribed")
+    with nodes(tmp_path / "node", 1, REDIS_URL=redis_server.url) as (server,):
+        alice, bob = server.sign_up("alice", "bob")
+        space_id = alice.open_space("Over Redis")
+        bob.post(f"/spaces/{space_id}/join")
+        with open_pages(server, space_id, alice, bob) as (host, _bobs):
+            assert bob.post(f"/spaces/{space_id}/request")[0] == 200
+            host.until(
+                lambda d: (
+                    d.by_id("requests") is not None
+                    and usernames(d, "requests-heading") == [bob.username]
+                ),
+                what="bob's request on the host's page",
+            )
+        # The events went through Redis: another node would have had them.
+        wait_until(
+            lambda: any(e.space_id == space_id and "requests" in e.sections for e in seen),
+            WITHIN,
+            what="the request's event on the Redis channel",
+        )
+    watcher.stop()
+
+
+def test_two_nodes_share_events_and_presence(tmp_path, redis_server):
+    env = {"REDIS_URL": redis_server.url, "PRESENCE_GRACE_SECONDS": "1"}
+    with nodes(tmp_path / "shared", 2, **env) as (a, b):
+        alice, bob = a.sign_up("alice", "bob")
+        space_id = alice.open_space("Two nodes")
+        bob.post(f"/spaces/{space_id}/join")
+        with page(b, bob, space_id) as bobs_on_b:
+            bobs_on_b.full_state()
+            # A change made on node a reaches bob's page on node b.
+            alice.post(f"/spaces/{space_id}/edit", {"title": "Renamed on a", "description": ""})
+            bobs_on_b.until(
+                lambda d: d.by_id("space-meta") is not None and d.find("h1").text == "Renamed on a",
+                what="the new title on node b",
+            )
+            # bob's page on node a closes; his page on node b keeps him in the Space past
+            # node a's grace period.
+            with page(a, bob, space_id) as bobs_on_a:
+                bobs_on_a.full_state()
+            stays(
+                lambda: (
+                    a.sql(
+                        "SELECT present FROM participants WHERE space_id = ? AND user_id = ?",
+                        (space_id, bob.id),
+                    )
+                    == [(1,)]
+                ),
+                3,
+                what="bob present while his page on node b is open",
+            )
+        # His last page closed: he leaves after the grace period.
+        wait_until(
+            lambda: (
+                a.sql(
+                    "SELECT present FROM participants WHERE space_id = ? AND user_id = ?",
+                    (space_id, bob.id),
+                )
+                == [(0,)]
+            ),
+            WITHIN,
+            what="bob gone once no node has a page of his",
+        )
+
+
+def test_two_nodes_count_against_one_rate_limit(tmp_path, redis_server):
+    env = {"REDIS_URL": redis_server.url, "RATELIMIT_ENABLED": "1"}
+    with nodes(tmp_path / "shared", 2, **env) as (a, b):
+        (alice,) = a.sign_up("alice")
+        on = {a: alice, b: at(b, alice)}
+        # POST /posts allows 30 a minute from one address: 15 on each node.
+        for n in range(30):
+            assert on[(a, b)[n % 2]].post("/posts", {"body": f"Post {n}"})[0] == 200, n
+        for node in (a, b):
+            assert on[node].post("/posts", {"body": "One more"})[0] == 429, node.url
