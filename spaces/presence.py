@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import Protocol
 
 import redis
@@ -49,8 +50,8 @@ class Presence(Protocol):
     def release(self, space_id: int, user_id: int) -> None:
         """One of those sockets closed."""
 
-    def elsewhere(self, space_id: int, user_id: int) -> bool:
-        """Whether another node has a socket of theirs open in this Space."""
+    def elsewhere(self, keys: Iterable[Key]) -> set[Key]:
+        """Those of these (space, person) that another node has a socket open for."""
 
     def present(self, space_id: int) -> set[int]:
         """Everyone with a socket open in this Space, on any node."""
@@ -74,8 +75,8 @@ class LocalPresence:
             if self._held[key] <= 0:
                 del self._held[key]
 
-    def elsewhere(self, space_id: int, user_id: int) -> bool:
-        return False
+    def elsewhere(self, keys: Iterable[Key]) -> set[Key]:
+        return set()
 
     def present(self, space_id: int) -> set[int]:
         with self._lock:
@@ -110,30 +111,42 @@ class RedisPresence(LocalPresence):
         super().release(space_id, user_id)
         self._wake.set()
 
-    def elsewhere(self, space_id: int, user_id: int) -> bool:
-        """When Redis does not answer: True. Making someone leave is the act that cannot be
-        undone, so it waits until Redis can say (the hub asks again a grace period later)."""
+    def elsewhere(self, keys: Iterable[Key]) -> set[Key]:
+        """One round trip for all of them. When Redis does not answer: all of them. Making
+        someone leave is the act that cannot be undone, so it waits until Redis can say (the hub
+        asks again a grace period later)."""
+        keys = set(keys)
         try:
-            entries = self._entries(space_id)
+            entries = self._entries({space_id for space_id, _user in keys})
         except redis.RedisError as exc:
             log.warning("presence: Redis did not answer, nobody leaves yet: %s", exc)
-            return True
-        return any(user == user_id and node != self.node for user, node in entries)
+            return keys
+        return {
+            (space_id, user)
+            for space_id, space_entries in entries.items()
+            for user, node in space_entries
+            if node != self.node and (space_id, user) in keys
+        }
 
     def present(self, space_id: int) -> set[int]:
         """From Redis; this node's own people only, when Redis does not answer."""
         try:
-            return {user for user, _node in self._entries(space_id)}
+            return {user for user, _node in self._entries({space_id})[space_id]}
         except redis.RedisError as exc:
             log.warning("presence: Redis did not answer, counting this node only: %s", exc)
             return super().present(space_id)
 
-    def _entries(self, space_id: int) -> list[tuple[int, str]]:
-        raw = self._live(keys=[_key(space_id)])
-        entries = []
-        for member in raw:
-            user, node = member.decode().split(":", 1)
-            entries.append((int(user), node))
+    def _entries(self, spaces: set[int]) -> dict[int, list[tuple[int, str]]]:
+        """Each Space's live (person, node) entries."""
+        order = sorted(spaces)
+        with self.client.pipeline(transaction=False) as pipe:
+            for space_id in order:
+                self._live(keys=[_key(space_id)], client=pipe)
+            answers = pipe.execute()
+        entries = {}
+        for space_id, members in zip(order, answers, strict=True):
+            pairs = (member.decode().split(":", 1) for member in members)
+            entries[space_id] = [(int(user), node) for user, node in pairs]
         return entries
 
     # The heartbeat -----------------------------------------------------------------------------

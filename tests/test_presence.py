@@ -20,7 +20,7 @@ def test_local_presence_counts_sockets_per_person():
     assert presence.present(1) == {10, 11}
     presence.release(1, 10)
     assert presence.present(1) == {11}
-    assert not presence.elsewhere(1, 11)  # one node: there is no elsewhere
+    assert presence.elsewhere([(1, 11)]) == set()  # one node: there is no elsewhere
 
 
 @pytest.fixture
@@ -41,13 +41,14 @@ def test_presence_spans_nodes(two_nodes):
     b.hold(2, 10)
     for node in (a, b):
         wait_until(lambda n=node: n.present(1) == {10, 11}, WITHIN, what="both in Space 1")
-    assert b.elsewhere(1, 10) and not a.elsewhere(1, 10)
-    assert a.elsewhere(1, 11) and not b.elsewhere(1, 11)
+    asked = [(1, 10), (1, 11), (2, 10), (2, 11)]
+    assert b.elsewhere(asked) == {(1, 10)}
+    assert a.elsewhere(asked) == {(1, 11), (2, 10)}
     assert a.present(2) == {10}
 
     b.release(1, 11)  # their last socket on b closed: gone at once, not after the TTL
     wait_until(lambda: a.present(1) == {10}, 0.5, what="11 gone from Space 1")
-    assert not a.elsewhere(1, 11)
+    assert a.elsewhere([(1, 11)]) == set()
 
 
 def test_a_node_that_stops_renewing_lapses_after_the_ttl(two_nodes):
@@ -58,22 +59,22 @@ def test_a_node_that_stops_renewing_lapses_after_the_ttl(two_nodes):
     stays(lambda: a.present(1) == {10, 11}, 1.5, what="kept past the TTL while renewed")
 
     b.stop()  # as a node that died: it removes nothing
-    assert a.elsewhere(1, 11)
+    assert a.elsewhere([(1, 11)]) == {(1, 11)}
     wait_until(lambda: a.present(1) == {10}, 1.0 + WITHIN, what="b's people lapsed")
-    assert not a.elsewhere(1, 11)
+    assert a.elsewhere([(1, 11)]) == set()
 
 
 def test_presence_comes_back_after_redis_restarts(two_nodes, redis_server):
     a, b = two_nodes
     a.hold(1, 10)
-    wait_until(lambda: b.elsewhere(1, 10), WITHIN, what="10 present through a")
+    wait_until(lambda: b.elsewhere([(1, 10)]), WITHIN, what="10 present through a")
     redis_server.restart()  # everything Redis held is gone
-    wait_until(lambda: b.elsewhere(1, 10), WITHIN, what="a renewed its people")
+    wait_until(lambda: b.elsewhere([(1, 10)]), WITHIN, what="a renewed its people")
 
 
 def test_unknown_while_redis_is_down_keeps_people(two_nodes, redis_server):
     a, _b = two_nodes
     a.hold(1, 10)
     redis_server.stop()
-    assert a.elsewhere(1, 10), "nobody is made to leave while Redis cannot say"
+    assert a.elsewhere([(1, 10), (1, 11)]) == {(1, 10), (1, 11)}, "nobody leaves while unknown"
     assert a.present(1) == {10}, "this node's own people, while Redis cannot say"

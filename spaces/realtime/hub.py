@@ -311,9 +311,9 @@ class LiveHub:
                 del self.last_seen[key]
         # A socket of theirs on another node keeps them; asked again after another grace period
         # (that node's hub takes over when the socket closes, but the node may die first).
-        elsewhere = [key for key in expired if self.presence.elsewhere(*key)]
+        elsewhere = self.presence.elsewhere(expired) if expired else set()
         if elsewhere:
-            self._retry_later(elsewhere, now())
+            self._retry_later(list(elsewhere), now())
             expired = [key for key in expired if key not in elsewhere]
         if not expired:
             return
