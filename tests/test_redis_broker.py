@@ -100,3 +100,14 @@ def test_publishing_while_redis_is_down_does_not_hold_the_request(nodes, redis_s
     started.wait()
     wait_until(done.is_set, cluster.REDIS_TIMEOUT * 2 + 0.5, what="publish returned")
     assert a.received[-1].users == {9}
+
+
+def test_the_first_event_after_a_quick_restart_is_not_lost(nodes, redis_server):
+    """The publishing connection went stale with the restart; it is made anew, not given up."""
+    a, b = nodes
+    a.broker.publish(event(1, 1))
+    wait_until(lambda: len(b.received) == 1, WITHIN, what="the first event on node b")
+    redis_server.restart()
+    wait_until(b.caught_up.is_set, 15, what="node b subscribed again")
+    a.broker.publish(event(1, 2))
+    wait_until(lambda: len(b.received) == 2, WITHIN, what="the event after the restart")

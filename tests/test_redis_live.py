@@ -121,3 +121,30 @@ def test_two_nodes_count_against_one_rate_limit(tmp_path, redis_server):
             assert on[(a, b)[n % 2]].post("/posts", {"body": f"Post {n}"})[0] == 200, n
         for node in (a, b):
             assert on[node].post("/posts", {"body": "One more"})[0] == 429, node.url
+
+
+def test_a_change_made_while_redis_was_down_shows_on_the_other_node_once_it_is_back(
+    tmp_path, redis_server
+):
+    with nodes(tmp_path / "shared", 2, REDIS_URL=redis_server.url) as (a, b):
+        alice, bob = a.sign_up("alice", "bob")
+        space_id = alice.open_space("Before the outage")
+        bob.post(f"/spaces/{space_id}/join")
+        with open_pages(b, space_id, bob) as (bobs_on_b,):
+            redis_server.stop()
+            # Made on node a while Redis is down: the event cannot reach node b.
+            status, _ = alice.post(
+                f"/spaces/{space_id}/edit", {"title": "During the outage", "description": ""}
+            )
+            assert status == 200
+            redis_server.start()
+            # Node b subscribes again and re-renders its open rooms in full.
+            bobs_on_b.until(
+                lambda d: (
+                    d.by_id("space-meta") is not None and d.find("h1").text == "During the outage"
+                ),
+                within=15,
+                what="the title changed during the outage, on node b",
+            )
+        log = a.log_text()  # both nodes write the one data directory's server.log
+        assert "lost Redis" in log and "subscribed to Redis again" in log
