@@ -7,6 +7,7 @@ import os
 
 import pytest
 from playwright.sync_api import expect
+from test_accessibility import serious_violations
 
 from testkit.browser import answer_captions, chromium, in_list, needs_chromium, open_space
 
@@ -74,14 +75,18 @@ def test_a_cohost_approves_a_request_while_the_host_watches(server):
         expect(ear.get_by_role("button", name="Stop speaking")).to_be_visible()
         shoot(host, "host-view-with-cohost")
         shoot(co, "cohost-view")
+        assert serious_violations(host) == [] and serious_violations(co) == []
 
-        # The host takes the role back: the co-host's controls go, on her page, at once.
-        hosts.get_by_role("listitem").filter(has_text="ch_co").get_by_role(
-            "button", name="Remove co-host"
-        ).click()
+        # The host takes the role back, by keyboard: the co-host's controls go from her page.
+        unmake = hosts.get_by_role("listitem").filter(has_text="ch_co")
+        unmake = unmake.get_by_role("button", name="Remove co-host")
+        unmake.focus()
+        host.keyboard.press("Enter")
         expect(
             in_list(co, "Speakers").get_by_role("listitem").filter(has_text="ch_co")
         ).to_have_count(1)
         expect(co.get_by_role("button", name="Edit")).to_have_count(0)
         expect(co.get_by_role("list", name="Requests")).to_have_count(0)
         expect(co.get_by_text("You are a speaker.")).to_be_visible()
+        # The host's focus stayed on the stage, where the button was, not back at the page's top.
+        expect(host.locator("#stage :focus")).to_have_count(1)
