@@ -447,7 +447,7 @@ def deny(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
         space_id,
         frozenset({"requests", "listeners"}),
         frozenset({target_id}),
-        ((target_id, "The host declined your request to speak."),),
+        ((target_id, f"{_by(space, host)} declined your request to speak."),),
     )
 
 
@@ -465,7 +465,7 @@ def invite(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent
         space_id,
         frozenset({"listeners"}),
         frozenset({target_id}),
-        ((target_id, "The host invited you to speak."),),
+        ((target_id, f"{_by(space, host)} invited you to speak."),),
     )
 
 
@@ -473,6 +473,11 @@ def cohost_sections(person: Actor) -> frozenset[str]:
     """A co-host leaving the stage stops being co-host (a trigger, migration m007): their page
     loses the host's controls (the Requests list, Edit), which live in these sections."""
     return frozenset({"meta", "requests"}) if person.cohost else frozenset()
+
+
+def _by(space: dict, actor: dict) -> str:
+    """Who a notice says acted: the host, or one of their co-hosts (issue 17)."""
+    return "The host" if actor["id"] == space["host_id"] else "A co-host"
 
 
 def _to_listeners(db: Database, space_id: int, user_id: int) -> None:
@@ -491,7 +496,7 @@ def move_to_listeners(db: Database, space_id: int, host: dict, target_id: int) -
         space_id,
         frozenset({"stage", "listeners"}) | cohost_sections(target),
         frozenset({target_id}),
-        ((target_id, "The host moved you to listeners."),),
+        ((target_id, f"{_by(space, host)} moved you to listeners."),),
     )
 
 
@@ -528,7 +533,7 @@ def mute(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
         space_id,
         frozenset({"stage"}),
         frozenset({target_id}),
-        ((target_id, "The host muted your microphone."),),
+        ((target_id, f"{_by(space, host)} muted your microphone."),),
     )
 
 

@@ -141,6 +141,25 @@ def test_a_cohost_runs_people_and_requests_as_the_host_does(db, room, make_user)
     assert rooms.get(db, space_id)["title"] == "Renamed by a co-host"
 
 
+def test_what_a_cohost_did_is_said_to_be_a_cohost_s_doing(db, room):
+    space_id, people = room
+    host, ann, ben, cat = (people[n] for n in ("host", "ann", "ben", "cat"))
+    cohosts.make_cohost(db, space_id, host, ann["id"])
+    rooms.request_to_speak(db, space_id, ben)
+    said = [rooms.deny(db, space_id, ann, ben["id"]).notices]
+    said.append(rooms.invite(db, space_id, ann, ben["id"]).notices)
+    rooms.make_speaker(db, space_id, ann, cat["id"])
+    rooms.set_mic(db, space_id, cat, True)
+    said.append(rooms.mute(db, space_id, ann, cat["id"]).notices)
+    said.append(rooms.move_to_listeners(db, space_id, ann, cat["id"]).notices)
+    assert said == [
+        ((ben["id"], "A co-host declined your request to speak."),),
+        ((ben["id"], "A co-host invited you to speak."),),
+        ((cat["id"], "A co-host muted your microphone."),),
+        ((cat["id"], "A co-host moved you to listeners."),),
+    ]
+
+
 def test_a_cohost_cannot_end_change_who_speaks_or_act_on_the_host_or_a_cohost(db, room):
     space_id, people = room
     host, ann, ben = people["host"], people["ann"], people["ben"]

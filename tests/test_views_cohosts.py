@@ -2,7 +2,7 @@
 page shows and lets them do, and the room's count of places taken on stage."""
 
 import pytest
-from test_views_rooms import Room, oob_sections, refused
+from test_views_rooms import Room, oob_sections, refused, share_by_dm, thread
 
 from spaces import db as dbm
 from testkit.html_query import parse
@@ -136,3 +136,14 @@ def test_the_room_says_how_many_places_on_stage_are_taken(room):
     assert "3 of 11 places on stage taken" in oob_sections(response)["stage"].text
     room.act(room.host, "leave")  # the host away keeps their seat
     assert "3 of 11 places on stage taken" in room.page(room.people["cat"]).by_id("stage").text
+
+
+def test_a_cohost_invites_by_message_to_the_host_s_space(room, browser):
+    ann, dora = room.people["ann"], browser("dora")
+    room.on(room.host, ann, "make-cohost")
+    assert room.page(ann).by_id("share-invite") is not None
+    form = {"usernames": "dora", "invite_to_speak": "on"}
+    assert "Sent to dora." in share_by_dm(room, ann, form)
+    assert "ann invites you to speak in alice's Space" in thread(dora, "ann").text
+    room.join(dora)
+    assert room.role(dora) == "speaker"

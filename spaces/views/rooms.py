@@ -298,7 +298,8 @@ def share_dm(space_id: int):
         raise dm_limit.TooManyMessages()
     for person in people:
         if as_speaker:
-            text = f"{user['username']} invites you to speak in their Space: {space['title']}"
+            whose = "their" if user["id"] == space["host_id"] else f"{space['host_username']}'s"
+            text = f"{user['username']} invites you to speak in {whose} Space: {space['title']}"
         else:
             text = f"Join me in this Space: {space['title']}"
         messages.send(db, user["id"], person["id"], text, link)  # refused if blocked: no invite
