@@ -272,6 +272,25 @@ def m006_sessions_and_expiring_tokens(db: Database) -> None:
     )
 
 
+@migrations()
+def m007_cohosts(db: Database) -> None:
+    """Co-hosts (issue 17): a flag on a speaker's participant row. A trigger ends it whenever the
+    person stops being a present speaker (moved to listeners, stopped speaking, left, removed, the
+    Space ended): every way off the stage ends it, including ways added later, in one place."""
+    _run(db, "ALTER TABLE participants ADD COLUMN cohost INTEGER NOT NULL DEFAULT 0")
+    # A trigger's body holds semicolons, so it cannot go through _run.
+    db.execute(
+        """
+        CREATE TRIGGER participants_cohost_ends AFTER UPDATE OF role, present ON participants
+        WHEN NEW.cohost = 1 AND (NEW.role <> 'speaker' OR NEW.present = 0)
+        BEGIN
+            UPDATE participants SET cohost = 0
+            WHERE space_id = NEW.space_id AND user_id = NEW.user_id;
+        END
+        """
+    )
+
+
 def _run(db: Database, script: str) -> None:
     """Statement by statement: `executescript` would commit the migration's transaction early."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]

@@ -47,6 +47,11 @@ TARGET_ACTIONS = (
     "block",
     "report",
 )
+# Co-hosts (issue 17): the host's actions on co-hosts. Co-hosts themselves may do what the host
+# does to people and requests, and edit; see `runs_room` and `_why_cohost_limits`.
+MAX_COHOSTS = 2
+COHOST_ACTIONS = ("make_cohost", "remove_cohost")
+TARGET_ACTIONS += COHOST_ACTIONS
 ACTIONS = SELF_ACTIONS + TARGET_ACTIONS
 
 
@@ -64,10 +69,16 @@ class Actor:
     blocked_by_host: bool = False
     followed_by_host: bool = False
     mic_on: bool = False
+    cohost: bool = False  # a speaker the host made co-host (issue 17)
 
     @property
     def present(self) -> bool:
         return self.role is not None
+
+    @property
+    def runs_room(self) -> bool:
+        """The host, or a co-host: they see and use the host's controls for people and requests."""
+        return self.role == "host" or (self.role == "speaker" and self.cohost)
 
     @property
     def on_stage(self) -> bool:
@@ -155,7 +166,11 @@ def _why_self(actor: Actor, action: str, space: dict) -> str | None:
         return None if actor.on_stage else "Only speakers can use the microphone."
     if action == "send_audio":
         return None if actor.on_stage and actor.mic_on else "Your microphone is off."
-    if action in ("edit", "set_policy", "end"):
+    if action == "edit":  # co-hosts too (issue 17)
+        return None if actor.runs_room else "Only the host can do that."
+    # Who can speak is the host's own reach (one policy counts whom the host follows), and ending
+    # is theirs: co-hosts admit people one by one instead.
+    if action in ("set_policy", "end"):
         return None if role == "host" else "Only the host can do that."
     return "Unknown action."
 
@@ -169,8 +184,13 @@ def _why_target(actor: Actor, action: str, space: dict, target: Actor | None) ->
         return None
     if action == "block":  # an account block: anyone in the room, about anyone
         return None if actor.present else "Join the Space first."
-    if actor.role != "host":
+    if action in COHOST_ACTIONS:
+        return _why_cohost_change(actor, action, target)
+    if not actor.runs_room:
         return "Only the host can do that."
+    refusal = _why_cohost_limits(actor, space, target)
+    if refusal:
+        return refusal
     if action == "allow_back":
         if not target.removed:
             return "They were not removed from this Space."
@@ -198,3 +218,31 @@ def _why_target(actor: Actor, action: str, space: dict, target: Actor | None) ->
     if action == "remove":
         return None if target.role != "host" else "The host cannot be removed."
     return "Unknown action."
+
+
+# Co-hosts (issue 17) ----------------------------------------------------------------------------
+
+NOT_THE_HOST = "No one can do that to the host."
+NOT_A_COHOST = "Only the host can do that to a co-host."
+
+
+def _why_cohost_limits(actor: Actor, space: dict, target: Actor) -> str | None:
+    """What the host may do to people, a co-host may too, except to the host (present or away)
+    or to another co-host: the host chose them, so only the host moves, mutes or removes them."""
+    if target.user_id == space["host_id"]:
+        return NOT_THE_HOST
+    if actor.role != "host" and target.cohost:
+        return NOT_A_COHOST
+    return None
+
+
+def _why_cohost_change(actor: Actor, action: str, target: Actor) -> str | None:
+    """Only the host makes and unmakes co-hosts; the cap of MAX_COHOSTS and the stage's seats are
+    counted by the domain (cohosts.py), which holds the numbers."""
+    if actor.role != "host":
+        return "Only the host can do that."
+    if not target.present:
+        return "They are not in the Space."
+    if action == "make_cohost":
+        return "They are already a co-host." if target.cohost else None
+    return None if target.cohost else "They are not a co-host."

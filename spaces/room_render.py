@@ -39,12 +39,15 @@ def target_actor(row: dict) -> Actor:
         requested=row.get("requested_at") is not None,
         invited=bool(row.get("invited")),
         mic_on=bool(row.get("mic_on")),
+        cohost=bool(row.get("cohost")),
     )
 
 
 PERSON_ACTIONS = (
     ("make_speaker", "Make speaker", ""),
     ("invite", "Invite to speak", ""),
+    ("make_cohost", "Make co-host", ""),  # co-hosts (issue 17)
+    ("remove_cohost", "Remove co-host", ""),
     ("mute", "Mute", ""),
     ("move_to_listeners", "Move to listeners", ""),
     ("remove", "Remove", "danger"),
@@ -63,7 +66,7 @@ def person_menu(viewer: Actor, space: dict, row: dict) -> dict:
     return {
         "actions": actions,
         "report": policy.can(viewer, "report", space, target),
-        "asked": row.get("requested_at") is not None and viewer.role == "host",
+        "asked": row.get("requested_at") is not None and viewer.runs_room,
     }
 
 
@@ -107,6 +110,7 @@ def person_item(viewer: Actor, space: dict, row: dict) -> Markup:
         row["username"],
         row.get("display_name"),
         row.get("role"),
+        bool(row.get("cohost")),
         bool(row.get("mic_on")),
         bool(row.get("invited")),
         row.get("requested_at") is not None,
@@ -137,6 +141,7 @@ class RoomRender:
         self.space = space
         self.presence = rooms.presence(db, space["id"], listeners_shown)
         self.roles = self.presence["roles"]
+        self.cohosts = {r["user_id"] for r in self.presence["speakers"] if r["cohost"]}
         self._listed = {
             "stage": {r["user_id"] for r in self.presence["host"] + self.presence["speakers"]},
             "listeners": {r["user_id"] for r in self.presence["listeners"]},
@@ -148,14 +153,19 @@ class RoomRender:
         self._removed_people: list[dict] | None = None
 
     def viewer(self, user_id: int | None) -> Actor:
-        """The viewer as the sections see them: only their role in this Space matters."""
-        return Actor(user_id=user_id, role=self.roles.get(user_id))
+        """The viewer as the sections see them: only their role in this Space matters (and, for
+        a speaker, whether they are a co-host: they see the host's controls)."""
+        return Actor(user_id=user_id, role=self.roles.get(user_id), cohost=user_id in self.cohosts)
+
+    def _kind(self, user_id: int | None) -> str | None:
+        return "cohost" if user_id in self.cohosts else self.roles.get(user_id)
 
     def viewer_kind(self, user_id: int | None, sections: Iterable[str]) -> tuple:
         """Viewers of one kind see `sections` alike, so a push can share one frame among them:
-        the same role, and listed in none of them (someone listed sees their own item)."""
+        the same role (co-hosts apart from speakers), and listed in none of them (someone listed
+        sees their own item)."""
         listed = any(user_id in self._listed.get(name, ()) for name in sections)
-        return (self.roles.get(user_id), user_id if listed else None)
+        return (self._kind(user_id), user_id if listed else None)
 
     def fragments(
         self,
@@ -194,8 +204,8 @@ class RoomRender:
 
     def section(self, name: str, user_id: int | None, oob: bool = True) -> str:
         """One section as `user_id` sees it, rendered once for each kind of viewer."""
-        role, listed = self.viewer_kind(user_id, (name,))
-        key = (name, oob, role, listed)
+        kind, listed = self.viewer_kind(user_id, (name,))
+        key = (name, oob, kind, listed)
         if key not in self._sections:
             who = self.viewer(user_id)
             if listed is not None and name in PERSON_LISTS:
@@ -209,11 +219,12 @@ class RoomRender:
             SECTION_TEMPLATES[name],
             space=self.space,
             presence=self.presence,
-            removed=self._removed() if name == "requests" and who.role == "host" else [],
+            removed=self._removed() if name == "requests" and who.runs_room else [],
             viewer=who,
             can=policy.can,
             person_item=person_item,
             policy_labels=policy.POLICY_LABELS,
+            speaker_cap=policy.SPEAKER_CAP,
             oob=oob,
         )
 
@@ -228,10 +239,11 @@ class RoomRender:
         with their role see (nobody blocks or reports themselves), so the list is rendered once
         per role and only that item again: rendering the whole list for each of the 60 listeners
         shown cost ~0.5 s of CPU per change, which starved the server under churn."""
-        generic = (name, oob, who.role, None)
+        generic = (name, oob, self._kind(who.user_id), None)
         if generic not in self._sections:
             # Anyone else with this role: the rules read the viewer's id only to spot "yourself".
-            self._sections[generic] = self._render(name, Actor(user_id=0, role=who.role), oob)
+            anyone = Actor(user_id=0, role=who.role, cohost=who.cohost)
+            self._sections[generic] = self._render(name, anyone, oob)
         html = self._sections[generic]
         row = next(
             (

@@ -61,7 +61,7 @@ def actor(db: Database, space: dict, user: dict | None) -> Actor:
     row = (
         dbm.one(
             db,
-            "SELECT role, present, requested_at, mic_on FROM participants"
+            "SELECT role, present, requested_at, mic_on, cohost FROM participants"
             " WHERE space_id = ? AND user_id = ?",
             (sid, uid),
         )
@@ -87,6 +87,7 @@ def actor(db: Database, space: dict, user: dict | None) -> Actor:
         blocked_by_host=uid != host_id and blocks.has_blocked(db, host_id, uid),
         followed_by_host=follows.is_following(db, host_id, uid),
         mic_on=present and bool(row.get("mic_on")),
+        cohost=present and bool(row.get("cohost")),
     )
 
 
@@ -331,7 +332,7 @@ def present_user_ids(db: Database, space_id: int) -> list[int]:
 PERSON_JSON = (
     "json_object('user_id', p.user_id, 'role', p.role, 'requested_at', p.requested_at,"
     " 'mic_on', p.mic_on, 'joined_at', p.joined_at, 'username', u.username,"
-    " 'display_name', u.display_name)"
+    " 'display_name', u.display_name, 'cohost', p.cohost)"
 )
 PRESENCE_SQL = f"""
 SELECT
@@ -371,6 +372,8 @@ def presence(db: Database, space_id: int, listeners_shown: int = 60) -> dict:
         "listener_count": listener_count,
         "requests": sorted(json.loads(requests), key=lambda r: r["requested_at"]),
         "roles": {int(uid): role for uid, role in json.loads(roles).items()},
+        # Seats on stage as the cap counts them: the host keeps theirs while away (_stage_count).
+        "places_taken": 1 + len(stage) - sum(r["role"] == "host" for r in stage),
     }
 
 
@@ -444,7 +447,7 @@ def deny(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
         space_id,
         frozenset({"requests", "listeners"}),
         frozenset({target_id}),
-        ((target_id, "The host declined your request to speak."),),
+        ((target_id, f"{_by(space, host)} declined your request to speak."),),
     )
 
 
@@ -462,8 +465,19 @@ def invite(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent
         space_id,
         frozenset({"listeners"}),
         frozenset({target_id}),
-        ((target_id, "The host invited you to speak."),),
+        ((target_id, f"{_by(space, host)} invited you to speak."),),
     )
+
+
+def cohost_sections(person: Actor) -> frozenset[str]:
+    """A co-host leaving the stage stops being co-host (a trigger, migration m007): their page
+    loses the host's controls (the Requests list, Edit), which live in these sections."""
+    return frozenset({"meta", "requests"}) if person.cohost else frozenset()
+
+
+def _by(space: dict, actor: dict) -> str:
+    """Who a notice says acted: the host, or one of their co-hosts (issue 17)."""
+    return "The host" if actor["id"] == space["host_id"] else "A co-host"
 
 
 def _to_listeners(db: Database, space_id: int, user_id: int) -> None:
@@ -476,23 +490,23 @@ def _to_listeners(db: Database, space_id: int, user_id: int) -> None:
 
 def move_to_listeners(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
     space = get(db, space_id)
-    require(db, space, host, "move_to_listeners", _user(db, target_id))
+    _, target = require(db, space, host, "move_to_listeners", _user(db, target_id))
     _to_listeners(db, space_id, target_id)
     return RoomEvent(
         space_id,
-        frozenset({"stage", "listeners"}),
+        frozenset({"stage", "listeners"}) | cohost_sections(target),
         frozenset({target_id}),
-        ((target_id, "The host moved you to listeners."),),
+        ((target_id, f"{_by(space, host)} moved you to listeners."),),
     )
 
 
 def stop_speaking(db: Database, space_id: int, user: dict) -> RoomEvent:
     space = get(db, space_id)
-    require(db, space, user, "stop_speaking")
+    who, _ = require(db, space, user, "stop_speaking")
     _to_listeners(db, space_id, user["id"])
     return RoomEvent(
         space_id,
-        frozenset({"stage", "listeners"}),
+        frozenset({"stage", "listeners"}) | cohost_sections(who),
         frozenset({user["id"]}),
         ((user["id"], "You are now a listener."),),
     )
@@ -519,7 +533,7 @@ def mute(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent:
         space_id,
         frozenset({"stage"}),
         frozenset({target_id}),
-        ((target_id, "The host muted your microphone."),),
+        ((target_id, f"{_by(space, host)} muted your microphone."),),
     )
 
 

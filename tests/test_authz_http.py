@@ -14,7 +14,7 @@ import itertools
 import pytest
 from test_policy import CELLS
 
-from spaces import accounts, blocks, reports, rooms
+from spaces import accounts, blocks, cohosts, reports, rooms
 from spaces.clock import now
 from spaces.db import connect
 from testkit.app import Client, configured_app, signed_in
@@ -33,6 +33,7 @@ WATCHED = {
     "messages": "SELECT id, sender_id, body FROM messages",
     "posts": "SELECT id, author_id, body FROM posts",
     "view_captions": "SELECT id, view_captions FROM users",
+    "cohosts": "SELECT space_id, user_id FROM participants WHERE cohost = 1",
 }
 
 
@@ -93,6 +94,8 @@ def arrange(w: World, role: str, state: str, action: str) -> dict:
             rooms.make_speaker(db, sid, host, me["id"])
         if role == "speaker_mic_on":
             rooms.set_mic(db, sid, me, True)
+        if role == "cohost":
+            cohosts.make_cohost(db, sid, host, me["id"])
         if role == "removed":
             rooms.remove(db, sid, host, me["id"])
         if role == "blocked_by_host":
@@ -108,6 +111,8 @@ def arrange(w: World, role: str, state: str, action: str) -> dict:
         rooms.set_mic(db, sid, target, True)
     if action == "allow_back":  # the host removed them: the Removed list's Allow back
         rooms.remove(db, sid, host, target["id"])
+    if action == "remove_cohost":
+        cohosts.make_cohost(db, sid, host, target["id"])
     report = reports.create(db, target["id"], "spam", space_id=sid)
     if state == "ended":
         rooms.end(db, sid, host)

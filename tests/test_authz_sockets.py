@@ -44,6 +44,7 @@ FORGED = [
     '{"type": "remove", "user_id": %(host)d}',
     '{"HEADERS": {"HX-Request": "true"}, "action": "make-speaker", "user_id": %(me)d}',
     '{"type": "visibility", "visible": true, "role": "host"}',
+    '{"type": "make_cohost", "user_id": %(me)d}',
 ]
 
 
@@ -77,6 +78,8 @@ def world(tmp_path_factory):
                 host.act(f"{room}/people/{person.id}/make-speaker")
             if role == "speaker_mic_on":
                 person.act(f"{room}/mic", {"on": "1"})
+            if role == "cohost":
+                host.act(f"{room}/people/{person.id}/make-cohost")
             if role == "removed":
                 host.act(f"{room}/people/{person.id}/remove")
             if role == "blocked_by_host":
@@ -160,7 +163,7 @@ def test_only_roles_the_grid_allows_are_heard(world):
 
 ROOM_STATE = ("space-meta", "stage", "listeners", "requests", "captions", "caption-partials")
 IN_THE_SPACE = {"host", "listener", "requester", "invited", "speaker", "speaker_mic_on"}
-IN_THE_SPACE |= {"admin_listener", "protected_speaker"}
+IN_THE_SPACE |= {"admin_listener", "protected_speaker", "cohost"}
 
 
 def room_state(texts) -> set[str]:
@@ -200,6 +203,27 @@ def test_only_people_in_the_space_keep_a_live_socket_or_see_the_room(world):
         else:  # told where they stand, then closed: nothing of the room
             expected = REMOVED if role in ("removed", "blocked_by_host") else LEFT
             assert (code, parts) == (expected, []), role
+
+
+def test_only_the_host_and_cohosts_sockets_carry_the_host_controls(world):
+    """Co-hosts (issue 17) are a kind of viewer of their own: their pushed state has the Requests
+    list with Approve and the Edit button, like the host's; nobody else's socket carries them."""
+    seen = {}
+    for role in sorted(IN_THE_SPACE):
+        texts, code, _ = open_live(world, role)
+        assert code is None, role
+        docs = [parse(text) for text in texts]
+        requests = [d.by_id("requests") for d in docs if d.by_id("requests") is not None]
+        meta = [d.by_id("space-meta") for d in docs if d.by_id("space-meta") is not None]
+        seen[role] = (
+            any("Approve" in r.buttons() for r in requests),
+            any("Edit" in m.buttons() for m in meta),
+            any("End Space" in m.buttons() for m in meta),
+        )
+    print("host controls:", json.dumps(seen))
+    for role, (approve, edit, end) in seen.items():
+        assert (approve, edit) == ((True, True) if role in ("host", "cohost") else (False, False))
+        assert end == (role == "host"), role
 
 
 def test_forged_role_changes_over_the_live_socket_change_nothing(world):

@@ -40,6 +40,7 @@ ROLES = {
     "invited": Actor(user_id=5, role="listener", invited=True),
     "speaker": Actor(user_id=6, role="speaker"),
     "speaker_mic_on": Actor(user_id=6, role="speaker", mic_on=True),
+    "cohost": Actor(user_id=11, role="speaker", cohost=True),  # issue 17
     "host": Actor(user_id=HOST_ID, role="host"),
     "host_away": Actor(user_id=HOST_ID),  # the host closed the tab; still the host
     "removed": Actor(user_id=7, removed=True),
@@ -57,6 +58,7 @@ OUTSIDER = Actor(user_id=103)
 SPEAKER = Actor(user_id=104, role="speaker")
 SPEAKER_MIC_ON = Actor(user_id=105, role="speaker", mic_on=True)
 REMOVED = Actor(user_id=106, removed=True)
+COHOST = Actor(user_id=107, role="speaker", cohost=True)
 TARGETS = {
     "approve": REQUESTING_LISTENER,
     "deny": REQUESTING_LISTENER,
@@ -68,6 +70,8 @@ TARGETS = {
     "allow_back": REMOVED,
     "block": LISTENER,
     "report": LISTENER,
+    "make_cohost": LISTENER,  # co-hosts (issue 17): a listener comes on stage as co-host
+    "remove_cohost": COHOST,
 }
 
 COLUMNS = {
@@ -97,6 +101,8 @@ COLUMNS = {
     "ab": "allow_back",
     "bk": "block",
     "rp": "report",
+    "mh": "make_cohost",
+    "rh": "remove_cohost",
 }
 
 # Removed and blocked people may not even look at a live room (issue 13 item 1): `view` R and B.
@@ -109,6 +115,7 @@ requester           +  +  +  Q  +  I  P  M  F  +  +  +  H  H  H  A  | H  H  H  H
 invited             +  +  +  +  C  +  P  M  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  H  +  +
 speaker             +  +  +  O  C  I  +  +  F  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  H  +  +
 speaker_mic_on      +  +  +  O  C  I  +  +  +  +  +  +  H  H  H  A  | H  H  H  H  H  H  H  H  +  +
+cohost              +  +  +  O  C  I  +  +  F  +  +  +  +  H  H  A  | +  +  +  +  +  +  +  +  +  +
 host                +  +  +  O  C  I  P  +  F  +  +  +  +  +  +  A  | +  +  +  +  +  +  +  +  +  +
 host_away           +  +  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  H  J  +
 removed             R  R  J  J  J  J  J  J  J  J  +  +  J  J  J  A  | H  H  H  H  H  H  H  H  J  +
@@ -129,6 +136,7 @@ requester           E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E
 invited             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
 speaker             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
 speaker_mic_on      E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+cohost              E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
 host                +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
 host_away           +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
 removed             E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
@@ -137,6 +145,47 @@ admin               +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E
 admin_listener      +  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
 protected           E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
 protected_speaker   E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+"""
+
+# Co-hosts (issue 17): the host's own actions on co-hosts, kept apart so other features' columns
+# merge cleanly. A co-host's row in the grids above: what the host may do with people, and Edit.
+COHOST_LIVE_GRID = """
+                    mh rh
+anonymous           S  S
+stranger            H  H
+listener            H  H
+requester           H  H
+invited             H  H
+speaker             H  H
+speaker_mic_on      H  H
+cohost              H  H
+host                +  +
+host_away           H  H
+removed             H  H
+blocked_by_host     H  H
+admin               H  H
+admin_listener      H  H
+protected           H  H
+protected_speaker   H  H
+"""
+COHOST_ENDED_GRID = """
+                    mh rh
+anonymous           S  S
+stranger            E  E
+listener            E  E
+requester           E  E
+invited             E  E
+speaker             E  E
+speaker_mic_on      E  E
+cohost              E  E
+host                E  E
+host_away           E  E
+removed             E  E
+blocked_by_host     E  E
+admin               E  E
+admin_listener      E  E
+protected           E  E
+protected_speaker   E  E
 """
 
 
@@ -152,12 +201,14 @@ def parse(grid: str, state: str) -> list[tuple[str, str, str, str]]:
 
 
 CELLS = parse(LIVE_GRID, "live") + parse(ENDED_GRID, "ended")
+CELLS += parse(COHOST_LIVE_GRID, "live") + parse(COHOST_ENDED_GRID, "ended")
+LIVE_GRIDS = (LIVE_GRID, COHOST_LIVE_GRID)
 SPACES = {"live": LIVE, "ended": ENDED}
 
 
 def test_matrix_covers_every_role_and_every_action():
-    header = [COLUMNS[h] for h in LIVE_GRID.split("\n")[1].split() if h != "|"]
-    assert header == list(policy.ACTIONS), "the grid's columns are exactly policy.ACTIONS"
+    header = [COLUMNS[h] for g in LIVE_GRIDS for h in g.split("\n")[1].split() if h != "|"]
+    assert sorted(header) == sorted(policy.ACTIONS), "the grids' columns are exactly the actions"
     for state in SPACES:
         covered = {(role, action) for s, role, action, _ in CELLS if s == state}
         assert covered == {(r, a) for r in ROLES for a in policy.ACTIONS}
@@ -355,3 +406,79 @@ def test_no_such_space():
 )
 def test_may_create(actor, reason):
     assert policy.may_create(actor) == reason
+
+
+# Co-hosts (issue 17) ----------------------------------------------------------------------------
+
+CO = ROLES["cohost"]
+NOT_THE_HOST = "No one can do that to the host."
+NOT_A_COHOST = "Only the host can do that to a co-host."
+HOST_MIC_ON = Actor(user_id=HOST_ID, role="host", mic_on=True)
+COHOST_MIC_ON = Actor(user_id=108, role="speaker", cohost=True, mic_on=True)
+
+COHOST_CELLS = [
+    # who, action, target, reason (None: allowed)
+    # A co-host does nothing to the host, present or away, but block and report them.
+    (CO, "mute", HOST_MIC_ON, NOT_THE_HOST),
+    (CO, "move_to_listeners", HOST, NOT_THE_HOST),
+    (CO, "remove", HOST, NOT_THE_HOST),
+    (CO, "invite", ROLES["host_away"], NOT_THE_HOST),
+    (CO, "allow_back", Actor(user_id=HOST_ID, removed=True), NOT_THE_HOST),
+    (CO, "block", HOST, None),
+    (CO, "report", HOST, None),
+    # ... nor to another co-host: the host chose them.
+    (CO, "mute", COHOST_MIC_ON, NOT_A_COHOST),
+    (CO, "move_to_listeners", COHOST, NOT_A_COHOST),
+    (CO, "remove", COHOST, NOT_A_COHOST),
+    (CO, "remove_cohost", COHOST, "Only the host can do that."),
+    (CO, "make_cohost", SPEAKER, "Only the host can do that."),
+    # Everyone else, as the host would: speakers too.
+    (CO, "mute", SPEAKER_MIC_ON, None),
+    (CO, "move_to_listeners", SPEAKER, None),
+    (CO, "remove", SPEAKER, None),
+    (CO, "make_speaker", SPEAKER, "They are already on stage."),
+    (CO, "approve", LISTENER, "There is no such request."),
+    # The host acts on co-hosts as on any speaker, and makes and unmakes them.
+    (HOST, "mute", COHOST_MIC_ON, None),
+    (HOST, "move_to_listeners", COHOST, None),
+    (HOST, "remove", COHOST, None),
+    (HOST, "make_cohost", SPEAKER, None),
+    (HOST, "make_cohost", REQUESTING_LISTENER, None),
+    (HOST, "make_cohost", COHOST, "They are already a co-host."),
+    (HOST, "make_cohost", OUTSIDER, "They are not in the Space."),
+    (HOST, "make_cohost", REMOVED, "They are not in the Space."),
+    (HOST, "remove_cohost", SPEAKER, "They are not a co-host."),
+    (HOST, "remove_cohost", Actor(user_id=109, cohost=True), "They are not in the Space."),
+    # A co-host who is not in the room (the flag alone) runs nothing.
+    (Actor(user_id=11, cohost=True), "approve", REQUESTING_LISTENER, "Only the host can do that."),
+    (
+        Actor(user_id=11, role="listener", cohost=True),
+        "remove",
+        LISTENER,
+        "Only the host can do that.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("who", "action", "target", "reason"), COHOST_CELLS)
+def test_cohosts_and_the_host_against_each_other(who, action, target, reason):
+    assert policy.why(who, action, LIVE, target) == reason
+    assert policy.can(who, action, LIVE, target) == (reason is None)
+
+
+@pytest.mark.parametrize("speaker_policy", policy.POLICIES)
+def test_cohosts_approve_and_make_speakers_under_every_policy(speaker_policy):
+    """Whom the host follows decides who may ask, never whom a co-host may bring up."""
+    space = {**LIVE, "speaker_policy": speaker_policy}
+    assert policy.can(CO, "approve", space, REQUESTING_LISTENER)
+    assert policy.can(CO, "deny", space, REQUESTING_LISTENER)
+    assert policy.can(CO, "make_speaker", space, LISTENER)
+    assert policy.can(CO, "invite", space, OUTSIDER)
+    assert policy.why(CO, "set_policy", space) == "Only the host can do that."
+
+
+def test_who_runs_the_room():
+    assert HOST.runs_room and CO.runs_room
+    assert not ROLES["speaker"].runs_room and not ROLES["host_away"].runs_room
+    assert not Actor(user_id=11, role="listener", cohost=True).runs_room
+    assert policy.MAX_COHOSTS == 2

@@ -4,6 +4,7 @@ htmx request with the fragments it changed for the person who acted."""
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from .. import accounts, blocks, dm_limit, messages, policy, posts, retention, room_render, rooms
+from ..cohosts import make_cohost, remove_cohost
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import RoomEvent
 from ..extensions import limiter
@@ -32,7 +33,8 @@ def _respond(space_id: int, event: RoomEvent, said: str = "", joined_or_left: bo
     render = room_render.RoomRender(db, space, current_app.config["LISTENERS_SHOWN"])
     mine = [text for uid, text in event.notices if uid == user["id"]] + ([said] if said else [])
     if joined_or_left:
-        sections = render.fragments(user["id"], event.sections)
+        # With meta and requests: someone who leaves as co-host loses the host's controls there.
+        sections = render.fragments(user["id"], event.sections | {"meta", "requests"})
         return sections + room_render.membership(db, space, user, mine)
     return render.fragments(user["id"], event.sections, controls=user, notices=mine)
 
@@ -161,6 +163,8 @@ PERSON_ACTIONS = {
     "remove": rooms.remove,
     "allow-back": rooms.allow_back,
     "block": rooms.block,
+    "make-cohost": make_cohost,  # co-hosts (issue 17)
+    "remove-cohost": remove_cohost,
 }
 
 
@@ -183,6 +187,8 @@ PERSON_DONE = {
     " your mind.",
     "allow-back": "{name} can join this Space again.",
     "block": "You blocked {name}.",
+    "make-cohost": "{name} is now a co-host.",
+    "remove-cohost": "{name} is no longer a co-host.",
 }
 
 
@@ -292,7 +298,8 @@ def share_dm(space_id: int):
         raise dm_limit.TooManyMessages()
     for person in people:
         if as_speaker:
-            text = f"{user['username']} invites you to speak in their Space: {space['title']}"
+            whose = "their" if user["id"] == space["host_id"] else f"{space['host_username']}'s"
+            text = f"{user['username']} invites you to speak in {whose} Space: {space['title']}"
         else:
             text = f"Join me in this Space: {space['title']}"
         messages.send(db, user["id"], person["id"], text, link)  # refused if blocked: no invite
