@@ -52,7 +52,7 @@
 
   function paint(who) {
     var shown = showing[who];
-    var slots = document.querySelectorAll('.reaction[data-reactor="' + who + '"]');
+    var slots = document.querySelectorAll('.reaction[data-reactor="' + CSS.escape(who) + '"]');
     Array.prototype.forEach.call(slots, function (slot) {
       if (shown) {
         slot.textContent = shown.emoji;

@@ -28,7 +28,9 @@ def receive(db, hub: LiveHub, board: reactions.Board, broker: Broker, conn: Conn
     """One message from a room page (its `type` in MESSAGES), from an account's connection.
 
     Authorized per message from the database (the person may have left or been removed since
-    the socket opened); a refusal is told to that page only."""
+    the socket opened); a refusal is told to that page only. A guest's connection (no account)
+    would build its own `Actor` and a `Reactor` keyed by the connection, and call the same
+    `reactions.react` / `set_hand`."""
     try:
         space = rooms.get(db, conn.space_id)
         user = accounts.get(db, conn.user_id)
