@@ -101,7 +101,7 @@ class Bucket:
 
 @dataclass
 class _Room:
-    buckets: dict[str, Bucket] = field(default_factory=dict)
+    buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
     hands: dict[str, Hand] = field(default_factory=dict)
 
 
@@ -116,12 +116,13 @@ class Board:
         self._rooms: dict[int, _Room] = {}
         self._lock = threading.Lock()
 
-    def allow(self, space_id: int, key: str) -> bool:
-        """Takes one from the person's allowance; False when they are over the rate."""
+    def allow(self, space_id: int, key: str, what: str = "react") -> bool:
+        """Takes one from the person's allowance for `what` ("react", or "hand": a hand is
+        raised at once even after a burst of claps); False when they are over the rate."""
         t = self.clock()
         with self._lock:
             room = self._rooms.setdefault(space_id, _Room())
-            bucket = room.buckets.setdefault(key, Bucket(self.burst, t))
+            bucket = room.buckets.setdefault((key, what), Bucket(self.burst, t))
             return bucket.take(t, self.rate, self.burst)
 
     def raise_hand(self, space_id: int, reactor: Reactor) -> bool:
@@ -168,7 +169,8 @@ class Board:
             if room is not None:
                 for key in keys:
                     room.hands.pop(key, None)
-                    room.buckets.pop(key, None)
+                    room.buckets.pop((key, "react"), None)
+                    room.buckets.pop((key, "hand"), None)
 
     def end(self, space_id: int) -> None:
         """The Space ended: nothing of its reactions is kept."""
@@ -186,10 +188,10 @@ class Board:
 # Acting ----------------------------------------------------------------------------------------
 
 
-def _check(board: Board, space: dict, who: Actor, reactor: Reactor) -> bool:
+def _check(board: Board, space: dict, who: Actor, reactor: Reactor, what: str) -> bool:
     """False when the person is over the rate (the message is dropped quietly: their page keeps
     to the same rate, so only a forged flood gets here); Forbidden when they may not react."""
-    if not board.allow(space["id"], reactor.key):
+    if not board.allow(space["id"], reactor.key, what):
         return False
     reason = policy.why(who, "react", space)
     if reason:
@@ -201,7 +203,7 @@ def react(board: Board, space: dict, who: Actor, reactor: Reactor, kind: str) ->
     """A reaction to show on every page, or None when over the rate."""
     if kind not in KINDS:
         raise Invalid("There is no such reaction.")
-    if not _check(board, space, who, reactor):
+    if not _check(board, space, who, reactor, "react"):
         return None
     return Reaction(reactor, kind)
 
@@ -211,7 +213,7 @@ def set_hand(
 ) -> RoomEvent | None:
     """Raises or lowers the person's hand: the event re-renders their item (the ✋), their own
     controls (`Raise hand` / `Lower hand`) and the Requests area; None when nothing changed."""
-    if not _check(board, space, who, reactor):
+    if not _check(board, space, who, reactor, "hand"):
         return None
     if raised:
         changed = board.raise_hand(space["id"], reactor)

@@ -16,13 +16,14 @@
   document.addEventListener("htmx:wsClose", function () { socket = null; });
 
   // Sending --------------------------------------------------------------------------------
-  var tokens = BURST, last = Date.now();
-  function take() {
-    var t = Date.now();
-    tokens = Math.min(BURST, tokens + (t - last) / 1000 * RATE);
-    last = t;
-    if (tokens < 1) return false;
-    tokens -= 1;
+  // One allowance for reactions, one for the hand (raised at once even after a burst of claps).
+  var allowance = { react: { tokens: BURST, last: Date.now() }, hand: { tokens: BURST, last: Date.now() } };
+  function take(what) {
+    var a = allowance[what], t = Date.now();
+    a.tokens = Math.min(BURST, a.tokens + (t - a.last) / 1000 * RATE);
+    a.last = t;
+    if (a.tokens < 1) return false;
+    a.tokens -= 1;
     return true;
   }
 
@@ -33,7 +34,7 @@
 
   function send(message) {
     if (!socket) { say("Reactions need the live connection, which is reconnecting. Try again in a moment."); return; }
-    if (!take()) return;  // held down or pressed very fast: the extra ones are dropped quietly
+    if (!take(message.type)) return;  // held down or pressed very fast: the extra ones are dropped quietly
     socket.send(JSON.stringify(message));
   }
 

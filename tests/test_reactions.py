@@ -55,6 +55,8 @@ def test_over_the_rate_a_reaction_is_dropped_quietly(board):
     shown = [reactions.react(board, LIVE, ANA_AS, ANA, "clap") for _ in range(8)]
     assert [r is not None for r in shown] == [True] * 6 + [False] * 2
     assert (shown[0].emoji, shown[0].label, shown[0].reactor) == ("👏", "Clap", ANA)
+    # The hand has an allowance of its own: raised at once after a burst of claps.
+    assert reactions.set_hand(board, LIVE, ANA_AS, ANA, True, 3) is not None
 
 
 @pytest.mark.parametrize(
