@@ -21,6 +21,7 @@ from .errors import DomainError
 from .events import Broker, InProcessBroker
 from .extensions import csrf, limiter, sock
 from .presence import LocalPresence, Presence, RedisPresence
+from .reactions import Board
 from .realtime.audio import AudioEngine
 from .realtime.captions_relay import CaptionsRelay
 from .realtime.hub import LiveHub
@@ -172,7 +173,8 @@ def add_realtime(app: Flask) -> None:
     the broker to each subscriber in turn: the live hub (it subscribes itself and re-renders the
     room pages), the audio relay (who is on air), then the captions relay, which reads the audio
     relay's refreshed rooms and so comes after it. The stage history notes who came on or left
-    the stage (for review). On every tick the audio relay sends each
+    the stage (for review). The reactions board forgets the hands of people who left and a
+    Space's reactions when it ends. On every tick the audio relay sends each
     consenting speaker's own frames to the captions relay, which feeds the caption worker.
     """
     broker, presence = shared_state(app)
@@ -182,7 +184,11 @@ def add_realtime(app: Flask) -> None:
     audio = AudioEngine(app)
     broker.subscribe(audio.on_event)
     broker.subscribe(functools.partial(stage_history.on_event, app.extensions["spaces_db"]))
-    app.extensions.update(spaces_broker=broker, spaces_hub=hub, spaces_audio=audio)
+    board = Board()
+    broker.subscribe(board.on_event)
+    app.extensions.update(
+        spaces_broker=broker, spaces_hub=hub, spaces_audio=audio, spaces_reactions=board
+    )
     if not app.config["CAPTIONS_ENABLED"]:
         return
     worker = CaptionWorker(  # its own process, started by serve.py

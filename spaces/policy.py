@@ -52,7 +52,13 @@ TARGET_ACTIONS = (
 MAX_COHOSTS = 2
 COHOST_ACTIONS = ("make_cohost", "remove_cohost")
 TARGET_ACTIONS += COHOST_ACTIONS
-ACTIONS = SELF_ACTIONS + TARGET_ACTIONS
+# Reactions and raised hands (issue 17; reactions.py): kept apart so other features' actions
+# merge cleanly.
+REACTION_ACTIONS = (
+    "react",  # Clap, Laugh, Heart, Hundred, Raise hand / Lower hand
+    "see_raised_hands",  # the raised hands listed in the Requests area
+)
+ACTIONS = SELF_ACTIONS + TARGET_ACTIONS + REACTION_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ def why(actor: Actor, action: str, space: dict | None, target: Actor | None = No
         return "This Space has ended."
     if action in TARGET_ACTIONS:
         return _why_target(actor, action, space, target)
+    if action in REACTION_ACTIONS:
+        return _why_reaction(actor, action, space)
     return _why_self(actor, action, space)
 
 
@@ -246,3 +254,22 @@ def _why_cohost_change(actor: Actor, action: str, target: Actor) -> str | None:
     if action == "make_cohost":
         return "They are already a co-host." if target.cohost else None
     return None if target.cohost else "They are not a co-host."
+
+
+# Reactions and raised hands (issue 17) ----------------------------------------------------------
+
+# Anyone in the room with a request waiting: whoever may approve it may see the raised hands.
+_A_REQUEST = Actor(user_id=-1, role="listener", requested=True)
+
+
+def _why_reaction(actor: Actor, action: str, space: dict) -> str | None:
+    if action == "see_raised_hands":
+        return _why_target(actor, "approve", space, _A_REQUEST)
+    # react: people in the Space only; someone removed or blocked is not, but say why.
+    if actor.blocked_by_host:
+        return BLOCKED
+    if actor.removed:
+        return "The host removed you from this Space."
+    if not actor.present:
+        return "Join the Space first."
+    return None

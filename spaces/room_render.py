@@ -16,7 +16,7 @@ from flask import current_app, g, get_template_attribute, render_template, url_f
 from markupsafe import Markup
 from sqlite_utils import Database
 
-from . import accounts, captions_store, policy, rooms
+from . import accounts, captions_store, policy, reactions, rooms
 from .policy import Actor
 from .templating import CSRF_SLOT
 
@@ -114,6 +114,7 @@ def person_item(viewer: Actor, space: dict, row: dict) -> Markup:
         bool(row.get("mic_on")),
         bool(row.get("invited")),
         row.get("requested_at") is not None,
+        row.get("hand", False),  # a raised hand (reactions.py)
     )
     html = items.get(key)
     if html is None:
@@ -142,6 +143,9 @@ class RoomRender:
         self.presence = rooms.presence(db, space["id"], listeners_shown)
         self.roles = self.presence["roles"]
         self.cohosts = {r["user_id"] for r in self.presence["speakers"] if r["cohost"]}
+        # Raised hands live in memory (reactions.py): marked on the items, listed in Requests.
+        board = current_app.extensions["spaces_reactions"]
+        self.presence["hands"] = reactions.mark_hands(board, space["id"], self.presence)
         self._listed = {
             "stage": {r["user_id"] for r in self.presence["host"] + self.presence["speakers"]},
             "listeners": {r["user_id"] for r in self.presence["listeners"]},
@@ -274,6 +278,9 @@ def controls_section(db: Database, space: dict, user: dict, oob: bool = True) ->
         oob=oob,
         ask_consent=consent_needed(who, user),
         join_refusal=None if who.present else policy.why(who, "join", space),
+        hand_raised=current_app.extensions["spaces_reactions"].is_raised(
+            space["id"], reactions.user_key(user["id"]), who.role
+        ),
     )
 
 

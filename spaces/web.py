@@ -171,6 +171,11 @@ def audio_engine():
     return current_app.extensions["spaces_audio"]
 
 
+def reactions_board():
+    """Every live Space's reactions allowances and raised hands (reactions.py)."""
+    return current_app.extensions["spaces_reactions"]
+
+
 def captions_relay():
     """The captions relay (realtime/captions_relay.py), or None when captions are turned off."""
     return current_app.extensions.get("spaces_captions")

@@ -5,8 +5,9 @@ The expected answer of each cell is the hand-written grid of test_policy.py. Her
 a person in that role in a fresh Space (through the domain), sends the action's request as that
 person, and checks the answer: allowed cells succeed, refused cells get a refusal (the sign-in
 page, 400, 403, 404 or 409) and change nothing in the database. Each request carries the CSRF
-token its page would, so a refusal is the rule's, never a missing token's. Sending audio is a
-socket action: test_authz_sockets.py covers it with the room's socket messages.
+token its page would, so a refusal is the rule's, never a missing token's. Sending audio and
+reacting are socket actions: test_authz_sockets.py covers them with the room's socket messages.
+Seeing the raised hands is a part of the room page: its cells look for it there.
 """
 
 import itertools
@@ -19,7 +20,8 @@ from spaces.clock import now
 from spaces.db import connect
 from testkit.app import Client, configured_app, signed_in
 
-HTTP_CELLS = [c for c in CELLS if c[2] != "send_audio"]
+# Sending audio and reacting are socket messages (test_authz_sockets.py has their cells).
+HTTP_CELLS = [c for c in CELLS if c[2] not in ("send_audio", "react")]
 
 # What each refused cell may change: nothing a person would notice in the room or the app.
 WATCHED = {
@@ -136,7 +138,7 @@ def send(client: Client, action: str, case: dict):
         "end": "end",
         "share": "share/post",
     }
-    if action == "view":
+    if action in ("view", "see_raised_hands"):
         return client.get(room)
     if action in plain:
         return client.post(f"{room}/{plain[action]}")
@@ -183,6 +185,10 @@ def test_http_cell(world, state, role, action, mark):
             "SELECT ended_reason FROM spaces WHERE id = ?", (case["space"],)
         ).fetchone()
         assert (ended[0] == "violation") == (mark == "+")
+        return
+    if action == "see_raised_hands":  # a part of the room page (issue 17), not a request
+        shown = 'id="hands-heading"' in response.get_data(as_text=True)
+        assert shown == (mark == "+"), response.status_code
         return
     if mark == "+":
         assert allowed(response), (response.status_code, response.get_data(as_text=True)[:300])

@@ -256,6 +256,53 @@ def test_forged_role_changes_over_the_live_socket_change_nothing(world):
     print(f"live socket: {answered} roles x {len(FORGED)} forged messages, nothing changed")
 
 
+# Reactions (issue 17): each message is checked by policy.can(..., "react", ...).
+REACT = {
+    role: mark == "+" for state, role, action, mark in CELLS if (state, action) == ("live", "react")
+}
+
+
+def try_to_react(world, role: str, ear: Ear) -> str:
+    """'refused' at the handshake, 'closed' (told they are not in the Space), 'shown' (the other
+    page got the reaction) or 'not shown' (the server answered with a refusal, to them only)."""
+    server, person = world["server"], world["people"].get(role)
+    path = f"/spaces/{space_of(world, role)}/live"
+    try:
+        ws = WebSocket.connect(server.port, path, person.cookie_header() if person else "")
+    except Refused:
+        return "refused"
+    mine = f'"who": "u{person.id}"'
+    with ws:
+        start = time.monotonic()
+        with contextlib.suppress(Closed):
+            ws.send('{"type": "react", "reaction": "clap"}')
+        # The server answers every message: the reaction itself (to every page, theirs too),
+        # or why not; or it has closed the socket, before reading it.
+        try:
+            while True:
+                text = ws.recv(timeout=5)
+                if mine in text or 'id="status"' in text:
+                    break
+        except Closed:
+            return "closed"
+    if ear.wait_text(lambda t: mine in t, after=start, within=5):
+        return "shown"
+    return "not shown"
+
+
+def test_only_roles_the_grid_allows_react_over_the_live_socket(world):
+    page = world["ear"].listen(f"/spaces/{world['space']}/live")
+    try:
+        assert page.wait_text(lambda t: "my-controls" in t, after=0, within=5)
+        outcome = {role: try_to_react(world, role, page) for role in ROLES}
+    finally:
+        page.stop()
+    print("reactions:", json.dumps(outcome))
+    for role in ROLES:
+        assert (outcome[role] == "shown") == REACT[role], (role, outcome[role])
+    assert outcome["anonymous"] == "refused"
+
+
 def test_after_the_end_no_role_gets_audio_or_room_state(world):
     people = world["people"]
     people["host"].act(f"/spaces/{world['space']}/end")

@@ -200,15 +200,60 @@ def parse(grid: str, state: str) -> list[tuple[str, str, str, str]]:
     return cells
 
 
-CELLS = parse(LIVE_GRID, "live") + parse(ENDED_GRID, "ended")
-CELLS += parse(COHOST_LIVE_GRID, "live") + parse(COHOST_ENDED_GRID, "ended")
-LIVE_GRIDS = (LIVE_GRID, COHOST_LIVE_GRID)
+# Reactions and raised hands (issue 17), in grids of their own so that other features' columns
+# merge cleanly: present people react (not removed, blocked or outside people, whatever else
+# they are); whoever may approve requests sees the raised hands.
+COLUMNS.update({"rc": "react", "hs": "see_raised_hands"})
+REACTIONS_LIVE_GRID = """
+                    rc hs
+anonymous           S  S
+stranger            J  H
+listener            +  H
+requester           +  H
+invited             +  H
+speaker             +  H
+speaker_mic_on      +  H
+cohost              +  +
+host                +  +
+host_away           J  H
+removed             R  H
+blocked_by_host     B  H
+admin               J  H
+admin_listener      +  H
+protected           J  H
+protected_speaker   +  H
+"""
+REACTIONS_ENDED_GRID = """
+                    rc hs
+anonymous           S  S
+stranger            E  E
+listener            E  E
+requester           E  E
+invited             E  E
+speaker             E  E
+speaker_mic_on      E  E
+cohost              E  E
+host                E  E
+host_away           E  E
+removed             E  E
+blocked_by_host     E  E
+admin               E  E
+admin_listener      E  E
+protected           E  E
+protected_speaker   E  E
+"""
+GRIDS = {
+    "live": (LIVE_GRID, COHOST_LIVE_GRID, REACTIONS_LIVE_GRID),
+    "ended": (ENDED_GRID, COHOST_ENDED_GRID, REACTIONS_ENDED_GRID),
+}
+CELLS = [cell for state, grids in GRIDS.items() for grid in grids for cell in parse(grid, state)]
 SPACES = {"live": LIVE, "ended": ENDED}
 
 
 def test_matrix_covers_every_role_and_every_action():
-    header = [COLUMNS[h] for g in LIVE_GRIDS for h in g.split("\n")[1].split() if h != "|"]
-    assert sorted(header) == sorted(policy.ACTIONS), "the grids' columns are exactly the actions"
+    for grids in GRIDS.values():
+        header = [COLUMNS[h] for grid in grids for h in grid.split("\n")[1].split() if h != "|"]
+        assert sorted(header) == sorted(policy.ACTIONS), "columns: exactly the actions"
     for state in SPACES:
         covered = {(role, action) for s, role, action, _ in CELLS if s == state}
         assert covered == {(r, a) for r in ROLES for a in policy.ACTIONS}

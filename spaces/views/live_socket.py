@@ -8,9 +8,10 @@ from simple_websocket import ConnectionClosed
 
 from .. import rooms
 from ..extensions import sock
+from ..realtime import reactions_relay
 from ..realtime.close_codes import TOO_MANY
 from ..realtime.outbox import attach
-from ..web import current_user, get_db, live_hub, same_origin
+from ..web import broker, current_user, get_db, live_hub, reactions_board, same_origin
 
 bp = Blueprint("live", __name__)
 
@@ -65,7 +66,8 @@ def live(ws, space_id: int):
 
 
 def handle_message(hub, conn, message) -> None:
-    """Messages the page sends: whether the room is visible (captions go only to visible pages)."""
+    """Messages the page sends: whether the room is visible (captions go only to visible pages),
+    and reactions and raised hands (reactions_relay.py)."""
     if not isinstance(message, str):
         return
     try:
@@ -76,3 +78,5 @@ def handle_message(hub, conn, message) -> None:
         return
     if data.get("type") == "visibility" and isinstance(data.get("visible"), bool):
         hub.set_visible(conn, data["visible"])
+    elif data.get("type") in reactions_relay.MESSAGES:
+        reactions_relay.receive(get_db(), hub, reactions_board(), broker(), conn, data)
