@@ -23,6 +23,7 @@ from .extensions import csrf, limiter, sock
 from .realtime.audio import AudioEngine
 from .realtime.captions_relay import CaptionsRelay
 from .realtime.hub import LiveHub
+from .realtime.site_feed import SiteFeed
 from .web import error_page, token_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +142,7 @@ def security_headers(response):
 def add_template_helpers(app: Flask) -> None:
     app.add_template_filter(templating.datetime_text, "datetime")
     app.add_template_filter(templating.clock_text, "clock")
+    app.add_template_filter(templating.iso_text, "isotime")
     app.add_template_global(templating.csrf_input)
     app.context_processor(templating.page_globals)
 
@@ -177,6 +179,8 @@ def add_realtime(app: Flask) -> None:
     broker.subscribe(audio.on_event)
     broker.subscribe(functools.partial(stage_history.on_event, app.extensions["spaces_db"]))
     app.extensions.update(spaces_broker=broker, spaces_hub=hub, spaces_audio=audio)
+    # Pages outside rooms (Explore, a scheduled Space, every navigation's count): site_feed.py.
+    app.extensions["spaces_feed"] = SiteFeed(app, broker, hub)
     if not app.config["CAPTIONS_ENABLED"]:
         return
     worker = CaptionWorker(  # its own process, started by serve.py

@@ -69,3 +69,17 @@ class InProcessBroker:
     def subscribe(self, subscriber: Subscriber) -> None:
         with self._lock:
             self._subscribers.append(subscriber)
+
+
+# Events beyond one room (scheduled Spaces and notifications, issue 18): the live hub ignores
+# them; the site feed (realtime/site_feed.py) pushes the Explore lists and navigation counts.
+LISTED = "listed"  # a Space was scheduled, started, cancelled or ended: the lists change
+NOTIFIED = "notified"  # `users` have new notifications (space_id 0 when no Space is concerned)
+
+
+def listed(space_id: int) -> RoomEvent:
+    return RoomEvent(space_id, kind=LISTED)
+
+
+def notified(user_ids: list[int], space_id: int = 0) -> RoomEvent:
+    return RoomEvent(space_id, users=frozenset(user_ids), kind=NOTIFIED)

@@ -27,7 +27,8 @@ import time
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
-from . import config, create_app, retention
+from . import config, create_app, retention, schedule
+from .events import listed, notified
 from .db import connect
 from .request_guard import RequestGuard, bound_stalls
 
@@ -168,7 +169,9 @@ def start_workers(app) -> None:
     app.extensions["spaces_audio"].start()
     if "spaces_captions" in app.extensions:
         app.extensions["spaces_captions"].start()  # loads and warms the model in its process
+    app.extensions["spaces_feed"].start()
     threading.Thread(target=_purge_forever, args=(app,), daemon=True, name="purge").start()
+    threading.Thread(target=_schedule_forever, args=(app,), daemon=True, name="schedule").start()
 
 
 def _purge_forever(app) -> None:
@@ -180,6 +183,23 @@ def _purge_forever(app) -> None:
         except Exception:
             log.exception("purge failed")
         time.sleep(app.config["PURGE_SECONDS"])
+
+
+def _schedule_forever(app) -> None:
+    """Every SCHEDULE_TICK_SECONDS: hosts told their Space is due, Spaces whose host never came
+    cancelled, old notifications pruned (schedule.due); the pages concerned hear of it."""
+    db = connect(app.config["DATABASE"])
+    broker = app.extensions["spaces_broker"]
+    while True:
+        try:
+            done = schedule.due(db)
+            for space_id in done.reminded + done.cancelled:
+                broker.publish(listed(space_id))
+            if done.notified:
+                broker.publish(notified(done.notified))
+        except Exception:
+            log.exception("schedule tick failed")
+        time.sleep(app.config["SCHEDULE_TICK_SECONDS"])
 
 
 if __name__ == "__main__":
