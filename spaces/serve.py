@@ -28,8 +28,8 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
 from . import config, create_app, retention, schedule
-from .events import listed, notified
 from .db import connect
+from .events import listed, notified
 from .request_guard import RequestGuard, bound_stalls
 
 log = logging.getLogger("spaces")

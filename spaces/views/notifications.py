@@ -1,6 +1,6 @@
 """The `Notifications` page, its count in the navigation, and marking them read."""
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import notifications
 from ..errors import NotFound
