@@ -156,8 +156,12 @@ def create(db: Database, host: dict, title: str, description: str, speaker_polic
 def take_the_stage(db: Database, space_id: int, host_id: int, t: float) -> None:
     """Inside a write transaction: the host goes live in `space_id` (a new Space, or a scheduled
     one started) unless already hosting one. Hosting puts you on stage here and nowhere else."""
-    hosting = live_space_of(db, host_id)
-    if hosting and hosting["id"] != space_id:
+    if dbm.exists(
+        db,
+        "SELECT 1 FROM spaces WHERE host_id = ? AND ended_at IS NULL AND scheduled_for IS NULL"
+        " AND id != ?",
+        (host_id, space_id),
+    ):
         raise Conflict("You are already hosting a live Space. End it before starting another.")
     db.execute(
         "UPDATE participants SET present = 0, left_at = ?, role = 'listener', mic_on = 0,"

@@ -31,7 +31,9 @@ def page(space: dict, user: dict | None):
         refusal = policy.why(who, "view", space)
         if refusal and policy.is_scheduled(space):
             return render_template("rooms/refused.html", space=space, refusal=refusal), 403
-    return render_template("rooms/scheduled.html", **context(space, user, who))
+    # Signed out: which Space and when, and a way in that returns here; 401, as a live room's.
+    status = 401 if user is None else 200
+    return render_template("rooms/scheduled.html", **context(space, user, who)), status
 
 
 def context(space: dict, user: dict | None, who) -> dict:
