@@ -60,6 +60,22 @@
   window.addEventListener("focus", () => refreshCount(true));
   setInterval(() => refreshCount(false), 60000);
 
-  document.addEventListener("DOMContentLoaded", () => { last = Date.now(); localize(document); });
-  document.addEventListener("htmx:load", (e) => localize(e.detail.elt));
+  // A page's feed socket (Explore, a scheduled Space): connected once htmx has loaded the
+  // element. (The ws extension hears only of nodes processed inside its hx-ext, so a socket in a
+  // page loaded whole would never open by itself.)
+  function connectFeeds(root) {
+    const found = Array.from(root.querySelectorAll("[data-feed]:not([ws-connect])"));
+    if (root.matches && root.matches("[data-feed]:not([ws-connect])")) found.push(root);
+    found.forEach((el) => {
+      el.setAttribute("ws-connect", el.dataset.feed);
+      window.htmx.process(el);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    last = Date.now();
+    localize(document);
+    connectFeeds(document.body);
+    window.htmx.onLoad((elt) => { localize(elt); connectFeeds(elt); });
+  });
 })();
