@@ -60,15 +60,21 @@
   window.addEventListener("focus", () => refreshCount(true));
   setInterval(() => refreshCount(false), 60000);
 
-  // A page's feed socket (Explore, a scheduled Space): connected once htmx has loaded the
-  // element. (The ws extension hears only of nodes processed inside its hx-ext, so a socket in a
-  // page loaded whole would never open by itself.)
+  // A page's feed socket (Explore, a scheduled Space): its element carries `ws-connect` inside
+  // an hx-ext="ws", but the extension hears only of nodes htmx processes inside that hx-ext, and
+  // a page loaded whole (or swapped in by hx-boost) is processed from <body>. So, once htmx is
+  // done with the page, the element is processed again, unchanged (a changed element would be
+  // cleaned up, closing its socket); `htmx:wsConnecting` marks it so it is never opened twice.
+  document.addEventListener("htmx:wsConnecting", (e) => {
+    if (e.target.dataset) e.target.dataset.connecting = "1";
+  });
   function connectFeeds(root) {
-    const found = Array.from(root.querySelectorAll("[data-feed]:not([ws-connect])"));
-    if (root.matches && root.matches("[data-feed]:not([ws-connect])")) found.push(root);
+    const found = Array.from(root.querySelectorAll("[data-feed]"));
+    if (root.matches && root.matches("[data-feed]")) found.push(root);
     found.forEach((el) => {
-      el.setAttribute("ws-connect", el.dataset.feed);
-      window.htmx.process(el);
+      setTimeout(() => {
+        if (!el.dataset.connecting && document.body.contains(el)) window.htmx.process(el);
+      }, 0);
     });
   }
 

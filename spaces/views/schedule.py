@@ -17,6 +17,8 @@ from ..web import current_user, get_db, is_htmx, login_required, publish, same_o
 
 bp = Blueprint("schedule", __name__)
 
+MESSAGES_PER_SECOND = 10
+
 
 def was_scheduled(space: dict) -> bool:
     """Waiting to start, or cancelled before it started: the scheduled page shows it."""
@@ -157,15 +159,20 @@ def serve_feed(ws, page_kind: str, space_id: int = 0) -> None:
         return
     try:
         feed_.full_state(watcher)
-        last = time.monotonic()
+        allowance, last = MESSAGES_PER_SECOND, time.monotonic()
         while not outbox.dead:
+            # Pages say little here (app.js tells every socket whether the page is visible);
+            # what they say is ignored, but a flood is cut off, as on the room's socket.
             message = ws.receive(timeout=5)
             if message is None:
                 continue
-            if time.monotonic() - last < 0.1:  # a page has nothing to say this often
+            t = time.monotonic()
+            allowance = min(MESSAGES_PER_SECOND, allowance + (t - last) * MESSAGES_PER_SECOND)
+            last = t
+            if allowance < 1:
                 outbox.close(1008, "too many messages")
                 break
-            last = time.monotonic()
+            allowance -= 1
     except ConnectionClosed:
         pass
     finally:
