@@ -9,6 +9,7 @@ from spaces import blocks, follows, notifications, rooms, schedule
 from spaces import db as dbm
 from spaces.clock import now
 from testkit.waiting import wait_until
+from testkit.websocket import Refused, WebSocket
 
 HOUR = 3600
 
@@ -173,3 +174,24 @@ def test_the_running_server_reminds_and_cancels_by_itself(start_server):
     rows = dict(server.sql("SELECT title, ended_reason FROM spaces"))
     assert rows == {"Due now": None, "Long gone": "not_started"}
     assert ">3<" in hana.get("/notifications/count")
+
+
+def test_the_feed_sockets_refuse_visitors_other_sites_and_blocked_people(server):
+    hana, ann, ben = server.sign_up("hana", "ann", "ben")
+    hana.get("/spaces/new")
+    hana.post("/spaces/new", schedule_form(iso(now() + HOUR)), htmx=False)
+    space_id = server.sql("SELECT id FROM spaces WHERE host_id = ?", (hana.id,))[0][0]
+    feed = f"/spaces/{space_id}/feed"
+    for path in (feed, "/explore/feed"):
+        with pytest.raises(Refused) as refused:
+            WebSocket.connect(server.port, path)  # signed out
+        assert refused.value.status == 403
+        with pytest.raises(Refused) as refused:
+            ann.websocket(path, origin="http://evil.example")
+        assert refused.value.status == 403
+    hana.post(f"/u/{ben.username}/block", htmx=False)
+    with pytest.raises(Refused) as refused:
+        ben.websocket(feed)
+    assert refused.value.status == 403
+    with ann.websocket(feed) as ws:  # anyone else is told where things stand at once
+        assert 'id="nav-notifications"' in ws.recv(5)
