@@ -74,12 +74,14 @@ class InProcessBroker:
 # Events beyond one room (scheduled Spaces and notifications, issue 18): the live hub ignores
 # them; the site feed (realtime/site_feed.py) pushes the Explore lists and navigation counts.
 LISTED = "listed"  # a Space was scheduled, started, cancelled or ended: the lists change
-NOTIFIED = "notified"  # `users` have new notifications (space_id 0 when no Space is concerned)
+# extra["notified"], on any event: people with new notifications (not `users`: the audio and
+# captions relays act on `users`, and a Space's start may notify thousands of followers).
+NOTIFIED = "notified"  # an event only for that (space_id 0)
 
 
 def listed(space_id: int) -> RoomEvent:
     return RoomEvent(space_id, kind=LISTED)
 
 
-def notified(user_ids: list[int], space_id: int = 0) -> RoomEvent:
-    return RoomEvent(space_id, users=frozenset(user_ids), kind=NOTIFIED)
+def notified(user_ids: list[int]) -> RoomEvent:
+    return RoomEvent(0, kind=NOTIFIED, extra={"notified": tuple(user_ids)})

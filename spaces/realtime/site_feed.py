@@ -20,7 +20,7 @@ from flask import Flask, render_template
 
 from .. import blocks, explore, notifications, rooms
 from ..errors import DomainError
-from ..events import LISTED, NOTIFIED, Broker, RoomEvent
+from ..events import LISTED, Broker, RoomEvent
 from .outbox import Outbox, frame
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class SiteFeed:
         broker.subscribe(self.on_event)
 
     def on_event(self, event: RoomEvent) -> None:
-        users = event.users if event.kind == NOTIFIED else event.extra.get("notified", ())
+        users = event.extra.get("notified", ())
         listing = event.kind in (LISTED, "ended") or bool(LIST_SECTIONS & event.sections)
         if not users and not listing:
             return

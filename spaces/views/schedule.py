@@ -83,7 +83,7 @@ def announce(space: dict) -> None:
     """A Space went live from the create form: followers are told, and Explore shows it."""
     told = schedule.went_live(get_db(), rooms.get(get_db(), space["id"]))
     publish(listed(space["id"]))
-    publish(notified(told, space["id"]))
+    publish(notified(told))
 
 
 def _scheduled_space(space_id: int) -> dict:
@@ -114,7 +114,7 @@ def start_now(space_id: int):
     for other in was_in:
         publish(rooms.departure(other, user["id"], "You started a Space, so you left this one."))
     publish(listed(space_id))
-    publish(notified(told, space_id))
+    publish(notified(told))
     return redirect(url_for("rooms.room", space_id=space["id"]))
 
 
@@ -123,7 +123,7 @@ def start_now(space_id: int):
 def cancel(space_id: int):
     told = schedule.cancel(get_db(), space_id, current_user())
     publish(listed(space_id))
-    publish(notified(told, space_id))
+    publish(notified(told))
     return redirect(url_for("rooms.room", space_id=space_id))
 
 
