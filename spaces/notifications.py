@@ -25,9 +25,12 @@ def add(db: Database, user_id: int, kind: str, text: str, url: str) -> list[int]
     return [user_id]
 
 
-def followers_of_host(db: Database, host_id: int, text: str, url: str) -> list[int]:
+def followers_of_host(
+    db: Database, host_id: int, text: str, url: str, space_id: int = 0
+) -> list[int]:
     """'X started a Space' to every follower who has not turned it off, in one INSERT ... SELECT
-    (a host with many followers is one statement, not a loop). Blocked either way: nobody told."""
+    (a host with many followers is one statement, not a loop). Blocked either way: nobody told.
+    Followers with a reminder for `space_id` are left to `reminded` (told once)."""
     t = now()
     with dbm.write(db):
         cur = db.execute(
@@ -37,8 +40,9 @@ def followers_of_host(db: Database, host_id: int, text: str, url: str) -> list[i
             " WHERE f.followee_id = ? AND u.notify_follow_spaces = 1"
             " AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = ? AND"
             " b.blocked_id = f.follower_id) OR (b.blocker_id = f.follower_id AND b.blocked_id = ?))"
+            " AND f.follower_id NOT IN (SELECT user_id FROM space_reminders WHERE space_id = ?)"
             " RETURNING user_id",
-            (text, url, t, host_id, host_id, host_id),
+            (text, url, t, host_id, host_id, host_id, space_id),
         )
         return [r[0] for r in cur.fetchall()]
 

@@ -90,18 +90,11 @@ def went_live(db: Database, space: dict) -> list[int]:
     """A Space started (created live, or a scheduled one started): whoever set a reminder is
     told, and the host's followers who want to be. Returns who was notified."""
     host, title, url = space["host_username"], space["title"], space_url(space["id"])
-    told = notifications.reminded(db, space["id"], f"{host} started {title}, as you asked.", url)
     followers = notifications.followers_of_host(
-        db, space["host_id"], f"{host} started a Space: {title}", url
+        db, space["host_id"], f"{host} started a Space: {title}", url, space["id"]
     )
-    already = set(told)
-    if already:  # told once, as the reminder: their follower copy is dropped
-        db.execute(
-            "DELETE FROM notifications WHERE kind = 'space_started' AND url = ? AND user_id IN"
-            f" ({','.join('?' * len(already))})",
-            (url, *already),
-        )
-    return sorted(already | set(followers))
+    told = notifications.reminded(db, space["id"], f"{host} started {title}, as you asked.", url)
+    return sorted(set(told) | set(followers))
 
 
 def start_now(db: Database, space_id: int, host: dict) -> tuple[dict, list[int]]:
