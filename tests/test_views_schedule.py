@@ -195,3 +195,17 @@ def test_the_feed_sockets_refuse_visitors_other_sites_and_blocked_people(server)
     assert refused.value.status == 403
     with ann.websocket(feed) as ws:  # anyone else is told where things stand at once
         assert 'id="nav-notifications"' in ws.recv(5)
+
+
+def test_the_count_rides_the_room_pages_socket(server):
+    hana, ann = server.sign_up("hana", "ann")
+    space_id = hana.open_space("Panel")
+    ann.join(space_id)
+    with ann.websocket(f"/spaces/{space_id}/live") as ws:
+        ws.recv(5)  # the room's full state
+        hana.act(f"/spaces/{space_id}/people/{ann.id}/invite")
+        deadline = now() + 5
+        seen = ""
+        while "Notifications <span" not in seen and now() < deadline:
+            seen = ws.recv(5)
+    assert 'id="nav-notifications"' in seen and ">1<" in seen
