@@ -8,8 +8,9 @@ import pytest
 from spaces import blocks, follows, notifications, rooms, schedule
 from spaces import db as dbm
 from spaces.clock import now
+from spaces.realtime.close_codes import TOO_MANY
 from testkit.waiting import wait_until
-from testkit.websocket import Refused, WebSocket
+from testkit.websocket import Closed, Refused, WebSocket
 
 HOUR = 3600
 
@@ -209,3 +210,14 @@ def test_the_count_rides_the_room_pages_socket(server):
         while "Notifications <span" not in seen and now() < deadline:
             seen = ws.recv(5)
     assert 'id="nav-notifications"' in seen and ">1<" in seen
+
+
+def test_feed_sockets_are_capped_per_account(start_server):
+    server = start_server(SOCKETS_PER_ACCOUNT="2")
+    (ann,) = server.sign_up("ann")
+    first, second = ann.websocket("/explore/feed"), ann.websocket("/explore/feed")
+    with first, second, ann.websocket("/explore/feed") as third:
+        with pytest.raises(Closed) as closed:
+            while True:
+                third.recv(5)
+        assert closed.value.code == TOO_MANY

@@ -43,6 +43,9 @@ class SiteFeed:
         self.app = app
         self.hub = hub
         self.per_account = app.config["SOCKETS_PER_ACCOUNT"]
+        # As the hub's caps: per address only with rate limits on (tests share 127.0.0.1).
+        limits_on = app.config["RATELIMIT_ENABLED"]
+        self.per_address = app.config["SOCKETS_PER_ADDRESS"] if limits_on else 0
         self.lock = threading.Lock()
         self.wake = threading.Condition(self.lock)
         self.watchers: set[Watcher] = set()
@@ -67,11 +70,14 @@ class SiteFeed:
     def admit(
         self, user_id: int, outbox: Outbox, page: str, space_id: int = 0, address: str = ""
     ) -> Watcher | None:
-        """None when the person already has SOCKETS_PER_ACCOUNT such pages open (each socket
-        holds a server thread)."""
+        """None when the person already has SOCKETS_PER_ACCOUNT such pages open, or their address
+        SOCKETS_PER_ADDRESS (each socket holds a server thread)."""
         with self.lock:
             mine = sum(1 for w in self.watchers if w.user_id == user_id)
             if self.per_account and mine >= self.per_account:
+                return None
+            here = sum(1 for w in self.watchers if address and w.address == address)
+            if self.per_address and here >= self.per_address:
                 return None
             watcher = Watcher(user_id, outbox, page, space_id, address)
             self.watchers.add(watcher)
