@@ -60,7 +60,9 @@ def settings():
     on = request.form.get("follow_spaces") == "on"
     notifications.set_follow_spaces(get_db(), current_user()["id"], on)
     if is_htmx():
-        return render_template("_notification_settings.html", follow_spaces=on, saved=True)
+        return render_template(
+            "_notification_settings.html", follow_spaces=on, notifications_saved=True
+        )
     return redirect(url_for("settings.page"))
 
 
