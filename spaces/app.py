@@ -25,6 +25,7 @@ from .reactions import Board
 from .realtime.audio import AudioEngine
 from .realtime.captions_relay import CaptionsRelay
 from .realtime.hub import LiveHub
+from .realtime.site_feed import SiteFeed
 from .redis_broker import RedisBroker
 from .web import error_page, token_request
 
@@ -146,6 +147,7 @@ def security_headers(response):
 def add_template_helpers(app: Flask) -> None:
     app.add_template_filter(templating.datetime_text, "datetime")
     app.add_template_filter(templating.clock_text, "clock")
+    app.add_template_filter(templating.iso_text, "isotime")
     app.add_template_global(templating.csrf_input)
     app.context_processor(templating.page_globals)
 
@@ -189,6 +191,8 @@ def add_realtime(app: Flask) -> None:
     app.extensions.update(
         spaces_broker=broker, spaces_hub=hub, spaces_audio=audio, spaces_reactions=board
     )
+    # Pages outside rooms (Explore, a scheduled Space, every navigation's count): site_feed.py.
+    app.extensions["spaces_feed"] = SiteFeed(app, broker, hub)
     if not app.config["CAPTIONS_ENABLED"]:
         return
     worker = CaptionWorker(  # its own process, started by serve.py

@@ -49,3 +49,13 @@ def either_blocked(db: Database, a: int, b: int) -> bool:
 def blocked_by(db: Database, blocker_id: int) -> list[int]:
     rows = db.execute("SELECT blocked_id FROM blocks WHERE blocker_id = ?", (blocker_id,))
     return [r[0] for r in rows]
+
+
+def involved(db: Database, user_id: int) -> bool:
+    """Whether the person blocked anyone or was blocked by anyone (then lists of other people's
+    things are filtered for them alone)."""
+    return dbm.exists(
+        db,
+        "SELECT 1 FROM blocks WHERE blocker_id = ? OR blocked_id = ? LIMIT 1",
+        (user_id, user_id),
+    )

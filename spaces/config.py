@@ -79,6 +79,8 @@ def defaults() -> dict:
         "SERVER_THREADS": _env_int("SERVER_THREADS", 4000),
         "SERVER_CONNECTIONS": _env_int("SERVER_CONNECTIONS", 4500),
         "PURGE_SECONDS": float(os.environ.get("PURGE_SECONDS", "600")),
+        # How often scheduled Spaces are checked (host told it is due, cancelled at +60 min).
+        "SCHEDULE_TICK_SECONDS": float(os.environ.get("SCHEDULE_TICK_SECONDS", "30")),
         "SOCK_SERVER_OPTIONS": {"ping_interval": None, "max_message_size": 4096},
         "CAPTIONS_ENABLED": os.environ.get("CAPTIONS", "1") == "1",
         "CAPTION_MODEL": os.environ.get("CAPTION_MODEL", ""),

@@ -110,3 +110,19 @@ class InProcessBroker:
     def subscribe(self, subscriber: Subscriber) -> None:
         with self._lock:
             self._subscribers.append(subscriber)
+
+
+# Events beyond one room (scheduled Spaces and notifications, issue 18): the live hub ignores
+# them; the site feed (realtime/site_feed.py) pushes the Explore lists and navigation counts.
+LISTED = "listed"  # a Space was scheduled, started, cancelled or ended: the lists change
+# extra["notified"], on any event: people with new notifications (not `users`: the audio and
+# captions relays act on `users`, and a Space's start may notify thousands of followers).
+NOTIFIED = "notified"  # an event only for that (space_id 0)
+
+
+def listed(space_id: int) -> RoomEvent:
+    return RoomEvent(space_id, kind=LISTED)
+
+
+def notified(user_ids: list[int]) -> RoomEvent:
+    return RoomEvent(0, kind=NOTIFIED, extra={"notified": tuple(user_ids)})

@@ -2,7 +2,7 @@
 
 from sqlite_utils import Database
 
-from . import accounts, blocks
+from . import accounts, blocks, notifications
 from . import db as dbm
 from .clock import now
 from .errors import Forbidden, Invalid, NotFound
@@ -21,11 +21,20 @@ def follow(db: Database, follower_id: int, followee_id: int) -> str:
         if is_following(db, follower_id, followee_id):
             return "following"
         if target["protected"]:
-            db.execute(
+            cur = db.execute(
                 "INSERT OR IGNORE INTO follow_requests (requester_id, target_id, created_at)"
                 " VALUES (?, ?, ?)",
                 (follower_id, followee_id, now()),
             )
+            if cur.rowcount:  # a new request, not a repeated one (issue 18)
+                name = accounts.get(db, follower_id)["username"]
+                notifications.add(
+                    db,
+                    followee_id,
+                    "follow_request",
+                    f"{name} asked to follow you.",
+                    "/follow-requests",
+                )
             return "requested"
         db.execute(
             "INSERT OR IGNORE INTO follows (follower_id, followee_id, created_at) VALUES (?, ?, ?)",

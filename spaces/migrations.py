@@ -291,6 +291,46 @@ def m007_cohosts(db: Database) -> None:
     )
 
 
+@migrations()
+def m009_schedule_and_notifications(db: Database) -> None:
+    """Spaces scheduled for later (a row in `spaces` that is not live until its host starts it,
+    so its link stays the same before and after), reminders, and notifications."""
+    _run(
+        db,
+        """
+        -- Set while a Space waits to start (UTC seconds); NULL once started, and for Spaces
+        -- started at once. A cancelled one keeps it and gets ended_at ('cancelled', 'not_started').
+        ALTER TABLE spaces ADD COLUMN scheduled_for REAL;
+        -- When its host was told it is due (schedule.due), so they are told once.
+        ALTER TABLE spaces ADD COLUMN host_reminded_at REAL;
+        CREATE INDEX spaces_scheduled ON spaces(scheduled_for) WHERE scheduled_for IS NOT NULL;
+
+        -- "Tell me when it starts": people waiting for a scheduled Space.
+        CREATE TABLE space_reminders (
+            space_id INTEGER NOT NULL REFERENCES spaces(id),
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (space_id, user_id)
+        );
+
+        -- 0: no notification when someone you follow starts a Space.
+        ALTER TABLE users ADD COLUMN notify_follow_spaces INTEGER NOT NULL DEFAULT 1;
+
+        -- What happened that concerns someone (notifications.py); pruned by notifications.prune.
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            url TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            read_at REAL
+        );
+        CREATE INDEX notifications_user ON notifications(user_id, read_at, created_at)
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     """Statement by statement: `executescript` would commit the migration's transaction early."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]

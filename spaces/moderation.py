@@ -7,7 +7,7 @@ retention.py). Hosts hear of decisions by a direct message from the system accou
 from sqlite_utils import Database
 
 from . import db as dbm
-from . import messages, reports, rooms
+from . import messages, notifications, reports, rooms
 from .clock import now
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .events import RoomEvent
@@ -146,6 +146,13 @@ def _tell_host(db: Database, space: dict, report_id: int, rule: str, note: str) 
         + " You can appeal this decision once while the recording is kept."
     )
     messages.send(db, system_user_id(db), space["host_id"], text, f"/appeals/{report_id}")
+    notifications.add(  # issue 18: the navigation's count tells them too
+        db,
+        space["host_id"],
+        "report_decision",
+        f"A report about your Space {space['title']} was decided.",
+        f"/appeals/{report_id}",
+    )
 
 
 def decision_for_host(db: Database, host: dict, report_id: int) -> dict:
@@ -215,6 +222,13 @@ def resolve_appeal(db: Database, admin: dict, report_id: int, outcome: str, note
             system_user_id(db),
             report["host_id"],
             f"Your appeal about “{report['space_title']}” was {words}.",
+        )
+        notifications.add(
+            db,
+            report["host_id"],
+            "appeal_outcome",
+            f"Your appeal about {report['space_title']} was {outcome}.",
+            f"/appeals/{report_id}",
         )
 
 

@@ -109,12 +109,14 @@ def may_create(actor: Actor) -> str | None:
 
 def why(actor: Actor, action: str, space: dict | None, target: Actor | None = None) -> str | None:
     """None when allowed, else a sentence saying why not."""
-    if action not in ACTIONS:
+    if action not in ACTIONS and action not in SCHEDULE_ACTIONS:
         return "Unknown action."
     if actor.user_id is None:
         return "Sign in first."
     if space is None:
         return "There is no such Space."
+    if action in SCHEDULE_ACTIONS or is_scheduled(space):
+        return _why_scheduled(actor, action, space)
     live = space.get("ended_at") is None
     if not live:
         if action == "view" and (actor.is_admin or actor.user_id == space["host_id"]):
@@ -273,3 +275,32 @@ def _why_reaction(actor: Actor, action: str, space: dict) -> str | None:
     if not actor.present:
         return "Join the Space first."
     return None
+
+
+# Scheduled Spaces (issue 18: scheduling and reminders) -------------------------------------
+# Kept apart from ACTIONS: they concern a Space that is not live yet (its own grid is in
+# tests/test_policy.py). `set_reminder` covers setting and removing one.
+SCHEDULE_ACTIONS = ("set_reminder", "start_now", "cancel")
+NOT_STARTED = "This Space has not started yet."
+
+
+def is_scheduled(space: dict) -> bool:
+    """Waiting for its host to start it (neither live nor cancelled)."""
+    return space.get("scheduled_for") is not None and space.get("ended_at") is None
+
+
+def _why_scheduled(actor: Actor, action: str, space: dict) -> str | None:
+    if not is_scheduled(space):  # a scheduled action on a Space that started or ended
+        return "This Space has ended." if space.get("ended_at") else "This Space has started."
+    is_host = actor.user_id == space["host_id"]
+    if action == "view":
+        return BLOCKED if actor.blocked_by_host else None
+    if action == "set_reminder":
+        if is_host:
+            return "You host this Space: you are told when it is due."
+        return BLOCKED if actor.blocked_by_host else None
+    if action in ("start_now", "cancel"):
+        if not is_host:
+            return "Only the host can do that."
+        return may_create(actor) if action == "start_now" else None
+    return NOT_STARTED  # every room action waits for the Space to start

@@ -8,7 +8,7 @@ import json
 
 from sqlite_utils import Database
 
-from . import accounts, blocks, follows, policy
+from . import accounts, blocks, follows, notifications, policy
 from . import db as dbm
 from .clock import now
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -50,7 +50,11 @@ def get(db: Database, space_id: int) -> dict:
 
 
 def live_space_of(db: Database, host_id: int) -> dict | None:
-    return dbm.one(db, "SELECT * FROM spaces WHERE host_id = ? AND ended_at IS NULL", (host_id,))
+    return dbm.one(
+        db,
+        "SELECT * FROM spaces WHERE host_id = ? AND ended_at IS NULL AND scheduled_for IS NULL",
+        (host_id,),
+    )
 
 
 def actor(db: Database, space: dict, user: dict | None) -> Actor:
@@ -141,25 +145,35 @@ def create(db: Database, host: dict, title: str, description: str, speaker_polic
     speaker_policy = validate_policy(speaker_policy)
     t = now()
     with dbm.write(db):
-        if live_space_of(db, host["id"]):
-            raise Conflict("You are already hosting a live Space. End it before starting another.")
-        # Hosting puts you on stage here and nowhere else.
-        db.execute(
-            "UPDATE participants SET present = 0, left_at = ?, role = 'listener', mic_on = 0,"
-            " requested_at = NULL WHERE user_id = ? AND present = 1",
-            (t, host["id"]),
-        )
         cur = db.execute(
             "INSERT INTO spaces (host_id, title, description, speaker_policy, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (host["id"], title, description, speaker_policy, t),
         )
-        db.execute(
-            "INSERT INTO participants (space_id, user_id, role, present, joined_at)"
-            " VALUES (?, ?, 'host', 1, ?)",
-            (cur.lastrowid, host["id"], t),
-        )
+        take_the_stage(db, cur.lastrowid, host["id"], t)
     return get(db, cur.lastrowid)
+
+
+def take_the_stage(db: Database, space_id: int, host_id: int, t: float) -> None:
+    """Inside a write transaction: the host goes live in `space_id` (a new Space, or a scheduled
+    one started) unless already hosting one. Hosting puts you on stage here and nowhere else."""
+    if dbm.exists(
+        db,
+        "SELECT 1 FROM spaces WHERE host_id = ? AND ended_at IS NULL AND scheduled_for IS NULL"
+        " AND id != ?",
+        (host_id, space_id),
+    ):
+        raise Conflict("You are already hosting a live Space. End it before starting another.")
+    db.execute(
+        "UPDATE participants SET present = 0, left_at = ?, role = 'listener', mic_on = 0,"
+        " requested_at = NULL WHERE user_id = ? AND present = 1",
+        (t, host_id),
+    )
+    db.execute(
+        "INSERT INTO participants (space_id, user_id, role, present, joined_at)"
+        " VALUES (?, ?, 'host', 1, ?)",
+        (space_id, host_id, t),
+    )
 
 
 def edit(db: Database, space_id: int, user: dict, title: str, description: str) -> RoomEvent:
@@ -457,15 +471,23 @@ def invite(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent
     require(db, space, host, "invite", _user(db, target_id))
     if blocks.either_blocked(db, host["id"], target_id):
         raise Forbidden("You cannot invite this person.")
-    db.execute(
+    cur = db.execute(
         "INSERT OR IGNORE INTO space_invites (space_id, user_id, created_at) VALUES (?, ?, ?)",
         (space_id, target_id, now()),
+    )
+    told = cur.rowcount and notifications.add(  # once per invitation (issue 18)
+        db,
+        target_id,
+        "invited",
+        f"{host['username']} invited you to speak in {space['title']}",
+        f"/spaces/{space_id}",
     )
     return RoomEvent(
         space_id,
         frozenset({"listeners"}),
         frozenset({target_id}),
         ((target_id, f"{_by(space, host)} invited you to speak."),),
+        extra={"notified": tuple(told or ())},
     )
 
 
@@ -675,4 +697,9 @@ def live_now(db: Database, viewer_id: int, limit: int = 20) -> list[dict]:
 
 
 def live_space_ids(db: Database) -> list[int]:
-    return [r[0] for r in db.execute("SELECT id FROM spaces WHERE ended_at IS NULL")]
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT id FROM spaces WHERE ended_at IS NULL AND scheduled_for IS NULL"
+        )
+    ]

@@ -27,8 +27,9 @@ import time
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
-from . import cluster, config, create_app, retention
+from . import cluster, config, create_app, retention, schedule
 from .db import connect
+from .events import listed, notified
 from .request_guard import RequestGuard, bound_stalls
 
 log = logging.getLogger("spaces")
@@ -170,7 +171,9 @@ def start_workers(app) -> None:
     app.extensions["spaces_audio"].start()
     if "spaces_captions" in app.extensions:
         app.extensions["spaces_captions"].start()  # loads and warms the model in its process
+    app.extensions["spaces_feed"].start()
     threading.Thread(target=_purge_forever, args=(app,), daemon=True, name="purge").start()
+    threading.Thread(target=_schedule_forever, args=(app,), daemon=True, name="schedule").start()
 
 
 def _purge_forever(app) -> None:
@@ -186,6 +189,27 @@ def _purge_forever(app) -> None:
         except Exception:
             log.exception("purge failed")
         time.sleep(app.config["PURGE_SECONDS"])
+
+
+def _schedule_forever(app) -> None:
+    """Every SCHEDULE_TICK_SECONDS: hosts told their Space is due, Spaces whose host never came
+    cancelled, old notifications pruned (schedule.due); the pages concerned hear of it. With
+    several nodes, on one at a time (a lock in Redis), so nobody is told twice."""
+    db = connect(app.config["DATABASE"])
+    broker = app.extensions["spaces_broker"]
+    client = app.extensions.get("spaces_redis")  # None: one node
+    tick = app.config["SCHEDULE_TICK_SECONDS"]
+    while True:
+        try:
+            with cluster.one_at_a_time(client, "schedule", tick) as mine:
+                done = schedule.due(db) if mine else None
+            for space_id in (done.reminded + done.cancelled) if done else ():
+                broker.publish(listed(space_id))
+            if done and done.notified:
+                broker.publish(notified(done.notified))
+        except Exception:
+            log.exception("schedule tick failed")
+        time.sleep(tick)
 
 
 if __name__ == "__main__":

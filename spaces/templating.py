@@ -8,7 +8,7 @@ from flask import g
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from . import follows, messages
+from . import follows, messages, notifications
 from .web import current_user, get_db
 
 # Stands for the viewer's CSRF field in a fragment rendered once for many viewers; each viewer's
@@ -21,6 +21,13 @@ def datetime_text(ts: float | None) -> str:
     if ts is None:
         return ""
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso_text(ts: float | None) -> str:
+    """The `isotime` filter: a Unix time for `<time datetime>`, in UTC."""
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def clock_text(seconds: float) -> str:
@@ -49,10 +56,16 @@ def page_globals() -> dict:
     several templates (a room action answers with a fragment per changed section), so the counts
     are read once per request and kept on `g`."""
     if g.get("shared_render"):
-        return {"me": None, "unread_count": 0, "follow_requests": 0}
+        return {"me": None, "unread_count": 0, "follow_requests": 0, "notification_count": 0}
     user = current_user()
     if "unread_count" not in g:
         g.unread_count = messages.unread_count(get_db(), user["id"]) if user else 0
         # Pending follow requests show in the navigation (only protected accounts get them).
         g.follow_requests = follows.pending_count(get_db(), user["id"]) if user else 0
-    return {"me": user, "unread_count": g.unread_count, "follow_requests": g.follow_requests}
+        g.notification_count = notifications.unread_count(get_db(), user["id"]) if user else 0
+    return {
+        "me": user,
+        "unread_count": g.unread_count,
+        "follow_requests": g.follow_requests,
+        "notification_count": g.notification_count,
+    }

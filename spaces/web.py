@@ -166,6 +166,11 @@ def live_hub():
     return current_app.extensions["spaces_hub"]
 
 
+def site_feed():
+    """Live updates for pages outside rooms: Explore, scheduled Spaces, navigation counts."""
+    return current_app.extensions["spaces_feed"]
+
+
 def audio_engine():
     """The audio relay: speakers' frames in, the mix out (realtime/audio.py)."""
     return current_app.extensions["spaces_audio"]

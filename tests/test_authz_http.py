@@ -13,9 +13,9 @@ Seeing the raised hands is a part of the room page: its cells look for it there.
 import itertools
 
 import pytest
-from test_policy import CELLS
+from test_policy import CELLS, SCHEDULED_CELLS
 
-from spaces import accounts, blocks, cohosts, reports, rooms
+from spaces import accounts, blocks, cohosts, reports, rooms, schedule
 from spaces.clock import now
 from spaces.db import connect
 from testkit.app import Client, configured_app, signed_in
@@ -202,3 +202,47 @@ def test_http_cell(world, state, role, action, mark):
 def test_http_matrix_size():
     print(f"authorization matrix over HTTP: {len(HTTP_CELLS)} cells")
     assert len(HTTP_CELLS) >= 700
+
+
+# Scheduled Spaces (issue 18): test_policy.py's SCHEDULED_GRID through the real routes.
+SCHEDULED_WATCHED = {
+    "spaces": "SELECT id, scheduled_for, ended_at, ended_reason FROM spaces",
+    "participants": "SELECT space_id, user_id, role, present FROM participants",
+    "space_reminders": "SELECT space_id, user_id FROM space_reminders",
+}
+SCHEDULED_REQUESTS = {
+    "view": ("GET", "", None),
+    "join": ("POST", "/join", {}),
+    "set_reminder": ("POST", "/reminder", {"on": "1"}),
+    "start_now": ("POST", "/start", {}),
+    "cancel": ("POST", "/cancel", {}),
+}
+
+
+@pytest.mark.parametrize(("role", "action", "mark"), SCHEDULED_CELLS)
+def test_http_scheduled_cell(world, role, action, mark):
+    db = world.db
+    host = world.person("host")
+    sid = schedule.create(db, host, "Later", "", "everyone", now() + 3600)["id"]
+    me = None
+    if role in ("host", "protected_host"):
+        me = host
+        if role == "protected_host":
+            db.execute("UPDATE users SET protected = 1 WHERE id = ?", (host["id"],))
+    elif role != "anonymous":
+        me = world.person(role, is_admin=role == "admin")
+        if role == "blocked_by_host":
+            blocks.block(db, host["id"], me["id"])
+    method, path, data = SCHEDULED_REQUESTS[action]
+    before = {k: sorted(map(tuple, db.execute(q))) for k, q in SCHEDULED_WATCHED.items()}
+    client = world.client(me)
+    url = f"/spaces/{sid}{path}"
+    response = client.get(url) if method == "GET" else client.post(url, data, htmx=False)
+    after = {k: sorted(map(tuple, db.execute(q))) for k, q in SCHEDULED_WATCHED.items()}
+    if mark == "+":
+        assert allowed(response), (response.status_code, response.get_data(as_text=True)[:300])
+        assert (after != before) == (method == "POST")
+    else:
+        assert not allowed(response), response.get_data(as_text=True)[:300]
+        assert response.status_code in (302, 401, 403, 404, 409)
+        assert after == before, "a refused request changed something"

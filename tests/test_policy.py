@@ -527,3 +527,62 @@ def test_who_runs_the_room():
     assert not ROLES["speaker"].runs_room and not ROLES["host_away"].runs_room
     assert not Actor(user_id=11, role="listener", cohost=True).runs_room
     assert policy.MAX_COHOSTS == 2
+
+
+# Scheduled Spaces (issue 18) ------------------------------------------------------------------
+# A Space waiting to start: its page, reminders for others, the host's `Start now` and `Cancel
+# Space`. Room actions wait for it to start ("N"). Cells by hand, as above.
+SCHEDULED = {**LIVE, "scheduled_for": 1_800_003_600.0}
+SCHEDULED_REASONS = {
+    "S": "Sign in first.",
+    "N": policy.NOT_STARTED,
+    "H": "Only the host can do that.",
+    "B": policy.BLOCKED,
+    "Y": "You host this Space: you are told when it is due.",
+    "P": "Accounts with protected posts cannot start Spaces. You can still join and speak.",
+}
+SCHEDULED_ROLES = {
+    "anonymous": Actor(user_id=None),
+    "stranger": Actor(user_id=2),
+    "host": Actor(user_id=HOST_ID),
+    "protected_host": Actor(user_id=HOST_ID, protected=True),  # protected since scheduling
+    "blocked_by_host": Actor(user_id=8, blocked_by_host=True),
+    "admin": Actor(user_id=9, is_admin=True),
+}
+#                  view  join  set_reminder  start_now  cancel
+SCHEDULED_GRID = """
+anonymous          S     S     S             S          S
+stranger           +     N     +             H          H
+host               +     N     Y             +          +
+protected_host     +     N     Y             P          +
+blocked_by_host    B     N     B             H          H
+admin              +     N     +             H          H
+"""
+SCHEDULED_COLUMNS = ("view", "join", "set_reminder", "start_now", "cancel")
+SCHEDULED_CELLS = [
+    (role, action, mark)
+    for line in SCHEDULED_GRID.strip().splitlines()
+    for role, *marks in [line.split()]
+    for action, mark in zip(SCHEDULED_COLUMNS, marks, strict=True)
+]
+
+
+@pytest.mark.parametrize(("role", "action", "mark"), SCHEDULED_CELLS)
+def test_scheduled_cell(role, action, mark):
+    expected = None if mark == "+" else SCHEDULED_REASONS[mark]
+    assert policy.why(SCHEDULED_ROLES[role], action, SCHEDULED) == expected
+
+
+@pytest.mark.parametrize("action", policy.ACTIONS)
+def test_every_room_action_but_view_waits_for_a_scheduled_space(action):
+    target = TARGETS.get(action)
+    reason = policy.why(SCHEDULED_ROLES["host"], action, SCHEDULED, target)
+    assert reason == (None if action == "view" else policy.NOT_STARTED)
+
+
+@pytest.mark.parametrize("action", policy.SCHEDULE_ACTIONS)
+@pytest.mark.parametrize(
+    ("space", "reason"), [(LIVE, "This Space has started."), (ENDED, "This Space has ended.")]
+)
+def test_schedule_actions_only_while_it_waits(action, space, reason):
+    assert policy.why(ROLES["host"], action, space) == reason

@@ -9,7 +9,7 @@ import itertools
 import pytest
 from werkzeug.routing.converters import AnyConverter
 
-from spaces import accounts, messages, posts, reports, rooms, sessions, tokens
+from spaces import accounts, messages, notifications, posts, reports, rooms, sessions, tokens
 from spaces import db as dbm
 from spaces.web import TOKEN_ENDPOINTS
 
@@ -60,6 +60,8 @@ WATCHED = {
     " FROM participants",
     "space_invites": "SELECT * FROM space_invites",
     "space_removals": "SELECT * FROM space_removals",
+    "notifications": "SELECT id, read_at FROM notifications",
+    "notify_follow_spaces": "SELECT id, notify_follow_spaces FROM users",
 }
 
 
@@ -79,6 +81,7 @@ class World:
         posts.create(self.db, root["id"], "root's post")
         message = messages.send(self.db, bob["id"], root["id"], "hello root")
         report = reports.create(self.db, bob["id"], "spam", space_id=space["id"])
+        notifications.add(self.db, root["id"], "x", "for the gate", "/")
         spare = tokens.issue(self.db, root["id"], days=30)
         self.token = tokens.issue(self.db, root["id"], days=30)
         self.spare = spare
@@ -92,6 +95,7 @@ class World:
             "name": "remove",
             "token_id": tokens.for_user(self.db, root["id"])[1]["id"],  # the spare
             "filename": "app.css",
+            "notification_id": notifications.recent(self.db, root["id"])[0]["id"],
         }
 
     def snapshot(self) -> dict:

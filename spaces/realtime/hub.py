@@ -25,7 +25,7 @@ from flask import Flask, g
 from .. import accounts, policy, room_render, rooms
 from ..clock import now
 from ..errors import DomainError
-from ..events import Broker, RoomEvent
+from ..events import LISTED, NOTIFIED, Broker, RoomEvent
 from ..presence import LocalPresence, Presence
 from .close_codes import ENDED, LEFT, REMOVED, RESTART
 from .outbox import Outbox, frame
@@ -94,6 +94,8 @@ class LiveHub:
     # Events ------------------------------------------------------------------------------------
 
     def on_event(self, event: RoomEvent) -> None:
+        if event.kind in (LISTED, NOTIFIED):  # not about a room's page: see site_feed.py
+            return
         gone = event.removed | event.left
         everyone = event.kind == "ended"
         with self.wake:
@@ -174,6 +176,12 @@ class LiveHub:
         with self.lock:
             conns = list(self.rooms.get(space_id, {}).values())
         return [c for c in conns if c.kind == "live" and (user_id is None or c.user_id == user_id)]
+
+    def pages_of(self, user_id: int) -> list[Connection]:
+        """Every room page the person has open, in any Space (their navigation count rides it)."""
+        with self.lock:
+            conns = [c for room in self.rooms.values() for c in room.values()]
+        return [c for c in conns if c.kind == "live" and c.user_id == user_id]
 
     @contextlib.contextmanager
     def render_context(self):

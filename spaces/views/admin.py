@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from .. import captions_store, moderation, recordings, reports, stage_history
 from ..errors import DomainError
+from ..events import notified
 from ..web import admin_required, captions_relay, current_user, get_db, publish
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -71,7 +72,15 @@ def decide(report_id: int):
         return render_template("admin/review.html", **context), exc.status
     for event in events:
         publish(event)
+    _host_notified(report_id)
     return redirect(url_for("admin.review", report_id=report_id))
+
+
+def _host_notified(report_id: int) -> None:
+    """The host's notification count updates live after a decision about their Space."""
+    host_id = moderation.get_report(get_db(), report_id)["host_id"]
+    if host_id:
+        publish(notified([host_id]))
 
 
 @bp.post("/reports/<int:report_id>/appeal")
@@ -84,6 +93,7 @@ def resolve_appeal(report_id: int):
         request.form.get("outcome", ""),
         request.form.get("note", ""),
     )
+    _host_notified(report_id)
     return redirect(url_for("admin.review", report_id=report_id))
 
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from .. import posts, rooms
+from .. import posts, rooms, schedule
 from ..errors import DomainError
 from ..extensions import limiter
 from ..web import current_user, get_db, is_htmx, login_required
@@ -20,6 +20,7 @@ def index():
         "home.html",
         timeline=posts.timeline(db, user["id"]),
         live_now=rooms.live_now(db, user["id"]),
+        upcoming=schedule.upcoming(db, user["id"], followed_only=True, limit=10),
         form={},
         errors={},
     )

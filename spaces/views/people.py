@@ -4,6 +4,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import accounts, blocks, follows, posts, rooms
 from .. import people as directory
+from ..events import notified
 from ..web import current_user, get_db, is_htmx, login_required, publish
 
 bp = Blueprint("people", __name__)
@@ -83,7 +84,8 @@ def relate(username: str, action: str):
     """Follow, unfollow, block or unblock; answers with the buttons (htmx) or the profile."""
     db = get_db()
     me, person = current_user()["id"], accounts.by_username(db, username)
-    RELATIONSHIP_ACTIONS[action](db, me, person["id"])
+    if RELATIONSHIP_ACTIONS[action](db, me, person["id"]) == "requested":
+        publish(notified([person["id"]]))  # their count shows the follow request at once
     if action == "block":  # a host's block also removes the person from the host's live Space
         for event in rooms.after_account_block(db, me, person["id"]):
             publish(event)

@@ -10,6 +10,7 @@ from ..events import RoomEvent
 from ..extensions import limiter
 from ..recordings import for_space as recordings_of
 from ..web import current_user, get_db, is_htmx, live_hub, login_required, publish
+from . import schedule as scheduling
 
 bp = Blueprint("rooms", __name__)
 
@@ -54,6 +55,8 @@ def new():
         "description": request.form.get("description", ""),
         "speaker_policy": request.form.get("speaker_policy", "everyone"),
     }
+    if request.method == "POST" and not refusal and request.form.get("schedule") == "on":
+        return scheduling.schedule_from_form(user, form)  # Schedule for later (issue 18)
     if request.method == "POST" and not refusal:
         was_in = rooms.spaces_present_in(get_db(), user["id"])  # hosting leaves them: see create
         try:
@@ -70,6 +73,7 @@ def new():
             publish(
                 rooms.departure(space_id, user["id"], "You started a Space, so you left this one.")
             )
+        scheduling.announce(space)
         return redirect(url_for("rooms.room", space_id=space["id"]))
     status = 403 if refusal and request.method == "POST" else 200
     return render_template(
@@ -81,6 +85,8 @@ def new():
 def room(space_id: int):
     db, user = get_db(), current_user()
     space = rooms.get(db, space_id)
+    if scheduling.was_scheduled(space):
+        return scheduling.page(space, user)  # not started yet, or cancelled (issue 18)
     if user is None:
         # Someone who followed a shared link: which Space, whose, and a way in that returns here.
         # They may not see the room itself (who is in it) until they sign in: 401, or 410 if over.

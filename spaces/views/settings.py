@@ -5,7 +5,7 @@ None of it takes an API token (web.TOKEN_ENDPOINTS): a token here is a signed-ou
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from .. import accounts, rooms, sessions, tokens
+from .. import accounts, notifications, rooms, sessions, tokens
 from ..errors import DomainError
 from ..extensions import limiter
 from ..web import (
@@ -63,6 +63,7 @@ def _page(status: int = 200, **context):
             db, user["id"], max_age=session_max_age(), current=session_id()
         ),
         **_tokens(db, user),
+        "follow_spaces": notifications.follow_spaces_on(db, user["id"]),
     }
     page.update(context)
     headers = {"HX-Replace-Url": url_for("settings.page")} if is_htmx() else {}
