@@ -107,55 +107,13 @@ class Running:
             self.proc.wait()
 
 
-def correlations(recording: np.ndarray, piece: np.ndarray) -> np.ndarray:
-    """Normalized cross-correlation of `piece` at every lag where it lies wholly in `recording`
-    (1: the same samples there, up to loudness)."""
-    rec, ref = recording.astype(np.float64), piece.astype(np.float64)
-    n = 1 << (rec.size + ref.size).bit_length()
-    corr = np.fft.irfft(np.fft.rfft(rec, n) * np.conj(np.fft.rfft(ref, n)), n)
-    corr = corr[: rec.size - ref.size + 1]
-    energy = np.concatenate([[0.0], np.cumsum(rec**2)])
-    window = energy[ref.size :] - energy[: -ref.size]
-    ref_energy = np.sum(ref**2)
-    # Lags where the recording is all but silent would divide rounding noise by nothing.
-    return corr / np.sqrt(np.maximum(window, 0.01 * ref_energy) * ref_energy)
-
-
-PIECE = 8000  # samples: half a second
-LATE = 8000  # how much later than the piece before the next may start (the stream ran dry)
-EARLY = 1600  # and how much earlier (frames dropped by the server's jitter buffer)
-
-
-def speech_followed(recording: np.ndarray, reference: np.ndarray) -> list[tuple[float, int]]:
-    """Each loud half second of `reference` found in `recording`, as (score, lag): the first
-    anywhere, each next one where the one before it ended, give or take.
-
-    Piece by piece rather than all at once: on a busy machine a speaker's stream may run dry
-    for a few frames, which puts silence into the recording and shifts everything after it, so
-    one correlation of the whole speech at one lag falls to about half at a single hiccup."""
-    loud = np.sqrt(np.mean(reference.astype(np.float64) ** 2))
-    found, end = [], None
-    for start in range(0, reference.size - PIECE + 1, PIECE):
-        piece = reference[start : start + PIECE]
-        if np.sqrt(np.mean(piece.astype(np.float64) ** 2)) < 0.1 * loud:
-            end = None if end is None else end + PIECE  # a pause: nothing to find in it
-            continue
-        lo, hi = (0, recording.size) if end is None else (max(0, end - EARLY), end + LATE)
-        hi = min(hi, recording.size - PIECE)
-        if hi < lo:  # the recording stops before this piece
-            found.append((0.0, lo))
-            continue
-        scores = correlations(recording[lo : hi + PIECE], piece)
-        lag = lo + int(np.argmax(scores))
-        found.append((float(scores[lag - lo]), lag))
-        end = lag + PIECE
-    return found
-
-
-def share_heard(recording: np.ndarray, reference: np.ndarray) -> float:
-    """The share of the reference's loud half seconds heard, in order, in the recording."""
-    found = speech_followed(recording, reference)
-    return sum(score > 0.5 for score, _ in found) / len(found)
+def frames_of_the_speech(recording: bytes, speech: list[bytes]) -> list[int]:
+    """Which of the speech's 20 ms frames each sounding frame of the recording is (the server
+    mixes one speaker's PCM unchanged, and both sides cut frames at the same boundaries); None
+    for a sounding frame that is none of them."""
+    where = {frame: i for i, frame in enumerate(speech)}
+    frames = (recording[i : i + FRAME_BYTES] for i in range(0, len(recording), FRAME_BYTES))
+    return [where.get(frame) for frame in frames if any(frame)]
 
 
 @pytest.fixture(scope="module")
@@ -194,15 +152,15 @@ def test_speak_file_is_recorded_by_listen_out(space, accounts_made, tmp_path):
     _, host = accounts_made["host"]
     _, fan = accounts_made["fan"]
     out = tmp_path / "heard.wav"
-    reference, rate = sf.read(str(SPEECH), dtype="int16")
 
     listener = fan.start("Listening to", "listen", url, "--out", str(out), "--meter")
     try:
         spoken = host.run("speak", url, "--file", str(SPEECH), "--meter")
-        # Then two seconds more recorded (64,000 bytes): the speech's last frames are in.
+        # Then two seconds more recorded (16 kHz, 2 bytes a sample): the speech's last frames,
+        # held up at most by the server's buffer, are in.
         after_speech = out.stat().st_size
         wait_until(
-            lambda: out.stat().st_size >= after_speech + 2 * rate * 2,
+            lambda: out.stat().st_size >= after_speech + 2 * 16_000 * 2,
             30,
             what="two seconds recorded after the speech",
         )
@@ -224,12 +182,16 @@ def test_speak_file_is_recorded_by_listen_out(space, accounts_made, tmp_path):
     assert (info.samplerate, info.channels, info.subtype) == (16_000, 1, "PCM_16")
     assert info.duration == pytest.approx(float(recorded.group(1)), abs=0.05)
     recording, _ = sf.read(str(out), dtype="int16")
-    found = speech_followed(recording, reference)
-    assert found[0][1] > 0  # the speech came in after the listener joined
-    assert share_heard(recording, reference) >= 0.75, found
-    # The measure tells speeches apart: another one is not heard in this recording.
-    other, _ = sf.read(str(SHARED_AUDIO / "sample02.wav"), dtype="int16")
-    assert share_heard(recording, other) < 0.5
+    sent = load_frames(SPEECH)  # the frames `spaces speak` sent
+    heard = frames_of_the_speech(recording.tobytes(), sent)
+    # Nothing but the speech's own frames, unaltered, each once and in order, with silence
+    # around them (before the speaker came, and wherever the stream ran dry).
+    assert None not in heard, heard
+    assert heard == sorted(set(heard)), heard
+    # Most of them: on a busy machine the server lets go of frames that pile up after a stall
+    # (a speaker's buffer holds 120 ms), so all of them only on a quiet one.
+    assert len(heard) >= 0.6 * len(sent), f"{len(heard)} of {len(sent)} frames heard"
+    print(f"heard {len(heard)} of the speech's {len(sent)} frames")
 
 
 @pytest.mark.live
