@@ -25,8 +25,11 @@ F5  caption model missing, then the caption worker killed mid-run: audio unaffec
 F6  the database locked by another process (BEGIN EXCLUSIVE) for 2 s, then past the busy timeout:
     requests wait or get a clean 503, nothing acknowledged is lost, audio and presence go on.
 
-Each drill prints one line, `drill NAME ok|FAIL key=value ... seconds=S`, and the run ends with a
-summary line. docs/reliability.md has the figures. Each drill is a module of bench/drill/.
+Each drill prints one line, `drill NAME ok|MISSED|FAIL key=value ... seconds=S`, and the run
+ends with a summary line. FAIL: the behaviour failed (`why=`: frames lost, presence wrong,
+errors); MISSED: the behaviour held but a speed target was missed (`missed=`: a p95). Either
+makes the run exit 1; tests/test_drills.py accepts MISSED (speed is a figure on a busy machine).
+docs/reliability.md has the figures. Each drill is a module of bench/drill/.
 """
 
 import argparse
@@ -74,13 +77,17 @@ class DrillTimeout(Exception):
 
 
 def time_limit(name: str, args) -> int:
-    """Seconds a drill may take, all set-up included."""
+    """Seconds a drill may take, all set-up included (tiny: under tests/test_drills.py's own
+    limit, so that a stuck drill still prints its line)."""
+    if args.tiny:
+        return 200
     if name == "L1":
         return int((args.minutes or (1 if args.quick else 10)) * 60 + 600)
     return 300 if args.quick else 600
 
 
-def run(name: str, args, root: Path) -> tuple[bool, str]:
+def run(name: str, args, root: Path) -> tuple[str, str]:
+    """Runs one drill: its outcome (ok, MISSED or FAIL) and its line."""
     fig = Figures()
     started = time.monotonic()
 
@@ -101,16 +108,18 @@ def run(name: str, args, root: Path) -> tuple[bool, str]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-    ok = error is None and not fig.failures
+    outcome = "FAIL" if error or fig.failures else "MISSED" if fig.missed else "ok"
     fig["seconds"] = time.monotonic() - started
     words = [f"{k}={fmt(v)}" for k, v in fig.items()]
     if error:
         words.append(f"error={fmt(error)}")
     if fig.failures:
         words.append(f"why={fmt('; '.join(fig.failures))}")
-    line = f"drill {name} {'ok' if ok else 'FAIL'} " + " ".join(words)
+    if fig.missed:
+        words.append(f"missed={fmt('; '.join(fig.missed))}")
+    line = f"drill {name} {outcome} " + " ".join(words)
     print(line, flush=True)
-    return ok, line
+    return outcome, line
 
 
 def other_benchmark() -> list[str]:
@@ -149,8 +158,8 @@ def main() -> None:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="drills-")))
         for name in names:
             results.append((name, run(name, args, root)[0]))
-    passed = sum(ok for _, ok in results)
-    listing = ", ".join(f"{n} {'ok' if ok else 'FAIL'}" for n, ok in results)
+    passed = sum(outcome == "ok" for _, outcome in results)
+    listing = ", ".join(f"{n} {outcome}" for n, outcome in results)
     print(
         f"drills ok={passed} failed={len(results) - passed} ({listing})"
         f" quick={fmt(args.quick)} seconds={time.monotonic() - started:.0f}",

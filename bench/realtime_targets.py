@@ -7,6 +7,7 @@ deadlines; how fast is a figure, and a busy machine moves it):
   and how regular they come (the spread of arrivals against the 20 ms schedule, target < 0.5 s);
 - silencing: from the host's mic-off, and from a speaker being moved to the listeners, to the
   last sound a listener gets (target 100 ms);
+- leaving: from the Leave button's answer to both of the page's sockets closed (target 1 s);
 - the room page: from an HTTP action to another open page showing it, in 4 rooms at once, each
   with a live socket that reads nothing (target: p95 and slowest under 1 s).
 
@@ -133,6 +134,34 @@ def silencing(server: LiveServer) -> bool:
     return all(results)
 
 
+def closing(server: LiveServer, rounds: int = 10) -> bool:
+    host, guest = server.sign_up("closehost", "closeguest")
+    space = host.open_space("Closing")
+    room = f"/spaces/{space}"
+    delays = []
+    for _ in range(rounds):
+        guest.join(space)
+        page, sound = guest.listen(room + "/live"), guest.listen(room + "/audio", keep_text=False)
+        try:
+            wait_until(lambda p=page, s=sound: p.texts and s.connected.is_set(), 10)
+            guest.act(room + "/leave")
+            left = time.monotonic()
+            wait_until(lambda p=page, s=sound: p.closed.is_set() and s.closed.is_set(), 10)
+            ends = [ear.closes[-1][0] if ear.closes else float("inf") for ear in (page, sound)]
+            delays.append(max(ends) - left)
+        finally:
+            page.stop()
+            sound.stop()
+    slowest = max(delays)
+    return report(
+        f"sockets closed after leaving, slowest of {rounds}",
+        slowest * 1000,
+        "ms",
+        slowest < 1,
+        "< 1000",
+    )
+
+
 def page_push_delays(server: LiveServer, room: int, actions: int) -> list[float]:
     """One room: the host renames it again and again; each time, seconds until the listener's
     open page gets the new title. A third person's live socket beside them never reads."""
@@ -181,7 +210,12 @@ def main() -> None:
         results = [mixer_ticks(tmp, args.seconds), caption_feed(tmp)]
         server = LiveServer(tmp / "server").start()
         try:
-            results += [listener_rate(server, args.seconds), silencing(server), page_push(server)]
+            results += [
+                listener_rate(server, args.seconds),
+                silencing(server),
+                closing(server),
+                page_push(server),
+            ]
         finally:
             server.stop()
     cores_busy = (procfs.machine_busy_seconds() - busy) / (time.monotonic() - t0)

@@ -79,13 +79,16 @@ def test_captions_reach_only_visible_viewers_who_turned_them_on(captioned_server
         host.get_by_role("button", name="Turn on microphone").click()
         expect(host.get_by_role("button", name="Turn off microphone")).to_be_visible()
         log = pages["reader"].get_by_role("log", name="Captions")
-        expect(log).to_contain_text("speaker", timeout=20_000)
-        expect(log).to_contain_text("country", timeout=20_000)
-        # Until the log holds one whole pass of the looping speech, read right (or a minute).
+        # Deadlines, generous: on a loaded machine the model takes long to load and, when it
+        # cannot keep up, its queue (30 s of audio) delays captions rather than dropping words.
+        # Captions' speed is bench/captions.py's business.
+        expect(log).to_contain_text("speaker", timeout=90_000)
+        expect(log).to_contain_text("country", timeout=90_000)
+        # Until the log holds one whole pass of the looping speech (11 s) read right.
         reference = (SHARED_AUDIO / "jfk.txt").read_text()
         wait_until(
             lambda: best_window_wer(reference, captions_spoken(log.inner_text())) < 0.2,
-            60,
+            150,
             0.5,
             what="a whole pass of the speech in the reader's captions",
         )

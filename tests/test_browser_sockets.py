@@ -10,7 +10,7 @@ from testkit.browser import chromium, chromiums, needs_chromium, person, start_s
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
-GONE_WITHIN = 5_000  # ms: "within seconds" for the host's page (the server closes within 1 s)
+GONE_WITHIN = 10_000  # ms, generous: the host's page shows them gone (in ms; speed: bench/)
 
 
 def item(page, list_name: str, username: str):

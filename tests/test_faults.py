@@ -54,6 +54,7 @@ def test_kill_9_loses_nothing_but_the_last_seconds_of_audio(tmp_path):
         start = time.monotonic()
         for i in range(250):  # 5 s of audio
             ws.send(TONE)
+            # Pacing: a microphone's 20 ms frames, not a wait for something.
             time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
         server.kill9()
 

@@ -317,8 +317,9 @@ def test_leaving_closes_every_page_of_that_person_and_joining_opens_them_again(s
 
 def test_presence_grace_period(start_server):
     """A listener whose socket closes leaves after the grace period; one who reconnects within
-    it keeps their role; a person with two tabs who closes one stays."""
-    server = start_server(PRESENCE_GRACE_SECONDS="1")
+    it keeps their role; a person with two tabs who closes one stays. The grace period is 3 s:
+    short, yet long enough for carol to come back in time on a busy machine."""
+    server = start_server(PRESENCE_GRACE_SECONDS="3")
     alice, bob, carol, dave = server.sign_up("alice", "bob", "carol", "dave")
     space_id = alice.open_space()
     dave.post(f"/spaces/{space_id}/join")
@@ -348,11 +349,11 @@ def test_presence_grace_period(start_server):
                     d.by_id("listeners") is not None
                     and bob.username not in usernames(d, "listeners-heading")
                 ),
-                within=4,
+                within=10,  # the grace period, the reaper's second, a push: generously
                 what="bob gone from Listeners",
             )
             gone_after = time.monotonic() - closed_at
-            assert gone_after >= 0.9, "left before the grace period was over"
+            assert gone_after >= 2.9, "left before the grace period was over"
             assert usernames(doc, "listeners-heading") == [dave.username]
             # Carol, gone for the same moment, kept her place on stage.
             assert usernames(doc, "speakers-heading") == [carol.username]

@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from testkit.http_user import HttpUser
+from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.live
 
@@ -81,7 +82,7 @@ def test_clients_that_stall_mid_request_cannot_stop_the_site(start_server):
     statuses = []
     while time.monotonic() - stalled_at < 3.0:
         statuses.append(get_home(server.port, within=3.0))
-        time.sleep(0.3)
+        time.sleep(0.3)  # pacing: a visitor every few hundred ms, not a wait for something
     assert statuses and all(status == 200 for status in statuses), statuses
 
     for sock in stalled_bodies:
@@ -145,19 +146,10 @@ def end_space(host: HttpUser, title: str, *, speak: bool) -> int:
         with connect(url, additional_headers=headers, open_timeout=5, close_timeout=1) as ws:
             for _ in range(50):
                 ws.send(TONE)
-                time.sleep(0.02)
+                time.sleep(0.02)  # pacing: a microphone's 20 ms frames
     status, _ = host.post(f"/spaces/{space}/end")
     assert status == 200
     return space
-
-
-def wait_for(condition, within: float, every: float = 0.2):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(every)
-    return condition()
 
 
 def test_the_running_server_purges_a_space_past_its_deadline_by_itself(start_server):
@@ -169,11 +161,11 @@ def test_the_running_server_purges_a_space_past_its_deadline_by_itself(start_ser
     old = end_space(host, "Ended 31 days ago", speak=True)
     recent = end_space(host, "Ended 29 days ago", speak=False)
     db = sqlite3.connect(server.data_dir / "spaces.db", isolation_level=None, timeout=10)
-    recording = wait_for(
-        lambda: db.execute("SELECT path FROM recordings WHERE space_id = ?", (old,)).fetchone(), 10
-    )
-    assert recording, "the server recorded nothing"
-    recording = recording[0]
+    recording = wait_until(
+        lambda: db.execute("SELECT path FROM recordings WHERE space_id = ?", (old,)).fetchone(),
+        10,
+        what="the server's recording",
+    )[0]
     assert os.path.getsize(recording) > 0
     with db:
         db.execute("BEGIN")
@@ -192,7 +184,7 @@ def test_the_running_server_purges_a_space_past_its_deadline_by_itself(start_ser
     def purged_at(space: int):
         return db.execute("SELECT purged_at FROM spaces WHERE id = ?", (space,)).fetchone()[0]
 
-    assert wait_for(lambda: purged_at(old), 15), "the server never purged the old Space"
+    wait_until(lambda: purged_at(old), 15, what="the server's own purge of the old Space")
     assert not os.path.exists(recording)
     assert db.execute("SELECT COUNT(*) FROM recordings WHERE space_id = ?", (old,)).fetchone() == (
         0,

@@ -1,14 +1,14 @@
 """Accounts over HTTP: sign up, log in, log out, CSRF, throttling, cookies, headers, 404s, XSS."""
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 
 from spaces import db as dbm
+from testkit.app import Client
 from testkit.html_query import field_error, field_value, parse
-from testkit.http_user import csrf_token
 
-pytestmark = pytest.mark.csrf_off("bare form posts test sign-up and log-in; CSRF: csrf_app below")
 PASSWORD = "correct horse"
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -20,6 +20,16 @@ def db_of(app):
 
 def user_count(app) -> int:
     return dbm.scalar(db_of(app), "SELECT COUNT(*) FROM users WHERE is_system = 0")
+
+
+def sign_up(app, username: str = "alice", password: str = PASSWORD, path: str = "/signup"):
+    """A new tab fills in the sign-up form (CSRF token included, as the page sends it)."""
+    tab = Client(app)
+    return tab, tab.fill(path, {"username": username, "password": password})
+
+
+def log_in(tab: Client, username: str, password: str = PASSWORD, path: str = "/login"):
+    return tab.fill(path, {"username": username, "password": password})
 
 
 def signed_in(client) -> bool:
@@ -46,8 +56,7 @@ def test_login_page_has_labelled_fields_and_button(app):
 
 
 def test_signup_signs_in_and_lands_on_home(app):
-    client = app.test_client()
-    response = client.post("/signup", data={"username": "alice", "password": PASSWORD})
+    client, response = sign_up(app)
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
     home = parse(client.get("/").data)
@@ -75,7 +84,7 @@ def test_log_out_and_log_back_in(browser, app):
     assert not signed_in(alice.client)
     assert alice.get("/settings").status_code == 302
 
-    response = alice.client.post("/login", data={"username": "alice", "password": PASSWORD})
+    response = log_in(alice, "alice")
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert signed_in(alice.client)
 
@@ -83,20 +92,15 @@ def test_log_out_and_log_back_in(browser, app):
 def test_login_is_case_insensitive_and_follows_next(browser):
     alice = browser("Alice")
     alice.post("/logout", htmx=False)
-    response = alice.client.post(
-        "/login?next=/settings", data={"username": "alice", "password": PASSWORD}
-    )
+    response = log_in(alice, "alice", path="/login?next=/settings")
     assert response.headers["Location"] == "/settings"
 
 
 def test_signup_follows_next_and_keeps_it_on_the_page(app):
-    client = app.test_client()
-    page = parse(client.get("/signup?next=/spaces/7").data)
+    page = parse(app.test_client().get("/signup?next=/spaces/7").data)
     assert page.find("form", method="post").get("action") == "/signup?next=/spaces/7"
     assert page.by_id("content").links()["Log in"] == "/login?next=/spaces/7"
-    response = client.post(
-        "/signup?next=/spaces/7", data={"username": "alice", "password": PASSWORD}
-    )
+    _, response = sign_up(app, path="/signup?next=/spaces/7")
     assert response.headers["Location"] == "/spaces/7"
 
 
@@ -107,9 +111,7 @@ def test_login_page_sign_up_link_keeps_next(app):
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "javascript:x"])
 def test_signup_never_redirects_off_site(app, target):
-    response = app.test_client().post(
-        "/signup", query_string={"next": target}, data={"username": "alice", "password": PASSWORD}
-    )
+    _, response = sign_up(app, path=f"/signup?{urlencode({'next': target})}")
     assert response.headers["Location"] == "/"
 
 
@@ -117,9 +119,7 @@ def test_signup_never_redirects_off_site(app, target):
 def test_login_never_redirects_off_site(browser, target):
     alice = browser("alice")
     alice.post("/logout", htmx=False)
-    response = alice.client.post(
-        "/login", query_string={"next": target}, data={"username": "alice", "password": PASSWORD}
-    )
+    response = log_in(alice, "alice", path=f"/login?{urlencode({'next': target})}")
     assert response.headers["Location"] == "/"
 
 
@@ -139,7 +139,7 @@ def test_login_never_redirects_off_site(browser, target):
 def test_signup_errors_show_next_to_the_field_and_keep_the_username(
     app, username, password, field, message
 ):
-    response = app.test_client().post("/signup", data={"username": username, "password": password})
+    _, response = sign_up(app, username, password)
     assert response.status_code == 400
     assert message in field_error(response.data, field)
     assert field_value(response.data, "username") == username
@@ -152,7 +152,7 @@ def test_signup_errors_show_next_to_the_field_and_keep_the_username(
 
 
 def test_signup_shows_every_error_at_once(app):
-    response = app.test_client().post("/signup", data={"username": "no way", "password": "x"})
+    _, response = sign_up(app, "no way", "x")
     assert response.status_code == 400
     assert "1-30 letters" in field_error(response.data, "username")
     assert "at least 8 characters" in field_error(response.data, "password")
@@ -160,10 +160,8 @@ def test_signup_shows_every_error_at_once(app):
 
 
 def test_duplicate_username_is_refused_case_insensitively(app):
-    client = app.test_client()
-    client.post("/signup", data={"username": "alice", "password": PASSWORD})
-    other = app.test_client()
-    response = other.post("/signup", data={"username": "ALICE", "password": PASSWORD})
+    sign_up(app, "alice")
+    other, response = sign_up(app, "ALICE")
     assert response.status_code in (400, 409)
     assert "taken" in field_error(response.data, "username")
     assert field_value(response.data, "username") == "ALICE"
@@ -173,8 +171,8 @@ def test_duplicate_username_is_refused_case_insensitively(app):
 
 def test_wrong_password_shows_error_keeps_username_and_does_not_sign_in(browser, app):
     browser("alice")
-    client = app.test_client()
-    response = client.post("/login", data={"username": "alice", "password": "not the one"})
+    client = Client(app)
+    response = log_in(client, "alice", "not the one")
     assert response.status_code == 401
     assert "do not match" in field_error(response.data, "password")
     assert field_value(response.data, "username") == "alice"
@@ -183,7 +181,7 @@ def test_wrong_password_shows_error_keeps_username_and_does_not_sign_in(browser,
 
 
 def test_unknown_username_gets_the_same_message(app):
-    response = app.test_client().post("/login", data={"username": "ghost", "password": PASSWORD})
+    response = log_in(Client(app), "ghost")
     assert response.status_code == 401
     assert "do not match" in field_error(response.data, "password")
 
@@ -191,42 +189,33 @@ def test_unknown_username_gets_the_same_message(app):
 # CSRF ----------------------------------------------------------------------------------------
 
 
-def test_post_without_csrf_token_is_refused_and_changes_nothing(csrf_app):
-    client = csrf_app.test_client()
+def test_post_without_csrf_token_is_refused_and_changes_nothing(app):
+    client = app.test_client()
     client.get("/signup")
     response = client.post("/signup", data={"username": "alice", "password": PASSWORD})
     assert response.status_code == 400
     doc = parse(response.data)
     assert "did not come from this site" in doc.text
     assert "Reload the page" in doc.text
-    assert user_count(csrf_app) == 0
+    assert user_count(app) == 0
 
 
-def test_post_with_a_forged_token_is_refused(csrf_app):
-    client = csrf_app.test_client()
+def test_post_with_a_forged_token_is_refused(app):
+    client = app.test_client()
     client.get("/signup")
     response = client.post(
         "/signup",
         data={"username": "alice", "password": PASSWORD, "csrf_token": "forged"},
     )
     assert response.status_code == 400
-    assert user_count(csrf_app) == 0
+    assert user_count(app) == 0
 
 
-def _csrf_sign_up(client, username: str) -> str:
-    token = csrf_token(client.get("/signup").data.decode())
-    response = client.post(
-        "/signup", data={"username": username, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 302
-    return csrf_token(client.get("/").data.decode())
-
-
-def test_signed_in_action_without_token_is_refused_and_changes_nothing(csrf_app):
-    alice, bob = csrf_app.test_client(), csrf_app.test_client()
-    _csrf_sign_up(alice, "alice")
-    _csrf_sign_up(bob, "bob")
-    db = db_of(csrf_app)
+def test_signed_in_action_without_token_is_refused_and_changes_nothing(app, browser):
+    # The tabs' own Flask clients: the session cookie, and no token unless the test adds one.
+    alice = browser("alice").client
+    browser("bob")
+    db = db_of(app)
 
     response = alice.post("/posts", data={"body": "hello"})
     assert response.status_code == 400
@@ -245,10 +234,9 @@ def test_signed_in_action_without_token_is_refused_and_changes_nothing(csrf_app)
     assert dbm.scalar(db, "SELECT COUNT(*) FROM follows") == 0
 
 
-def test_htmx_post_with_token_header_from_meta_tag_is_accepted(csrf_app):
-    alice, bob = csrf_app.test_client(), csrf_app.test_client()
-    _csrf_sign_up(alice, "alice")
-    _csrf_sign_up(bob, "bob")
+def test_htmx_post_with_token_header_from_meta_tag_is_accepted(app, browser):
+    alice = browser("alice").client
+    browser("bob")
     html = alice.get("/u/bob").data.decode()
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
     response = alice.post("/u/bob/follow", headers={"HX-Request": "true", "X-CSRFToken": token})
@@ -259,7 +247,7 @@ def test_htmx_post_with_token_header_from_meta_tag_is_accepted(csrf_app):
     )
     assert response.status_code == 200
     assert "hello" in parse(response.data).by_id("timeline").text
-    db = db_of(csrf_app)
+    db = db_of(app)
     assert dbm.scalar(db, "SELECT COUNT(*) FROM follows") == 1
     assert dbm.scalar(db, "SELECT COUNT(*) FROM posts") == 1
 
@@ -268,12 +256,12 @@ def test_htmx_post_with_token_header_from_meta_tag_is_accepted(csrf_app):
 
 
 def test_sixth_login_after_five_failures_is_refused_even_with_right_password(limited_app):
-    limited_app.test_client().post("/signup", data={"username": "alice", "password": PASSWORD})
-    client = limited_app.test_client()
+    sign_up(limited_app, "alice")
+    client = Client(limited_app)
     for _ in range(5):
-        response = client.post("/login", data={"username": "alice", "password": "wrong guess"})
+        response = log_in(client, "alice", "wrong guess")
         assert response.status_code == 401
-    response = client.post("/login", data={"username": "alice", "password": PASSWORD})
+    response = log_in(client, "alice")
     assert response.status_code == 429
     doc = parse(response.data)
     assert "Too many attempts" in doc.text and "wait" in doc.text
@@ -282,26 +270,24 @@ def test_sixth_login_after_five_failures_is_refused_even_with_right_password(lim
 
 def test_throttling_is_per_username_and_only_counts_failures(limited_app):
     for name in ("alice", "bob"):
-        limited_app.test_client().post("/signup", data={"username": name, "password": PASSWORD})
-    client = limited_app.test_client()
+        sign_up(limited_app, name)
+    client = Client(limited_app)
     # Successful logins do not count against anyone.
     for _ in range(6):
-        response = client.post("/login", data={"username": "bob", "password": PASSWORD})
+        response = log_in(client, "bob")
         assert response.status_code == 302
     for _ in range(5):
-        client.post("/login", data={"username": "alice", "password": "wrong guess"})
-    assert (
-        client.post("/login", data={"username": "Alice", "password": PASSWORD}).status_code == 429
-    )
+        log_in(client, "alice", "wrong guess")
+    assert log_in(client, "Alice").status_code == 429
     # Another account from the same address is still let in.
-    assert client.post("/login", data={"username": "bob", "password": PASSWORD}).status_code == 302
+    assert log_in(client, "bob").status_code == 302
 
 
 # Cookies and headers -------------------------------------------------------------------------
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(app):
-    response = app.test_client().post("/signup", data={"username": "alice", "password": PASSWORD})
+    _, response = sign_up(app)
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     attributes = [part.strip().lower() for part in cookie.split(";")]
     assert "httponly" in attributes

@@ -103,7 +103,10 @@ class Churn:
 def run(args, tmp: Path, fig: Figures) -> None:
     n = 40 if args.tiny else 200
     span = 4.0 if args.tiny else 10.0
-    grace = 2.0 if args.tiny else 10.0  # PRESENCE_GRACE_SECONDS (10 s is the product's default)
+    # PRESENCE_GRACE_SECONDS (10 s is the product's default). Tiny: short, so that the tabs
+    # closed are let go soon, but long enough for the speakers to be seated and connected on a
+    # busy machine (at 2 s they were sometimes let go first, and the drill stalled).
+    grace = 5.0 if args.tiny else 10.0
     server = LiveServer(tmp / "l2", PRESENCE_GRACE_SECONDS=str(grace))
     crowd_names = [f"l2person{i:03d}" for i in range(n)]
     host, *stage = server.people(["l2host", "l2voice1", "l2voice2", *crowd_names])
@@ -150,7 +153,7 @@ def churn_figures(fig: Figures, churn: Churn) -> None:
     # The bar is presence and errors; the time the burst took to absorb is a figure
     # (churn_s: scheduled over `span`, longer when requests queue). p95 bounds the queueing:
     # before the fixes of 2026-11-25 it reached 12 s.
-    fig.check(fig["http_p95_ms"] < 3000, "HTTP p95 over 3 s: requests queued")
+    fig.target(fig["http_p95_ms"] < 3000, "HTTP p95 over 3 s: requests queued")
 
 
 def presence(fig, server, space, host, watcher, expected, staying, settled: bool) -> None:
@@ -162,9 +165,14 @@ def presence(fig, server, space, host, watcher, expected, staying, settled: bool
     count = listening_count(html)
     shown = set(section_usernames(html, "listeners"))
     fig["page_listeners"] = count
-    time.sleep(1.0)  # the hub's last push
-    pushed = [t for _, t in watcher.texts if 'id="listeners"' in t]
-    fig["pushed_listeners"] = listening_count(pushed[-1]) if pushed else None
+
+    def last_pushed() -> int | None:
+        pushed = [t for _, t in watcher.texts if 'id="listeners"' in t]
+        return listening_count(pushed[-1]) if pushed else None
+
+    # The hub's last push follows the database within a flush; a wrong count waits it out.
+    wait_until(lambda: last_pushed() == len(staying), 10)
+    fig["pushed_listeners"] = last_pushed()
     presence_ok = (
         settled
         and count == len(staying)

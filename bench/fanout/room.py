@@ -28,8 +28,9 @@ def speaking_space(
 ) -> Iterator[tuple[int, Speakers]]:
     """A new Space with the host and `stage` on it, each streaming real speech on the room's
     audio socket (the host also the bursts)."""
-    space = host.open_space(title)
-    seat(host, stage, space)
-    audio = f"/spaces/{space}/audio"
-    with Speakers(port, [(audio, p.cookie_header()) for p in [host, *stage]]) as speakers:
+    with Speakers(port) as speakers:
+        space = host.open_space(title)
+        seat(host, stage, space)
+        audio = f"/spaces/{space}/audio"
+        speakers.connect([(audio, p.cookie_header()) for p in [host, *stage]])
         yield space, speakers

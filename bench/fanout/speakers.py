@@ -14,16 +14,32 @@ from .bursts import SPEECH_PEAK, marker_payload
 
 class Speakers:
     """The speaker process, as a context manager: started on entry, stopped on exit.
-    targets: (path, Cookie header) per speaker."""
+    targets: (path, Cookie header) per speaker; without them, the process is started and loaded,
+    and `connect(targets)` opens the sockets later. A Space's presence grace period starts at
+    joining, so the speakers join once the process is ready rather than while it starts."""
 
-    def __init__(self, port: int, targets: list[tuple[str, str]]) -> None:
+    def __init__(self, port: int, targets: list[tuple[str, str]] | None = None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.pipe, theirs = ctx.Pipe()
-        self.proc = ctx.Process(target=speaker_process, args=(theirs, port, targets), daemon=True)
+        self.proc = ctx.Process(target=speaker_process, args=(theirs, port), daemon=True)
         self.proc.start()
-        reply = self.pipe.recv()
-        if reply[0] != "ready":
+        theirs.close()  # so that the process's end shows here as EOF, not a wait for ever
+        self._expect("loaded")
+        if targets is not None:
+            self.connect(targets)
+
+    def connect(self, targets: list[tuple[str, str]]) -> None:
+        self.pipe.send(targets)
+        self._expect("ready")
+
+    def _expect(self, what: str) -> tuple:
+        try:
+            reply = self.pipe.recv()
+        except EOFError:
+            raise RuntimeError(f"the speaker process ended before it was {what}") from None
+        if reply[0] != what:
             raise RuntimeError(reply)
+        return reply
 
     def __enter__(self) -> "Speakers":
         return self
@@ -48,9 +64,14 @@ class Speakers:
             self.proc.kill()
 
 
-def speaker_process(pipe, port: int, targets: list[tuple[str, str]]) -> None:
-    """Streams until "stop" on `pipe`; "sends" answers the bursts sent so far. Downstream
-    (mix-minus) is read and discarded."""
+def speaker_process(pipe, port: int) -> None:
+    """Says it is loaded, opens the sockets `pipe` names, then streams until "stop"; "sends"
+    answers the bursts sent so far. Downstream (mix-minus) is read and discarded."""
+    pipe.send(("loaded",))
+    targets = pipe.recv()
+    if targets == "stop":  # stopped before it was given any
+        pipe.send(("stopped", 0))
+        return
     socks = [WebSocket.connect(port, path, cookie, timeout=30).sock for path, cookie in targets]
     marker = speech(0, SPEECH_PEAK)
     wires = [[masked(f) for f in speech(i, SPEECH_PEAK)] for i in range(1, len(socks))]
