@@ -100,6 +100,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     data = config.private_dir(app.config["DATA_DIR"])
     config.private_dir(app.config["RECORDINGS_DIR"])
+    config.private_dir(app.config["PICTURES_DIR"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.secret_key(data)
 
@@ -108,6 +109,7 @@ def guard_requests(app: Flask) -> None:
     """CSRF (except for the terminal client's token requests), rate limits, sockets, headers."""
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by csrf_unless_token instead
     csrf.init_app(app)
+    app.before_request(allow_larger_body)  # before the CSRF check reads the form
     app.before_request(csrf_unless_token)
     limiter.init_app(app)
     sock.init_app(app)
@@ -126,6 +128,13 @@ def csrf_unless_token() -> None:
     csrf.protect(apply_exemptions=True)
 
 
+def allow_larger_body() -> None:
+    """A view marked with web.body_limit takes a body up to its own limit."""
+    limit = getattr(current_app.view_functions.get(request.endpoint), "body_limit", None)
+    if limit:
+        request.max_content_length = limit
+
+
 def forget_user(_exc: BaseException | None) -> None:
     g.pop("user", None)
 
@@ -142,6 +151,7 @@ def add_template_helpers(app: Flask) -> None:
     app.add_template_filter(templating.datetime_text, "datetime")
     app.add_template_filter(templating.clock_text, "clock")
     app.add_template_global(templating.csrf_input)
+    app.add_template_global(views.pins.pin_target)  # `Pin to my Space` on the host's posts
     app.context_processor(templating.page_globals)
 
 

@@ -272,6 +272,27 @@ def m006_sessions_and_expiring_tokens(db: Database) -> None:
     )
 
 
+@migrations()
+def m008_pictures_and_pins(db: Database) -> None:
+    """Profile pictures (pictures.py) and a post pinned to a live Space (pins.py)."""
+    _run(
+        db,
+        """
+        -- The current picture's version, part of its file name and URL; NULL: initials only.
+        ALTER TABLE users ADD COLUMN picture_version TEXT;
+
+        -- At most one pinned post per Space; a deleted post takes its pin with it.
+        CREATE TABLE space_pins (
+            space_id INTEGER PRIMARY KEY REFERENCES spaces(id),
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            pinned_by INTEGER NOT NULL REFERENCES users(id),
+            pinned_at REAL NOT NULL
+        );
+        CREATE INDEX space_pins_post ON space_pins(post_id)
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     """Statement by statement: `executescript` would commit the migration's transaction early."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]

@@ -47,7 +47,11 @@ TARGET_ACTIONS = (
     "block",
     "report",
 )
-ACTIONS = SELF_ACTIONS + TARGET_ACTIONS
+# Pinned post (issue 17): pinning one's own post to the Space, and unpinning it. The roles that
+# may do it are PIN_ROLES: co-hosts join the host there.
+PIN_ACTIONS = ("pin",)
+PIN_ROLES = frozenset({"host"})
+ACTIONS = SELF_ACTIONS + TARGET_ACTIONS + PIN_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,8 @@ def _why_self(actor: Actor, action: str, space: dict) -> str | None:
         return None if actor.on_stage and actor.mic_on else "Your microphone is off."
     if action in ("edit", "set_policy", "end"):
         return None if role == "host" else "Only the host can do that."
+    if action in PIN_ACTIONS:
+        return None if role in PIN_ROLES else "Only the host can pin a post."
     return "Unknown action."
 
 

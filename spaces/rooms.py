@@ -331,7 +331,7 @@ def present_user_ids(db: Database, space_id: int) -> list[int]:
 PERSON_JSON = (
     "json_object('user_id', p.user_id, 'role', p.role, 'requested_at', p.requested_at,"
     " 'mic_on', p.mic_on, 'joined_at', p.joined_at, 'username', u.username,"
-    " 'display_name', u.display_name)"
+    " 'display_name', u.display_name, 'picture_version', u.picture_version)"
 )
 PRESENCE_SQL = f"""
 SELECT
@@ -635,7 +635,7 @@ def live_now(db: Database, viewer_id: int, limit: int = 20) -> list[dict]:
         db,
         """
         SELECT s.id, s.title, s.host_id, u.username AS host_username,
-               u.display_name AS host_display_name,
+               u.display_name AS host_display_name, u.picture_version AS host_picture_version,
                (SELECT COUNT(*) FROM participants l WHERE l.space_id = s.id AND l.present = 1
                   AND l.role = 'listener') AS listener_count
         FROM spaces s JOIN users u ON u.id = s.host_id

@@ -30,6 +30,7 @@ from gunicorn.workers.gthread import ThreadWorker
 from . import config, create_app, retention
 from .db import connect
 from .request_guard import RequestGuard, bound_stalls
+from .web import body_limits
 
 log = logging.getLogger("spaces")
 
@@ -86,6 +87,7 @@ class Server(BaseApplication):
             in_flight=app.config["REQUESTS_IN_FLIGHT"],
             read_timeout=app.config["REQUEST_TIMEOUT"],
             max_body=app.config["MAX_CONTENT_LENGTH"],
+            larger_bodies=body_limits(app),
         )
 
     def stop_workers(self) -> None:
@@ -176,7 +178,7 @@ def _purge_forever(app) -> None:
     db = connect(app.config["DATABASE"])
     while True:
         try:
-            retention.purge(db, app.config["RECORDINGS_DIR"])
+            retention.purge(db, app.config["RECORDINGS_DIR"], app.config["PICTURES_DIR"])
         except Exception:
             log.exception("purge failed")
         time.sleep(app.config["PURGE_SECONDS"])

@@ -14,7 +14,7 @@ import itertools
 import pytest
 from test_policy import CELLS
 
-from spaces import accounts, blocks, reports, rooms
+from spaces import accounts, blocks, posts, reports, rooms
 from spaces.clock import now
 from spaces.db import connect
 from testkit.app import Client, configured_app, signed_in
@@ -33,6 +33,7 @@ WATCHED = {
     "messages": "SELECT id, sender_id, body FROM messages",
     "posts": "SELECT id, author_id, body FROM posts",
     "view_captions": "SELECT id, view_captions FROM users",
+    "space_pins": "SELECT space_id, post_id FROM space_pins",
 }
 
 
@@ -109,11 +110,12 @@ def arrange(w: World, role: str, state: str, action: str) -> dict:
     if action == "allow_back":  # the host removed them: the Removed list's Allow back
         rooms.remove(db, sid, host, target["id"])
     report = reports.create(db, target["id"], "spam", space_id=sid)
+    post = posts.create(db, (me or target)["id"], "Pin me")  # the actor's own (pin)
     if state == "ended":
         rooms.end(db, sid, host)
     elif role == "host_away":  # the host closed the tab: away, and still the host
         rooms.leave(db, sid, host["id"])
-    return {"space": sid, "me": me, "target": target, "report": report["id"]}
+    return {"space": sid, "me": me, "target": target, "report": report["id"], "post": post["id"]}
 
 
 def send(client: Client, action: str, case: dict):
@@ -149,6 +151,8 @@ def send(client: Client, action: str, case: dict):
     if action == "report":
         data = {"account": target["username"], "space": case["space"], "reason": "spam"}
         return client.post("/reports/new", data, htmx=False)
+    if action == "pin":
+        return client.post(f"{room}/pin", {"post_id": case["post"]})
     if action == "end_for_violation":
         data = {"decision": "end_for_violation", "rule": "spam"}
         return client.post(f"/admin/reports/{case['report']}/decide", data, htmx=False)

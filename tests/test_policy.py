@@ -29,6 +29,7 @@ REASONS = {
     "P": "Only speakers can do that.",
     "M": "Only speakers can use the microphone.",
     "F": "Your microphone is off.",
+    "N": "Only the host can pin a post.",
 }
 
 # Who is acting. Everyone but the host has their own id; "present" people have a role.
@@ -97,6 +98,7 @@ COLUMNS = {
     "ab": "allow_back",
     "bk": "block",
     "rp": "report",
+    "pn": "pin",
 }
 
 # Removed and blocked people may not even look at a live room (issue 13 item 1): `view` R and B.
@@ -140,6 +142,46 @@ protected_speaker   E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E
 """
 
 
+# Pinned post (issue 17): the host pins one of their own posts to their live Space and unpins it.
+# (Whose post it is, is the domain's check: test_pins.py.)
+PIN_GRID = """
+                    pn
+anonymous           S
+stranger            J
+listener            N
+requester           N
+invited             N
+speaker             N
+speaker_mic_on      N
+host                +
+host_away           J
+removed             J
+blocked_by_host     J
+admin               J
+admin_listener      N
+protected           J
+protected_speaker   N
+"""
+PIN_ENDED_GRID = """
+                    pn
+anonymous           S
+stranger            E
+listener            E
+requester           E
+invited             E
+speaker             E
+speaker_mic_on      E
+host                E
+host_away           E
+removed             E
+blocked_by_host     E
+admin               E
+admin_listener      E
+protected           E
+protected_speaker   E
+"""
+
+
 def parse(grid: str, state: str) -> list[tuple[str, str, str, str]]:
     lines = [line.split() for line in grid.strip().splitlines()]
     header = [COLUMNS[h] for h in lines[0] if h != "|"]
@@ -151,13 +193,20 @@ def parse(grid: str, state: str) -> list[tuple[str, str, str, str]]:
     return cells
 
 
-CELLS = parse(LIVE_GRID, "live") + parse(ENDED_GRID, "ended")
+CELLS = (
+    parse(LIVE_GRID, "live")
+    + parse(ENDED_GRID, "ended")
+    + parse(PIN_GRID, "live")
+    + parse(PIN_ENDED_GRID, "ended")
+)
 SPACES = {"live": LIVE, "ended": ENDED}
 
 
 def test_matrix_covers_every_role_and_every_action():
-    header = [COLUMNS[h] for h in LIVE_GRID.split("\n")[1].split() if h != "|"]
-    assert header == list(policy.ACTIONS), "the grid's columns are exactly policy.ACTIONS"
+    header = [
+        COLUMNS[h] for grid in (LIVE_GRID, PIN_GRID) for h in grid.split("\n")[1].split() if h != "|"
+    ]
+    assert header == list(policy.ACTIONS), "the grids' columns are exactly policy.ACTIONS"
     for state in SPACES:
         covered = {(role, action) for s, role, action, _ in CELLS if s == state}
         assert covered == {(r, a) for r in ROLES for a in policy.ACTIONS}
