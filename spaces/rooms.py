@@ -592,9 +592,11 @@ def after_account_block(db: Database, blocker_id: int, blocked_id: int) -> list[
 
 
 def after_settings_change(db: Database, user_id: int) -> list[RoomEvent]:
-    """Consent and names show in rooms; tell the rooms this person is in."""
+    """Consent, names and pictures show in rooms; tell the rooms this person is in (the host's
+    name is in the room's header too, and an author's on a pinned post)."""
+    sections = frozenset({"stage", "listeners", "meta", "pinned"})
     return [
-        RoomEvent(space_id, frozenset({"stage", "listeners"}), frozenset({user_id}))
+        RoomEvent(space_id, sections, frozenset({user_id}))
         for space_id in spaces_present_in(db, user_id)
     ]
 

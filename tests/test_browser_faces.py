@@ -8,6 +8,7 @@ import os
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
+from test_accessibility import serious_violations
 
 from testkit.browser import chromium, in_list, needs_chromium, open_space, sign_up
 
@@ -53,6 +54,9 @@ def test_a_picture_uploaded_in_settings_shows_in_the_room(server, tmp_path):
         loaded = pictures_in(host_item).evaluate("img => img.complete && img.naturalWidth")
         assert loaded == 256
         expect(pictures_in(in_list(host, "Host"))).to_have_count(1)  # and the host's own page
+        expect(listener.get_by_role("main")).to_contain_text("Hosted by Pia Host @pic_host")
+        assert serious_violations(listener) == []
+        assert serious_violations(settings) == []
 
 
 def test_a_bad_upload_gets_a_clear_error_and_changes_nothing(server, tmp_path):
@@ -75,6 +79,7 @@ def test_a_bad_upload_gets_a_clear_error_and_changes_nothing(server, tmp_path):
             expect(page.locator("#picture-error")).to_have_text(message)
             expect(field).to_have_attribute("aria-invalid", "true")
             expect(pictures_in(page.get_by_role("main"))).to_have_count(0)
+            assert serious_violations(page) == []
             page.goto(server.url + "/u/pic_bad")
             expect(page.get_by_role("heading", level=1)).to_have_text("pic_bad")  # not renamed
             page.goto(server.url + "/settings")
@@ -100,6 +105,7 @@ def test_a_pinned_post_appears_for_a_listener_within_a_second(server):
         pinned = listener.get_by_role("region", name="Pinned")
         expect(pinned).to_contain_text("Ask your questions in the replies", timeout=1_000)
         expect(pinned.get_by_role("button", name="Unpin")).to_have_count(0)
+        assert serious_violations(listener) == []
 
         host_pinned = host.get_by_role("region", name="Pinned")
         expect(host_pinned).to_contain_text("Ask your questions in the replies")
