@@ -44,7 +44,9 @@ def process(data: bytes) -> bytes:
         raise Invalid("Choose a picture to upload.", FIELD)
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours
+        raise Invalid(TOO_MANY_PIXELS, FIELD) from None
+    except UnidentifiedImageError:
         raise Invalid(NOT_A_PICTURE, FIELD) from None
     width, height = image.size
     if width * height > MAX_PIXELS:

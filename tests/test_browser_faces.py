@@ -18,8 +18,11 @@ TOO_LARGE = "That picture is too large: pictures can be at most 5 MB."
 NOT_A_PICTURE = "That file is not a picture. Choose a PNG, JPEG, WebP or GIF image."
 
 
-def photo(path, size=(900, 600), color=(30, 140, 90)) -> str:
-    Image.new("RGB", size, color).save(path, "JPEG")
+def photo(path, size=(900, 600)) -> str:
+    """A noisy photo: a few hundred KB, so the upload is larger than every other form's limit."""
+    width, height = size
+    Image.frombytes("RGB", size, os.urandom(width * height * 3)).save(path, "JPEG", quality=90)
+    assert os.path.getsize(path) > 256 * 1024
     return str(path)
 
 

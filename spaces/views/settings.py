@@ -93,6 +93,7 @@ def _changed(user_id: int) -> None:
 @bp.route("/settings", methods=["GET", "POST"])
 @body_limit(FORM_LIMIT)
 @login_required
+@limiter.limit("20 per minute", methods=["POST"])  # a picture takes a moment of CPU to decode
 def page():
     """The profile form. A picture is checked and re-encoded before anything is saved, so a bad
     upload changes nothing, not even the other fields."""
