@@ -61,6 +61,12 @@ def test_a_picture_uploaded_in_settings_shows_in_the_room(server, tmp_path):
         assert serious_violations(listener) == []
         assert serious_violations(settings) == []
 
+        # Remove picture: back to initials on the listener's page too.
+        settings.get_by_role("button", name="Remove picture").click()
+        expect(settings.get_by_role("status")).to_have_text("Picture removed.")
+        expect(pictures_in(host_item)).to_have_count(0)
+        expect(host_item).to_contain_text("PH")
+
 
 def test_a_bad_upload_gets_a_clear_error_and_changes_nothing(server, tmp_path):
     text = tmp_path / "notes.png"

@@ -92,6 +92,7 @@ class World:
             "name": "remove",
             "token_id": tokens.for_user(self.db, root["id"])[1]["id"],  # the spare
             "filename": "app.css",
+            "version": "0123456789ab",  # a profile picture that does not exist
         }
 
     def snapshot(self) -> dict:
