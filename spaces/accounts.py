@@ -22,7 +22,7 @@ _DUMMY_HASH = _hasher.hash("not a real password")
 
 PUBLIC_COLUMNS = (
     "id, username, display_name, bio, protected, caption_consent, view_captions, is_admin,"
-    " created_at"
+    " created_at, picture_version"
 )
 
 

@@ -104,6 +104,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     data = config.private_dir(app.config["DATA_DIR"])
     config.private_dir(app.config["RECORDINGS_DIR"])
+    config.private_dir(app.config["PICTURES_DIR"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.secret_key(data)
     if app.config["REDIS_URL"]:  # every node counts against the same limits
@@ -114,6 +115,7 @@ def guard_requests(app: Flask) -> None:
     """CSRF (except for the terminal client's token requests), rate limits, sockets, headers."""
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by csrf_unless_token instead
     csrf.init_app(app)
+    app.before_request(allow_larger_body)  # before the CSRF check reads the form
     app.before_request(csrf_unless_token)
     limiter.init_app(app)
     sock.init_app(app)
@@ -130,6 +132,13 @@ def csrf_unless_token() -> None:
     if request.method not in settings["WTF_CSRF_METHODS"] or token_request():
         return
     csrf.protect(apply_exemptions=True)
+
+
+def allow_larger_body() -> None:
+    """A view marked with web.body_limit takes a body up to its own limit."""
+    limit = getattr(current_app.view_functions.get(request.endpoint), "body_limit", None)
+    if limit:
+        request.max_content_length = limit
 
 
 def forget_user(_exc: BaseException | None) -> None:
@@ -149,6 +158,7 @@ def add_template_helpers(app: Flask) -> None:
     app.add_template_filter(templating.clock_text, "clock")
     app.add_template_filter(templating.iso_text, "isotime")
     app.add_template_global(templating.csrf_input)
+    app.add_template_global(views.pins.pin_target)  # `Pin to my Space` on the host's posts
     app.context_processor(templating.page_globals)
 
 

@@ -48,6 +48,7 @@ def defaults() -> dict:
         "DATA_DIR": str(directory),
         "DATABASE": str(directory / "spaces.db"),
         "RECORDINGS_DIR": str(directory / "recordings"),
+        "PICTURES_DIR": str(directory / "pictures"),
         "HOST": os.environ.get("HOST", "127.0.0.1"),
         "PORT": _env_int("PORT", 5000),
         "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),

@@ -21,7 +21,7 @@ class RoomEvent:
     """What changed in one Space.
 
     sections: parts of the room page every viewer must re-render ('meta', 'stage', 'listeners',
-      'requests', 'ended').
+      'requests', 'pinned', 'ended').
     users: people whose own controls changed (their role, request, invitation, microphone).
     notices: (user_id, sentence) pairs announced to that person (`role=status`).
     removed: people who must leave at once (removed, or blocked by the host).

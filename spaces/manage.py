@@ -13,7 +13,9 @@ def register(app: Flask) -> None:
     def purge():
         """Delete the recordings and captions past their retention deadline (cron-safe)."""
         db = dbm.connect(current_app.config["DATABASE"])
-        purged = retention.purge(db, current_app.config["RECORDINGS_DIR"])
+        purged = retention.purge(
+            db, current_app.config["RECORDINGS_DIR"], current_app.config["PICTURES_DIR"]
+        )
         click.echo(f"purged {len(purged)} Space(s)" + (f": {purged}" if purged else ""))
 
     @app.cli.command("make-admin")

@@ -78,7 +78,7 @@ def conversations(db: Database, user_id: int) -> list[dict]:
         db,
         """
         SELECT c.id, c.updated_at, u.id AS other_id, u.username AS other_username,
-               u.display_name AS other_display_name,
+               u.display_name AS other_display_name, u.picture_version AS other_picture_version,
                (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id
                   AND m.sender_id != :me AND m.read_at IS NULL) AS unread,
                (SELECT body FROM messages m WHERE m.conversation_id = c.id
@@ -106,7 +106,8 @@ def thread(
         return []
     rows = dbm.all_rows(
         db,
-        "SELECT m.*, u.username AS sender_username FROM messages m JOIN users u"
+        "SELECT m.*, u.username AS sender_username, u.display_name AS sender_display_name,"
+        " u.picture_version AS sender_picture_version FROM messages m JOIN users u"
         " ON u.id = m.sender_id WHERE m.conversation_id = ? AND m.id > ?"
         " ORDER BY m.id DESC LIMIT ?",
         (conversation["id"], after_id, limit),

@@ -292,6 +292,27 @@ def m007_cohosts(db: Database) -> None:
 
 
 @migrations()
+def m008_pictures_and_pins(db: Database) -> None:
+    """Profile pictures (pictures.py) and a post pinned to a live Space (pins.py)."""
+    _run(
+        db,
+        """
+        -- The current picture's version, part of its file name and URL; NULL: initials only.
+        ALTER TABLE users ADD COLUMN picture_version TEXT;
+
+        -- At most one pinned post per Space; a deleted post takes its pin with it.
+        CREATE TABLE space_pins (
+            space_id INTEGER PRIMARY KEY REFERENCES spaces(id),
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            pinned_by INTEGER NOT NULL REFERENCES users(id),
+            pinned_at REAL NOT NULL
+        );
+        CREATE INDEX space_pins_post ON space_pins(post_id)
+        """,
+    )
+
+
+@migrations()
 def m009_schedule_and_notifications(db: Database) -> None:
     """Spaces scheduled for later (a row in `spaces` that is not live until its host starts it,
     so its link stays the same before and after), reminders, and notifications."""

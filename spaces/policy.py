@@ -58,7 +58,10 @@ REACTION_ACTIONS = (
     "react",  # Clap, Laugh, Heart, Hundred, Raise hand / Lower hand
     "see_raised_hands",  # the raised hands listed in the Requests area
 )
-ACTIONS = SELF_ACTIONS + TARGET_ACTIONS + REACTION_ACTIONS
+# Pinned post (issue 17): pinning one's own post to the Space, and unpinning it (the host and
+# co-hosts).
+PIN_ACTIONS = ("pin",)
+ACTIONS = SELF_ACTIONS + TARGET_ACTIONS + REACTION_ACTIONS + PIN_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,8 @@ def _why_self(actor: Actor, action: str, space: dict) -> str | None:
     # is theirs: co-hosts admit people one by one instead.
     if action in ("set_policy", "end"):
         return None if role == "host" else "Only the host can do that."
+    if action in PIN_ACTIONS:
+        return None if actor.runs_room else "Only the host or a co-host can pin a post."
     return "Unknown action."
 
 

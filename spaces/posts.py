@@ -18,7 +18,10 @@ def create(db: Database, author_id: int, body: str, link: str | None = None) -> 
     return dbm.one(db, "SELECT * FROM posts WHERE id = ?", (cur.lastrowid,))
 
 
-_SELECT = "SELECT p.*, u.username, u.display_name FROM posts p JOIN users u ON u.id = p.author_id"
+_SELECT = (
+    "SELECT p.*, u.username, u.display_name, u.picture_version"
+    " FROM posts p JOIN users u ON u.id = p.author_id"
+)
 
 
 def timeline(db: Database, user_id: int, limit: int = 50) -> list[dict]:

@@ -54,8 +54,17 @@ class RequestGuard:
     and halved the median request (docs/reliability.md). 0 means no limit.
     """
 
-    def __init__(self, app, *, in_flight: int, read_timeout: float, max_body: int) -> None:
+    def __init__(
+        self,
+        app,
+        *,
+        in_flight: int,
+        read_timeout: float,
+        max_body: int,
+        larger_bodies: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
+        self.larger_bodies = larger_bodies or {}  # path -> its own limit (web.body_limit)
         self.slots = threading.BoundedSemaphore(in_flight) if in_flight else None
         self.read_timeout = read_timeout
         self.max_body = max_body
@@ -81,14 +90,16 @@ class RequestGuard:
             return self.app(environ, start_response)
 
     def _buffer_body(self, environ, sock: socket.socket) -> None:
-        """Reads the whole body into memory (64 KiB at most), so the app never waits for it."""
+        """Reads the whole body into memory (64 KiB at most, a picture's form a few MB), so the
+        app never waits for it."""
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         declared = int(environ.get("CONTENT_LENGTH") or 0)
-        if not chunked and not 0 < declared <= self.max_body:
+        limit = self.larger_bodies.get(environ.get("PATH_INFO", ""), self.max_body)
+        if not chunked and not 0 < declared <= limit:
             return  # no body, or one the app refuses with 413 without reading it
         sock.settimeout(self.read_timeout)
         try:
-            body = environ["wsgi.input"].read(self.max_body + 1)
+            body = environ["wsgi.input"].read(limit + 1)
         finally:
             sock.settimeout(None)
         if not chunked and len(body) < declared:

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from . import db as dbm
-from . import recordings
+from . import pictures, recordings
 from .clock import now
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,11 @@ def due(db: Database) -> list[dict]:
     return [row for row in rows if deadline(row) < t]
 
 
-def purge(db: Database, recordings_dir: str | Path) -> list[int]:
-    """Purges every Space past its deadline. Idempotent; safe while the server runs.
+def purge(
+    db: Database, recordings_dir: str | Path, pictures_dir: str | Path | None = None
+) -> list[int]:
+    """Purges every Space past its deadline, and (given `pictures_dir`) every profile picture no
+    account names any more (pictures.purge_orphans). Idempotent; safe while the server runs.
 
     The recording files deleted are those the rows name and every file in `recordings_dir` named
     as one of the Space's parts: a file whose row was never written (a `kill -9`, a long lock)
@@ -68,6 +71,9 @@ def purge(db: Database, recordings_dir: str | Path) -> list[int]:
             db.execute("UPDATE spaces SET purged_at = ? WHERE id = ?", (now(), space["id"]))
         purged.append(space["id"])
         log.info("purged the recording and captions of Space %s", space["id"])
+    if pictures_dir is not None:
+        for gone in pictures.purge_orphans(db, pictures_dir):
+            log.info("removed the picture %s: no account names it", gone.name)
     # secure_delete (set on every connection) zeroes freed pages; the checkpoint moves them
     # into the main file and truncates the WAL, so no copy of the old pages is left there.
     # Every run, not only one that purged: if a long reader kept an earlier run's checkpoint

@@ -16,7 +16,7 @@ from flask import current_app, g, get_template_attribute, render_template, url_f
 from markupsafe import Markup
 from sqlite_utils import Database
 
-from . import accounts, captions_store, policy, reactions, rooms
+from . import accounts, captions_store, pins, policy, reactions, rooms
 from .policy import Actor
 from .templating import CSRF_SLOT
 
@@ -25,6 +25,7 @@ SECTION_TEMPLATES = {
     "stage": "rooms/_stage.html",
     "listeners": "rooms/_listeners.html",
     "requests": "rooms/_requests.html",
+    "pinned": "rooms/_pinned.html",  # pins.py
 }
 
 
@@ -109,6 +110,7 @@ def person_item(viewer: Actor, space: dict, row: dict) -> Markup:
         uid,
         row["username"],
         row.get("display_name"),
+        row.get("picture_version"),
         row.get("role"),
         bool(row.get("cohost")),
         bool(row.get("mic_on")),
@@ -224,6 +226,7 @@ class RoomRender:
             space=self.space,
             presence=self.presence,
             removed=self._removed() if name == "requests" and who.runs_room else [],
+            pinned=pins.pinned(self.db, self.space["id"]) if name == "pinned" else None,
             viewer=who,
             can=policy.can,
             person_item=person_item,

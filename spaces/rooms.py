@@ -346,7 +346,7 @@ def present_user_ids(db: Database, space_id: int) -> list[int]:
 PERSON_JSON = (
     "json_object('user_id', p.user_id, 'role', p.role, 'requested_at', p.requested_at,"
     " 'mic_on', p.mic_on, 'joined_at', p.joined_at, 'username', u.username,"
-    " 'display_name', u.display_name, 'cohost', p.cohost)"
+    " 'display_name', u.display_name, 'cohost', p.cohost, 'picture_version', u.picture_version)"
 )
 PRESENCE_SQL = f"""
 SELECT
@@ -628,9 +628,11 @@ def after_account_block(db: Database, blocker_id: int, blocked_id: int) -> list[
 
 
 def after_settings_change(db: Database, user_id: int) -> list[RoomEvent]:
-    """Consent and names show in rooms; tell the rooms this person is in."""
+    """Consent, names and pictures show in rooms; tell the rooms this person is in (the host's
+    name is in the room's header too, and an author's on a pinned post)."""
+    sections = frozenset({"stage", "listeners", "meta", "pinned"})
     return [
-        RoomEvent(space_id, frozenset({"stage", "listeners"}), frozenset({user_id}))
+        RoomEvent(space_id, sections, frozenset({user_id}))
         for space_id in spaces_present_in(db, user_id)
     ]
 
@@ -671,7 +673,7 @@ def live_now(db: Database, viewer_id: int, limit: int = 20) -> list[dict]:
         db,
         """
         SELECT s.id, s.title, s.host_id, u.username AS host_username,
-               u.display_name AS host_display_name,
+               u.display_name AS host_display_name, u.picture_version AS host_picture_version,
                (SELECT COUNT(*) FROM participants l WHERE l.space_id = s.id AND l.present = 1
                   AND l.role = 'listener') AS listener_count
         FROM spaces s JOIN users u ON u.id = s.host_id

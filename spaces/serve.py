@@ -31,6 +31,7 @@ from . import cluster, config, create_app, retention, schedule
 from .db import connect
 from .events import listed, notified
 from .request_guard import RequestGuard, bound_stalls
+from .web import body_limits
 
 log = logging.getLogger("spaces")
 
@@ -87,6 +88,7 @@ class Server(BaseApplication):
             in_flight=app.config["REQUESTS_IN_FLIGHT"],
             read_timeout=app.config["REQUEST_TIMEOUT"],
             max_body=app.config["MAX_CONTENT_LENGTH"],
+            larger_bodies=body_limits(app),
         )
 
     def stop_workers(self) -> None:
@@ -185,7 +187,7 @@ def _purge_forever(app) -> None:
         try:
             with cluster.one_at_a_time(client, "purge", app.config["PURGE_SECONDS"]) as mine:
                 if mine:
-                    retention.purge(db, app.config["RECORDINGS_DIR"])
+                    retention.purge(db, app.config["RECORDINGS_DIR"], app.config["PICTURES_DIR"])
         except Exception:
             log.exception("purge failed")
         time.sleep(app.config["PURGE_SECONDS"])

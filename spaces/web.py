@@ -113,6 +113,27 @@ def login_required(view):
     return wrapped
 
 
+def body_limit(limit: int):
+    """Marks a view that takes a larger body than MAX_CONTENT_LENGTH (a profile picture's form):
+    the app sets this limit before CSRF reads the form (app.allow_larger_body), and the request
+    guard buffers up to it on this view's path (body_limits)."""
+
+    def mark(view):
+        view.body_limit = limit
+        return view
+
+    return mark
+
+
+def body_limits(app) -> dict[str, int]:
+    """The paths whose views take a larger body, and their limits (for the request guard)."""
+    return {
+        rule.rule: app.view_functions[rule.endpoint].body_limit
+        for rule in app.url_map.iter_rules()
+        if hasattr(app.view_functions.get(rule.endpoint), "body_limit")
+    }
+
+
 def admin_required(view):
     """Admin pages do not exist for anyone else: 404, not 403."""
 

@@ -23,6 +23,7 @@ def configured_app(data_dir: Path, **overrides):
         "DATA_DIR": str(data_dir),
         "DATABASE": str(data_dir / "spaces.db"),
         "RECORDINGS_DIR": str(data_dir / "recordings"),
+        "PICTURES_DIR": str(data_dir / "pictures"),
         "SECRET_KEY": "test",
         "WTF_CSRF_ENABLED": True,
         "RATELIMIT_ENABLED": False,

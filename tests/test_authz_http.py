@@ -15,7 +15,7 @@ import itertools
 import pytest
 from test_policy import CELLS, SCHEDULED_CELLS
 
-from spaces import accounts, blocks, cohosts, reports, rooms, schedule
+from spaces import accounts, blocks, cohosts, posts, reports, rooms, schedule
 from spaces.clock import now
 from spaces.db import connect
 from testkit.app import Client, configured_app, signed_in
@@ -36,6 +36,7 @@ WATCHED = {
     "posts": "SELECT id, author_id, body FROM posts",
     "view_captions": "SELECT id, view_captions FROM users",
     "cohosts": "SELECT space_id, user_id FROM participants WHERE cohost = 1",
+    "space_pins": "SELECT space_id, post_id FROM space_pins",
 }
 
 
@@ -116,11 +117,12 @@ def arrange(w: World, role: str, state: str, action: str) -> dict:
     if action == "remove_cohost":
         cohosts.make_cohost(db, sid, host, target["id"])
     report = reports.create(db, target["id"], "spam", space_id=sid)
+    post = posts.create(db, (me or target)["id"], "Pin me")  # the actor's own (pin)
     if state == "ended":
         rooms.end(db, sid, host)
     elif role == "host_away":  # the host closed the tab: away, and still the host
         rooms.leave(db, sid, host["id"])
-    return {"space": sid, "me": me, "target": target, "report": report["id"]}
+    return {"space": sid, "me": me, "target": target, "report": report["id"], "post": post["id"]}
 
 
 def send(client: Client, action: str, case: dict):
@@ -156,6 +158,8 @@ def send(client: Client, action: str, case: dict):
     if action == "report":
         data = {"account": target["username"], "space": case["space"], "reason": "spam"}
         return client.post("/reports/new", data, htmx=False)
+    if action == "pin":
+        return client.post(f"{room}/pin", {"post_id": case["post"]})
     if action == "end_for_violation":
         data = {"decision": "end_for_violation", "rule": "spam"}
         return client.post(f"/admin/reports/{case['report']}/decide", data, htmx=False)

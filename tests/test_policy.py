@@ -29,6 +29,7 @@ REASONS = {
     "P": "Only speakers can do that.",
     "M": "Only speakers can use the microphone.",
     "F": "Your microphone is off.",
+    "N": "Only the host or a co-host can pin a post.",
 }
 
 # Who is acting. Everyone but the host has their own id; "present" people have a role.
@@ -103,6 +104,7 @@ COLUMNS = {
     "rp": "report",
     "mh": "make_cohost",
     "rh": "remove_cohost",
+    "pn": "pin",
 }
 
 # Removed and blocked people may not even look at a live room (issue 13 item 1): `view` R and B.
@@ -189,6 +191,48 @@ protected_speaker   E  E
 """
 
 
+# Pinned post (issue 17): the host pins one of their own posts to their live Space and unpins it.
+# (Whose post it is, is the domain's check: test_pins.py.)
+PIN_GRID = """
+                    pn
+anonymous           S
+stranger            J
+listener            N
+requester           N
+invited             N
+speaker             N
+speaker_mic_on      N
+cohost              +
+host                +
+host_away           J
+removed             J
+blocked_by_host     J
+admin               J
+admin_listener      N
+protected           J
+protected_speaker   N
+"""
+PIN_ENDED_GRID = """
+                    pn
+anonymous           S
+stranger            E
+listener            E
+requester           E
+invited             E
+speaker             E
+speaker_mic_on      E
+cohost              E
+host                E
+host_away           E
+removed             E
+blocked_by_host     E
+admin               E
+admin_listener      E
+protected           E
+protected_speaker   E
+"""
+
+
 def parse(grid: str, state: str) -> list[tuple[str, str, str, str]]:
     lines = [line.split() for line in grid.strip().splitlines()]
     header = [COLUMNS[h] for h in lines[0] if h != "|"]
@@ -243,8 +287,8 @@ protected           E  E
 protected_speaker   E  E
 """
 GRIDS = {
-    "live": (LIVE_GRID, COHOST_LIVE_GRID, REACTIONS_LIVE_GRID),
-    "ended": (ENDED_GRID, COHOST_ENDED_GRID, REACTIONS_ENDED_GRID),
+    "live": (LIVE_GRID, COHOST_LIVE_GRID, REACTIONS_LIVE_GRID, PIN_GRID),
+    "ended": (ENDED_GRID, COHOST_ENDED_GRID, REACTIONS_ENDED_GRID, PIN_ENDED_GRID),
 }
 CELLS = [cell for state, grids in GRIDS.items() for grid in grids for cell in parse(grid, state)]
 SPACES = {"live": LIVE, "ended": ENDED}

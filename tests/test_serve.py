@@ -2,6 +2,7 @@
 slow and stalled clients cannot stop the site, the purge runs by itself, SIGTERM closes sockets
 with 1012."""
 
+import io
 import os
 import re
 import socket
@@ -10,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from PIL import Image
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -130,6 +132,54 @@ def test_an_oversized_chunked_body_is_refused_with_413(start_server):
     with open_request(server.port, head, framed) as sock:
         received, _ = answer(sock, within=10)
     assert received.startswith(b"HTTP/1.1 413 "), received[:200]
+
+
+def test_only_the_settings_form_takes_a_picture_sized_body(start_server):
+    """The request guard buffers the settings form up to its own limit (a profile picture of a
+    few MB) before the request takes an in-flight slot, so a slow upload holds none: with one
+    slot, a page asked for meanwhile is served at once. Every other form keeps the 64 KiB limit."""
+    server = start_server(REQUEST_TIMEOUT="3", REQUESTS_IN_FLIGHT="1")
+    user = HttpUser(server.url, "pictured")
+    user.get("/settings")
+    picture = io.BytesIO()
+    Image.frombytes("RGB", (400, 400), os.urandom(400 * 400 * 3)).save(picture, "PNG")
+    assert len(picture.getvalue()) > 256 * 1024
+    boundary = "spacesboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="display_name"\r\n\r\n'
+            f'Pictured\r\n--{boundary}\r\nContent-Disposition: form-data; name="picture";'
+            f' filename="me.png"\r\nContent-Type: image/png\r\n\r\n'
+        ).encode()
+        + picture.getvalue()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    login = f"GET /login HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nConnection: close\r\n\r\n"
+    answers = {}
+    for path in ("/settings", "/posts"):
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nOrigin: {server.url}\r\n"
+            f"Cookie: {user.cookie_header()}\r\nX-CSRFToken: {user.token}\r\nHX-Request: true\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        with open_request(server.port, head) as sock:
+            # The settings form in pieces, as a slow uplink sends it; /posts refuses it from its
+            # headers alone, without waiting for the body.
+            pieces = range(0, len(body), len(body) // 3 + 1) if path == "/settings" else ()
+            for start in pieces:
+                sock.sendall(body[start : start + len(body) // 3 + 1])
+                asked = time.monotonic()
+                with open_request(server.port, login) as other:
+                    served, _ = answer(other, within=2)
+                assert served.startswith(b"HTTP/1.1 200 "), "the slow upload held the slot"
+                time.sleep(max(0.0, 1.5 - (time.monotonic() - asked)))  # a slow uplink's pause
+            answers[path], _ = answer(sock, within=10)
+    assert answers["/settings"].startswith(b"HTTP/1.1 200 "), answers["/settings"][:200]
+    assert b"Saved." in answers["/settings"]
+    assert answers["/posts"].startswith(b"HTTP/1.1 413 "), answers["/posts"][:200]
+    version = server.sql("SELECT picture_version FROM users WHERE username = 'pictured'")[0][0]
+    assert (server.data_dir / "pictures" / f"{user.id}-{version}.webp").is_file()
 
 
 def end_space(host: HttpUser, title: str, *, speak: bool) -> int:

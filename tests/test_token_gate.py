@@ -96,6 +96,7 @@ class World:
             "token_id": tokens.for_user(self.db, root["id"])[1]["id"],  # the spare
             "filename": "app.css",
             "notification_id": notifications.recent(self.db, root["id"])[0]["id"],
+            "version": "0123456789ab",  # a profile picture that does not exist
         }
 
     def snapshot(self) -> dict:

@@ -509,7 +509,7 @@ def test_live_now_lists_spaces_of_people_you_follow(browser):
 
     region = parse(bob.get("/").data).by_id("live-now")
     assert region.links()["Tea time"] == room
-    assert "Host: alice" in region.text and "1 listening" in region.text
+    assert "Hosted by alice" in region.text and "1 listening" in region.text
     # The region refreshes itself without a reload, from its own fragment.
     assert region.get("hx-get") == "/live-now" and "every" in region.get("hx-trigger")
     fragment = parse(bob.get("/live-now").data).by_id("live-now")

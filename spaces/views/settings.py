@@ -3,13 +3,15 @@
 None of it takes an API token (web.TOKEN_ENDPOINTS): a token here is a signed-out request.
 """
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from .. import accounts, notifications, rooms, sessions, tokens
+from .. import accounts, notifications, pictures, rooms, sessions, tokens
 from ..errors import DomainError
 from ..extensions import limiter
 from ..web import (
+    body_limit,
     current_user,
+    error_page,
     get_db,
     is_htmx,
     login_required,
@@ -19,6 +21,9 @@ from ..web import (
 )
 
 bp = Blueprint("settings", __name__)
+
+# The settings form carries the picture: its upload, and room for the other fields.
+FORM_LIMIT = pictures.MAX_BYTES + 64 * 1024
 
 WRONG_PASSWORD = 403  # accounts.change_password's Forbidden: the current password was wrong
 
@@ -70,12 +75,32 @@ def _page(status: int = 200, **context):
     return render_template("settings.html", **page), status, headers
 
 
+def _uploaded_picture() -> bytes | None:
+    """The `Profile picture` file's bytes, or None when none was chosen. At most one byte past
+    the limit is read: pictures.process says it is too large."""
+    upload = request.files.get("picture")
+    if upload is None or not upload.filename:
+        return None
+    return upload.stream.read(pictures.MAX_BYTES + 1)
+
+
+def _changed(user_id: int) -> None:
+    """Names, pictures and consent show in rooms: re-render the rooms this person is in."""
+    g.user = accounts.get(get_db(), user_id)  # the page and navigation show the change
+    for event in rooms.after_settings_change(get_db(), user_id):
+        publish(event)
+
+
 @bp.route("/settings", methods=["GET", "POST"])
+@body_limit(FORM_LIMIT)
 @login_required
+@limiter.limit("20 per minute", methods=["POST"])  # a picture takes a moment of CPU to decode
 def page():
+    """The profile form. A picture is checked and re-encoded before anything is saved, so a bad
+    upload changes nothing, not even the other fields."""
     if request.method == "GET":
         return _page()
-    user = current_user()
+    db, user = get_db(), current_user()
     form = {
         "display_name": request.form.get("display_name", ""),
         "bio": request.form.get("bio", ""),
@@ -83,12 +108,34 @@ def page():
         "caption_consent": _caption_answer(request.form),
     }
     try:
-        accounts.update_settings(get_db(), user["id"], **form)
+        upload = _uploaded_picture()
+        picture = pictures.process(upload) if upload is not None else None
+        accounts.update_settings(db, user["id"], **form)
     except DomainError as exc:
         return _page(400, form=form, errors={exc.field: exc.message})
-    for event in rooms.after_settings_change(get_db(), user["id"]):
-        publish(event)  # consent and names change in the rooms this person is in
+    if picture is not None:
+        pictures.store(db, current_app.config["PICTURES_DIR"], user["id"], picture)
+    _changed(user["id"])
     return _page(form=form, saved=True)
+
+
+@bp.errorhandler(413)
+def too_large(_exc):
+    """An upload past the form's limit (a 20 MB photo) is refused before it is read: the page
+    says so by the field, and nothing was saved."""
+    if request.endpoint != "settings.page" or current_user() is None:
+        return error_page("That request is too large.", 413)
+    return _page(413, errors={"picture": pictures.TOO_LARGE})
+
+
+@bp.post("/settings/picture/remove")
+@login_required
+def remove_picture():
+    """`Remove picture`: back to initials everywhere."""
+    user = current_user()
+    pictures.remove(get_db(), current_app.config["PICTURES_DIR"], user["id"])
+    _changed(user["id"])
+    return _page(picture_removed=True)
 
 
 @bp.post("/settings/password")
