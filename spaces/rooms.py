@@ -132,7 +132,14 @@ def _put_on_stage(db: Database, space_id: int, user_id: int) -> None:
 # Lifecycle ----------------------------------------------------------------------------------
 
 
-def create(db: Database, host: dict, title: str, description: str, speaker_policy: str) -> dict:
+def create(
+    db: Database,
+    host: dict,
+    title: str,
+    description: str,
+    speaker_policy: str,
+    allow_guests: bool = True,
+) -> dict:
     reason = policy.may_create(Actor(user_id=host["id"], protected=bool(host["protected"])))
     if reason:
         raise Forbidden(reason)
@@ -149,9 +156,9 @@ def create(db: Database, host: dict, title: str, description: str, speaker_polic
             (t, host["id"]),
         )
         cur = db.execute(
-            "INSERT INTO spaces (host_id, title, description, speaker_policy, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (host["id"], title, description, speaker_policy, t),
+            "INSERT INTO spaces (host_id, title, description, speaker_policy, allow_guests,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (host["id"], title, description, speaker_policy, int(allow_guests), t),
         )
         db.execute(
             "INSERT INTO participants (space_id, user_id, role, present, joined_at)"
@@ -161,12 +168,22 @@ def create(db: Database, host: dict, title: str, description: str, speaker_polic
     return get(db, cur.lastrowid)
 
 
-def edit(db: Database, space_id: int, user: dict, title: str, description: str) -> RoomEvent:
+def edit(
+    db: Database,
+    space_id: int,
+    user: dict,
+    title: str,
+    description: str,
+    allow_guests: bool | None = None,
+) -> RoomEvent:
+    """`allow_guests` None leaves it as it is (a client that does not show the box)."""
     space = get(db, space_id)
     require(db, space, user, "edit")
     title, description = validate_text(title, description)
+    guests = space["allow_guests"] if allow_guests is None else int(allow_guests)
     db.execute(
-        "UPDATE spaces SET title = ?, description = ? WHERE id = ?", (title, description, space_id)
+        "UPDATE spaces SET title = ?, description = ?, allow_guests = ? WHERE id = ?",
+        (title, description, guests, space_id),
     )
     # The title travels with the event: docked players hear of a rename on the audio socket.
     return RoomEvent(space_id, sections=frozenset({"meta"}), extra={"title": title})
