@@ -177,7 +177,7 @@ class LiveHub:
         conn.may_view_captions = policy.can(who, "view_captions", space)
         render = room_render.RoomRender(db, space, self.listeners_shown)
         captions = guest_room.captions(db, space, conn.captions_on, oob=True)
-        conn.outbox.push(frame(render.fragments(None) + captions))
+        conn.outbox.push(frame(render.fragments(None) + str(captions)))
 
     def _flush_guests(self, db, space: dict, render, sections: set) -> None:
         """Guests' pages get the sections as any guest sees them, one frame for all; if the host
