@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from . import config, manage, migrations, stage_history, templating, views
+from . import config, manage, migrations, stage_history, templating, times, views
 from . import db as dbm
 from .captions import CaptionWorker
 from .errors import DomainError
@@ -141,6 +141,8 @@ def security_headers(response):
 def add_template_helpers(app: Flask) -> None:
     app.add_template_filter(templating.datetime_text, "datetime")
     app.add_template_filter(templating.clock_text, "clock")
+    app.add_template_filter(times.time_tag, "when")  # posts and messages (issue 18)
+    app.add_template_filter(times.live_for, "live_for")
     app.add_template_global(templating.csrf_input)
     app.context_processor(templating.page_globals)
 
