@@ -262,7 +262,8 @@
     var id = state.spaceId;
     disconnect();
     undock();
-    fetch("/spaces/" + id + "/leave", {
+    var path = state.me === "guest" ? "/guest/leave" : "/leave"; // a guest listener's own route
+    fetch("/spaces/" + id + path, {
       method: "POST", headers: { "X-CSRFToken": csrf() }, credentials: "same-origin",
     });
   }
