@@ -49,8 +49,9 @@ def standing(db, space_id: int, user: dict | None) -> tuple[int, str] | None:
     space = rooms.get(db, space_id)
     if space["ended_at"] is not None:
         return ENDED, "ended"
-    if user is None:
-        return None if policy.guests_allowed(space) else (GUESTS_OFF, "guests off")
+    if user is None:  # a guest: they listen unless the host turned guests off
+        who = guests.actor(listening=True)
+        return None if policy.can(who, "leave", space) else (GUESTS_OFF, "guests off")
     who = rooms.actor(db, space, user)
     if not policy.can(who, "view", space):
         return REMOVED, "removed"
