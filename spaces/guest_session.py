@@ -2,7 +2,7 @@
 turned captions on, in the signed session cookie (no account, no row). Signing in or up clears
 it (web.sign_in starts a new session), so a guest who makes an account stops being one."""
 
-from flask import session
+from flask import request, session
 
 from . import guests
 from .policy import Actor
@@ -10,6 +10,12 @@ from .policy import Actor
 NUMBER_KEY = "guest"
 LISTENING_KEY = "guest_in"  # the Space's id while they listen, as an account is present in one
 CAPTIONS_KEY = "guest_captions"
+
+
+def possible() -> bool:
+    """A browser may be a guest; the terminal client may not: a request whose Bearer token signed
+    nobody in is refused as before (401), so the client tells its owner to log in again."""
+    return not request.headers.get("Authorization", "").startswith("Bearer ")
 
 
 def number(create: bool = False) -> int | None:

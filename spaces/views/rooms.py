@@ -97,7 +97,7 @@ def room(space_id: int):
         # `Listen as a guest` (guest_room.py); else which Space, whose, and a way in that returns
         # here: 401, or 410 if over.
         refusal = policy.why(guest.actor(space), "view", space)
-        if refusal is None:
+        if refusal is None and guest.possible():
             listening = guest.listening_in(space_id)
             page = guest_room.page(db, space, listening, guest.captions_on())
             return render_template("rooms/room.html", **page)
