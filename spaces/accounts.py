@@ -64,9 +64,9 @@ def sign_up(db: Database, username: str, password: str) -> dict:
         if dbm.scalar(db, "SELECT 1 FROM users WHERE username = ? COLLATE NOCASE", (username,)):
             raise Conflict("That username is taken.", "username")
         cur = db.execute(
-            "INSERT INTO users (username, password_hash, display_name, created_at)"
-            " VALUES (?, ?, ?, ?)",
-            (username, password_hash, username, now()),
+            "INSERT INTO users (username, password_hash, display_name, display_name_fold,"
+            " created_at) VALUES (?, ?, ?, ?, ?)",
+            (username, password_hash, username, username.casefold(), now()),
         )
     return get(db, cur.lastrowid)
 
@@ -137,9 +137,9 @@ def update_settings(
     bio = form_text(bio, "bio", most=BIO_MAX, plural="Bios")
     with dbm.write(db):
         db.execute(
-            "UPDATE users SET display_name = ?, bio = ?, protected = ?,"
+            "UPDATE users SET display_name = ?, display_name_fold = ?, bio = ?, protected = ?,"
             " caption_consent = COALESCE(?, caption_consent) WHERE id = ?",
-            (display_name, bio, int(protected), caption_consent, user_id),
+            (display_name, display_name.casefold(), bio, int(protected), caption_consent, user_id),
         )
         if not protected:
             # Going public approves everyone who was waiting.

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from . import cluster, config, manage, migrations, stage_history, templating, views
+from . import cluster, config, manage, migrations, stage_history, templating, times, views
 from . import db as dbm
 from .captions import CaptionWorker
 from .errors import DomainError
@@ -157,6 +157,8 @@ def add_template_helpers(app: Flask) -> None:
     app.add_template_filter(templating.datetime_text, "datetime")
     app.add_template_filter(templating.clock_text, "clock")
     app.add_template_filter(templating.iso_text, "isotime")
+    app.add_template_filter(times.time_tag, "when")  # posts and messages (issue 18)
+    app.add_template_filter(times.live_for, "live_for")
     app.add_template_global(templating.csrf_input)
     app.add_template_global(views.pins.pin_target)  # `Pin to my Space` on the host's posts
     app.context_processor(templating.page_globals)

@@ -352,6 +352,28 @@ def m009_schedule_and_notifications(db: Database) -> None:
     )
 
 
+@migrations()
+def m010_guests_and_search(db: Database) -> None:
+    """Guest listeners (issue 18): a host may turn them off per Space. People search: names
+    folded with Python's `casefold` (SQLite's own case folding knows ASCII only), indexed so a
+    prefix search is a range scan; usernames (ASCII) use the existing NOCASE index."""
+    _run(
+        db,
+        """
+        ALTER TABLE spaces ADD COLUMN allow_guests INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE users ADD COLUMN display_name_fold TEXT NOT NULL DEFAULT '';
+        CREATE INDEX users_display_name_fold ON users(display_name_fold);
+        CREATE INDEX IF NOT EXISTS blocks_blocked ON blocks(blocked_id)
+        """,
+    )
+    rows = list(db.execute("SELECT id, display_name FROM users"))
+    for user_id, name in rows:
+        db.execute(
+            "UPDATE users SET display_name_fold = ? WHERE id = ?",
+            ((name or "").casefold(), user_id),
+        )
+
+
 def _run(db: Database, script: str) -> None:
     """Statement by statement: `executescript` would commit the migration's transaction early."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]

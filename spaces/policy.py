@@ -79,6 +79,7 @@ class Actor:
     followed_by_host: bool = False
     mic_on: bool = False
     cohost: bool = False  # a speaker the host made co-host (issue 17)
+    guest: bool = False  # a visitor without an account (guest listeners, below)
 
     @property
     def present(self) -> bool:
@@ -114,6 +115,8 @@ def why(actor: Actor, action: str, space: dict | None, target: Actor | None = No
     """None when allowed, else a sentence saying why not."""
     if action not in ACTIONS and action not in SCHEDULE_ACTIONS:
         return "Unknown action."
+    if actor.guest:
+        return _why_guest(actor, action, space)
     if actor.user_id is None:
         return "Sign in first."
     if space is None:
@@ -130,6 +133,37 @@ def why(actor: Actor, action: str, space: dict | None, target: Actor | None = No
     if action in REACTION_ACTIONS:
         return _why_reaction(actor, action, space)
     return _why_self(actor, action, space)
+
+
+# Guest listeners (issue 18) ---------------------------------------------------------------------
+# A visitor without an account who chose `Listen as a guest`: `guest=True`, no user id, role
+# 'listener' while listening (their session says so: spaces/guests.py). They look, listen and
+# read captions; they ask, report, share and appear by name nowhere. `join` is `Listen as a
+# guest`; `leave` (present in the Space) is what the audio and live sockets ask, as for accounts.
+GUEST_ACTIONS = ("view", "join", "leave", "view_captions")  # reactions: add "react" here
+GUESTS_ONLY_LISTEN = "Guests can only listen. Log in or sign up to take part."
+GUESTS_OFF = "The host is not allowing guests in this Space. Log in or sign up to listen."
+
+
+def guests_allowed(space: dict) -> bool:
+    """The host's `Allow guests` (on unless turned off)."""
+    return bool(space.get("allow_guests", 1))
+
+
+def _why_guest(actor: Actor, action: str, space: dict | None) -> str | None:
+    if space is None:
+        return "There is no such Space."
+    if space.get("ended_at") is not None:
+        return "This Space has ended."
+    if action not in GUEST_ACTIONS:
+        return GUESTS_ONLY_LISTEN
+    if is_scheduled(space):  # its page, yes; listening waits for it to start
+        return None if action == "view" else NOT_STARTED
+    if not guests_allowed(space):
+        return GUESTS_OFF
+    if action in ("view", "join"):
+        return None
+    return None if actor.present else "Join the Space first."
 
 
 def _why_self(actor: Actor, action: str, space: dict) -> str | None:

@@ -16,7 +16,7 @@ from flask import current_app, g, get_template_attribute, render_template, url_f
 from markupsafe import Markup
 from sqlite_utils import Database
 
-from . import accounts, captions_store, pins, policy, reactions, rooms
+from . import accounts, captions_store, guests, pins, policy, reactions, rooms
 from .policy import Actor
 from .templating import CSRF_SLOT
 
@@ -157,10 +157,15 @@ class RoomRender:
         self._sections: dict[tuple, str] = {}
         self._controls: dict[int, str] = {}
         self._removed_people: list[dict] | None = None
+        hub = current_app.extensions.get("spaces_hub")  # guests are counted by their sockets
+        self.guests = hub.guest_count(space["id"]) if hub is not None else 0
 
     def viewer(self, user_id: int | None) -> Actor:
         """The viewer as the sections see them: only their role in this Space matters (and, for
-        a speaker, whether they are a co-host: they see the host's controls)."""
+        a speaker, whether they are a co-host: they see the host's controls). The viewer None is a
+        guest listener (guest_room.py): they see the sections read-only."""
+        if user_id is None:
+            return guests.actor(listening=False)
         return Actor(user_id=user_id, role=self.roles.get(user_id), cohost=user_id in self.cohosts)
 
     def _kind(self, user_id: int | None) -> str | None:
@@ -169,7 +174,9 @@ class RoomRender:
     def viewer_kind(self, user_id: int | None, sections: Iterable[str]) -> tuple:
         """Viewers of one kind see `sections` alike, so a push can share one frame among them:
         the same role (co-hosts apart from speakers), and listed in none of them (someone listed
-        sees their own item)."""
+        sees their own item). Guests (the viewer None) are a kind of their own."""
+        if user_id is None:
+            return ("guest", None)
         listed = any(user_id in self._listed.get(name, ()) for name in sections)
         return (self._kind(user_id), user_id if listed else None)
 
@@ -232,6 +239,8 @@ class RoomRender:
             person_item=person_item,
             policy_labels=policy.POLICY_LABELS,
             speaker_cap=policy.SPEAKER_CAP,
+            guests=self.guests,
+            guests_text=guests.count_text(self.guests),
             oob=oob,
         )
 

@@ -137,7 +137,14 @@ def _put_on_stage(db: Database, space_id: int, user_id: int) -> None:
 # Lifecycle ----------------------------------------------------------------------------------
 
 
-def create(db: Database, host: dict, title: str, description: str, speaker_policy: str) -> dict:
+def create(
+    db: Database,
+    host: dict,
+    title: str,
+    description: str,
+    speaker_policy: str,
+    allow_guests: bool = True,
+) -> dict:
     reason = policy.may_create(Actor(user_id=host["id"], protected=bool(host["protected"])))
     if reason:
         raise Forbidden(reason)
@@ -146,9 +153,9 @@ def create(db: Database, host: dict, title: str, description: str, speaker_polic
     t = now()
     with dbm.write(db):
         cur = db.execute(
-            "INSERT INTO spaces (host_id, title, description, speaker_policy, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (host["id"], title, description, speaker_policy, t),
+            "INSERT INTO spaces (host_id, title, description, speaker_policy, allow_guests,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (host["id"], title, description, speaker_policy, int(allow_guests), t),
         )
         take_the_stage(db, cur.lastrowid, host["id"], t)
     return get(db, cur.lastrowid)
@@ -176,12 +183,24 @@ def take_the_stage(db: Database, space_id: int, host_id: int, t: float) -> None:
     )
 
 
-def edit(db: Database, space_id: int, user: dict, title: str, description: str) -> RoomEvent:
+def edit(
+    db: Database,
+    space_id: int,
+    user: dict,
+    title: str,
+    description: str,
+    allow_guests: bool | None = None,
+) -> RoomEvent:
+    """`allow_guests` None leaves it as it is (a client that does not show the box);
+    only the host changes it (co-hosts edit the title and description)."""
     space = get(db, space_id)
     require(db, space, user, "edit")
     title, description = validate_text(title, description)
+    keep = allow_guests is None or user["id"] != space["host_id"]
+    guests = space["allow_guests"] if keep else int(allow_guests)
     db.execute(
-        "UPDATE spaces SET title = ?, description = ? WHERE id = ?", (title, description, space_id)
+        "UPDATE spaces SET title = ?, description = ?, allow_guests = ? WHERE id = ?",
+        (title, description, guests, space_id),
     )
     # The title travels with the event: docked players hear of a rename on the audio socket.
     return RoomEvent(space_id, sections=frozenset({"meta"}), extra={"title": title})

@@ -57,6 +57,7 @@ def create(
     description: str,
     speaker_policy: str,
     starts_at: float,
+    allow_guests: bool = True,
 ) -> dict:
     """A Space for later. Protected accounts cannot host, so they cannot schedule either."""
     reason = policy.may_create(Actor(user_id=host["id"], protected=bool(host["protected"])))
@@ -75,9 +76,9 @@ def create(
         if waiting >= MAX_SCHEDULED:
             raise Conflict(f"You already have {MAX_SCHEDULED} Spaces scheduled.")
         cur = db.execute(
-            "INSERT INTO spaces (host_id, title, description, speaker_policy, created_at,"
-            " scheduled_for) VALUES (?, ?, ?, ?, ?, ?)",
-            (host["id"], title, description, speaker_policy, now(), starts_at),
+            "INSERT INTO spaces (host_id, title, description, speaker_policy, allow_guests,"
+            " created_at, scheduled_for) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (host["id"], title, description, speaker_policy, int(allow_guests), now(), starts_at),
         )
     return rooms.get(db, cur.lastrowid)
 

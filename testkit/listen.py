@@ -10,7 +10,7 @@ from .audio import FRAME_SECONDS, audible, silent
 from .websocket import Closed, WebSocket
 
 Dial = Callable[[], WebSocket]
-GOODBYE = (1000, 4403, 4404, 4410, 4429)  # closes after which a client does not come back
+GOODBYE = (1000, 4401, 4403, 4404, 4410, 4429)  # closes after which a client does not come back
 
 
 class Ear:

@@ -13,7 +13,7 @@ Seeing the raised hands is a part of the room page: its cells look for it there.
 import itertools
 
 import pytest
-from test_policy import CELLS, SCHEDULED_CELLS
+from test_policy import CELLS, GUEST_CELLS, SCHEDULED_CELLS
 
 from spaces import accounts, blocks, cohosts, posts, reports, rooms, schedule
 from spaces.clock import now
@@ -179,6 +179,9 @@ def allowed(response) -> bool:
     ids=[f"{s}-{r}-{a}" for s, r, a, _ in HTTP_CELLS],
 )
 def test_http_cell(world, state, role, action, mark):
+    if role == "anonymous" and action == "view":
+        # A signed-out tab that opens a Space is a guest visitor (issue 18): the guest row says.
+        mark = GUEST_MARKS[(state, "guest", "view")]
     case = arrange(world, role, state, action)
     before = world.snapshot()
     response = send(world.client(case["me"]), action, case)
@@ -201,6 +204,9 @@ def test_http_cell(world, state, role, action, mark):
         assert response.status_code in (302, 400, 401, 403, 404, 409, 410)
         assert "did not come from this site" not in response.get_data(as_text=True)  # not CSRF
         assert world.snapshot() == before, "a refused request changed something"
+
+
+GUEST_MARKS = {(s, r, a): m for s, r, a, m in GUEST_CELLS}
 
 
 def test_http_matrix_size():
@@ -250,3 +256,45 @@ def test_http_scheduled_cell(world, role, action, mark):
         assert not allowed(response), response.get_data(as_text=True)[:300]
         assert response.status_code in (302, 401, 403, 404, 409)
         assert after == before, "a refused request changed something"
+
+
+# Guest listeners (issue 18): the guest rows of test_policy.py's grid, through the same routes.
+# A guest's own actions have routes of their own; anything else they try is an account's route.
+GUEST_HTTP_CELLS = [c for c in GUEST_CELLS if c[2] != "send_audio"]
+GUEST_ROUTES = {"join": "listen", "leave": "guest/leave", "view_captions": "guest/captions"}
+
+
+def arrange_guest(w: World, role: str, state: str, action: str) -> tuple[Client, dict]:
+    """A Space (guests allowed or not, live or ended), a visitor's tab, listening for `guest_in`
+    (before the host turned guests off or ended it), and what `arrange` gives any cell."""
+    case = arrange(w, "anonymous", "live", action)
+    tab = w.client(None)
+    tab.get(f"/spaces/{case['space']}")
+    if role == "guest_in":
+        assert tab.post(f"/spaces/{case['space']}/listen").status_code == 200
+    if state == "off":
+        w.db.execute("UPDATE spaces SET allow_guests = 0 WHERE id = ?", (case["space"],))
+    if state == "ended":
+        rooms.end(w.db, case["space"], None)  # as the system ends one
+    return tab, case
+
+
+@pytest.mark.parametrize(
+    ("state", "role", "action", "mark"),
+    GUEST_HTTP_CELLS,
+    ids=[f"{s}-{r}-{a}" for s, r, a, _ in GUEST_HTTP_CELLS],
+)
+def test_guest_http_cell(world, state, role, action, mark):
+    tab, case = arrange_guest(world, role, state, action)
+    before = world.snapshot()
+    if action in GUEST_ROUTES:
+        response = tab.post(f"/spaces/{case['space']}/{GUEST_ROUTES[action]}", {"on": "1"})
+    else:
+        response = send(tab, action, case)
+    if mark == "+":
+        assert allowed(response), (response.status_code, response.get_data(as_text=True)[:300])
+    else:
+        assert not allowed(response), response.get_data(as_text=True)[:300]
+        assert response.status_code in (302, 400, 401, 403, 404, 409, 410)
+        assert "did not come from this site" not in response.get_data(as_text=True)  # not CSRF
+        assert world.snapshot() == before, "a guest's refused request changed something"

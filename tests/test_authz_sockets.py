@@ -17,11 +17,12 @@ import json
 import time
 
 import pytest
-from test_policy import CELLS
+from test_policy import CELLS, GUEST_CELLS
 
-from spaces.realtime.close_codes import ENDED, LEFT, REMOVED
+from spaces.realtime.close_codes import ENDED, GUESTS_OFF, LEFT, REMOVED
 from spaces.views.live_socket import MAX_MESSAGES_PER_SECOND
 from testkit.audio import audible, magnitude, speech, tone
+from testkit.guest import Guest
 from testkit.html_query import parse
 from testkit.listen import Ear
 from testkit.server import LiveServer
@@ -365,6 +366,64 @@ def test_after_the_end_no_role_gets_audio_or_room_state(world):
         assert not room_state(texts), role
 
 
+# Guest listeners (issue 18): the guest rows of the grid -----------------------------------------
+
+
+def guest_sockets(guest: Guest, space: int) -> dict:
+    """('audio' and 'live' each: 'in' with frames / room state, else the refusal or close)."""
+    outcome = {}
+    try:
+        with guest.websocket(f"/spaces/{space}/audio") as ws:
+            try:
+                outcome["audio"] = "in" if isinstance(ws.recv(timeout=3), bytes) else "text"
+            except Closed as closed:
+                outcome["audio"] = closed.code
+    except Refused as refused:
+        outcome["audio"] = refused.status
+    try:
+        ws = guest.websocket(f"/spaces/{space}/live")
+    except Refused as refused:
+        outcome["live"] = refused.status
+        return outcome
+    texts = []
+    with ws, contextlib.suppress(TimeoutError, Closed):
+        while True:
+            texts.append(ws.recv(timeout=0.5))
+    outcome["live"] = "in" if ws.close_code is None and room_state(texts) else ws.close_code
+    return outcome
+
+
+def test_guest_sockets_follow_the_guest_rows_of_the_grid(world):
+    """A guest holds the room's sockets exactly where the grid says they are in the Space
+    (`leave`): listening, in a live Space that allows guests. Elsewhere: refused at the handshake
+    (never listened, or the Space ended), or told and closed (guests turned off, or ended)."""
+    server = world["server"]
+    (host,) = server.sign_up("guesthost")
+    space = host.open_space("Guests")
+    present = {(s, r): m == "+" for s, r, a, m in GUEST_CELLS if a == "leave"}
+    tabs = {"guest": Guest(server.url), "guest_in": Guest(server.url)}
+    tabs["guest"].get(f"/spaces/{space}")
+    tabs["guest_in"].listen_to(space)
+    outcome = {}
+    for state in ("live", "off", "ended"):
+        if state == "off":
+            data = {"title": "Guests", "description": "", "guests_shown": "1"}
+            host.act(f"/spaces/{space}/edit", data)
+        if state == "ended":
+            host.act(f"/spaces/{space}/end")
+        for role, tab in tabs.items():
+            outcome[(state, role)] = guest_sockets(tab, space)
+    print("guest sockets:", outcome)
+    for key, got in outcome.items():
+        if present[key]:
+            assert got == {"audio": "in", "live": "in"}, key
+        else:
+            assert got["audio"] in (401, 403, 410), (key, got)
+            assert got["live"] in (403, GUESTS_OFF, ENDED), (key, got)
+    assert outcome[("off", "guest_in")]["live"] == GUESTS_OFF
+    assert outcome[("ended", "guest_in")]["live"] == ENDED
+
+
 # Leaving, removed, blocked, logged out: with both sockets open ----------------------------------
 
 # Seconds a socket has to close, from the action's answer (it takes milliseconds; the speed
@@ -480,8 +539,8 @@ def test_whoever_is_out_gets_no_caption_presence_or_audio_and_both_sockets_close
         assert ws.close_code == WAYS_OUT[how], how
         assert not room_state(texts) and not any(is_caption(t) for t in texts), how
     # Nor does the room page show them the last captions (removed and blocked: no room at all;
-    # signed out: only which Space it is, and a way to sign in).
-    page_status = {"left": 200, "removed": 403, "blocked": 403, "logged_out": 401}
+    # signed out: the room as a guest visitor sees it, read-only, until they listen as a guest).
+    page_status = {"left": 200, "removed": 403, "blocked": 403, "logged_out": 200}
     for how, person in people.items():
         status, body = person.request("GET", room, htmx=False)
         assert status == page_status[how], how

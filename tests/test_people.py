@@ -2,7 +2,7 @@
 
 import pytest
 
-from spaces import blocks, people
+from spaces import accounts, blocks, people
 
 
 @pytest.fixture
@@ -56,3 +56,33 @@ def test_results_carry_what_a_list_shows(db, crowd):
     assert people.search(db, crowd["me"]["id"], "bo") == [
         {"id": crowd["bo"]["id"], "username": "bo", "display_name": "Hanako"}
     ]
+
+
+def test_display_names_in_any_script_are_found_ignoring_case(db, crowd, make_user):
+    make_user("emile", display_name="Émile Zola")
+    make_user("strasse", display_name="Straße")
+    make_user("olga", display_name="Ольга")
+    assert names(db, crowd, "émile") == ["emile"]
+    assert names(db, crowd, "ÉMI") == ["emile"]
+    assert names(db, crowd, "STRASSE") == ["strasse"]  # casefold: ß is ss
+    assert names(db, crowd, "ОЛЬ") == ["olga"]
+    assert names(db, crowd, "ль") == []  # a prefix, not anywhere in the name
+
+
+def test_a_renamed_person_is_found_by_the_new_name_only(db, crowd):
+    fields = {"bio": "", "protected": False, "caption_consent": False}
+    accounts.update_settings(db, crowd["bo"]["id"], display_name="Ärger", **fields)
+    assert names(db, crowd, "ärg") == ["bo"]
+    assert names(db, crowd, "hanako") == []
+
+
+def test_the_search_is_answered_from_indexes(db):
+    plan = " ".join(
+        row[3]
+        for row in db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM users WHERE"
+            " (username COLLATE NOCASE >= 'a' AND username COLLATE NOCASE < 'b')"
+            " OR (display_name_fold >= 'a' AND display_name_fold < 'b')"
+        )
+    )
+    assert "users_username" in plan and "users_display_name_fold" in plan, plan

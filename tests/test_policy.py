@@ -29,7 +29,9 @@ REASONS = {
     "P": "Only speakers can do that.",
     "M": "Only speakers can use the microphone.",
     "F": "Your microphone is off.",
-    "N": "Only the host or a co-host can pin a post.",
+    "K": "Only the host or a co-host can pin a post.",
+    "G": "Guests can only listen. Log in or sign up to take part.",
+    "N": "The host is not allowing guests in this Space. Log in or sign up to listen.",
 }
 
 # Who is acting. Everyone but the host has their own id; "present" people have a role.
@@ -197,20 +199,20 @@ PIN_GRID = """
                     pn
 anonymous           S
 stranger            J
-listener            N
-requester           N
-invited             N
-speaker             N
-speaker_mic_on      N
+listener            K
+requester           K
+invited             K
+speaker             K
+speaker_mic_on      K
 cohost              +
 host                +
 host_away           J
 removed             J
 blocked_by_host     J
 admin               J
-admin_listener      N
+admin_listener      K
 protected           J
-protected_speaker   N
+protected_speaker   K
 """
 PIN_ENDED_GRID = """
                     pn
@@ -630,3 +632,81 @@ def test_every_room_action_but_view_waits_for_a_scheduled_space(action):
 )
 def test_schedule_actions_only_while_it_waits(action, space, reason):
     assert policy.why(ROLES["host"], action, space) == reason
+
+
+# Guest listeners (issue 18): a visitor without an account, before and after `Listen as a guest`
+# (`join`; then `guest_in`), in a live Space, one whose host turned `Allow guests` off, and an
+# ended one. They may look, listen (`leave` is "present", what the sockets ask) and read
+# captions; nothing else.
+GUEST_ROLES = {
+    "guest": Actor(user_id=None, guest=True),
+    "guest_in": Actor(user_id=None, guest=True, role="listener"),
+}
+NO_GUESTS = {**LIVE, "allow_guests": 0}
+GUEST_SPACES = {"live": LIVE, "off": NO_GUESTS, "ended": ENDED}
+GUEST_GRID = """
+                    vw jn lv rq cr ai ss mc sa vc sh rs ed sp en ev | ap dn ms in ml mu rm ab bk rp
+live  guest         +  +  J  G  G  G  G  G  G  J  G  G  G  G  G  G  | G  G  G  G  G  G  G  G  G  G
+live  guest_in      +  +  +  G  G  G  G  G  G  +  G  G  G  G  G  G  | G  G  G  G  G  G  G  G  G  G
+off   guest         N  N  N  G  G  G  G  G  G  N  G  G  G  G  G  G  | G  G  G  G  G  G  G  G  G  G
+off   guest_in      N  N  N  G  G  G  G  G  G  N  G  G  G  G  G  G  | G  G  G  G  G  G  G  G  G  G
+ended guest         E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+ended guest_in      E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
+"""
+# The columns added with co-hosts, reactions and pins (issue 17): a guest does none of them.
+GUEST_GRID_ISSUE_17 = """
+                    mh rh rc hs pn
+live  guest         G  G  G  G  G
+live  guest_in      G  G  G  G  G
+off   guest         G  G  G  G  G
+off   guest_in      G  G  G  G  G
+ended guest         E  E  E  E  E
+ended guest_in      E  E  E  E  E
+"""
+
+
+def parse_guests(grid: str) -> list[tuple[str, str, str, str]]:
+    lines = [line.split() for line in grid.strip().splitlines()]
+    header = [COLUMNS[h] for h in lines[0] if h != "|"]
+    cells = []
+    for row in lines[1:]:
+        state, role, marks = row[0], row[1], [m for m in row[2:] if m != "|"]
+        assert len(marks) == len(header), f"{state} {role}: {len(marks)} marks"
+        cells += [(state, role, action, mark) for action, mark in zip(header, marks, strict=True)]
+    return cells
+
+
+GUEST_CELLS = parse_guests(GUEST_GRID) + parse_guests(GUEST_GRID_ISSUE_17)
+
+
+def test_guest_matrix_covers_every_action_in_every_state():
+    assert len(GUEST_CELLS) == len(GUEST_ROLES) * len(policy.ACTIONS) * len(GUEST_SPACES)
+    covered = {(s, r, a) for s, r, a, _ in GUEST_CELLS}
+    assert covered == {(s, r, a) for s in GUEST_SPACES for r in GUEST_ROLES for a in policy.ACTIONS}
+
+
+@pytest.mark.parametrize(
+    ("state", "role", "action", "mark"),
+    GUEST_CELLS,
+    ids=[f"{s}-{r}-{a}" for s, r, a, _ in GUEST_CELLS],
+)
+def test_guest_cell(state, role, action, mark):
+    space = GUEST_SPACES[state]
+    target = TARGETS.get(action)
+    reason = policy.why(GUEST_ROLES[role], action, space, target)
+    assert reason == (None if mark == "+" else REASONS[mark])
+    assert policy.can(GUEST_ROLES[role], action, space, target) == (mark == "+")
+
+
+def test_no_guest_is_ever_a_target_of_the_hosts_actions():
+    """A guest has no name in the room: nothing can be done to them (they are not listed)."""
+    host = ROLES["host"]
+    for action in policy.TARGET_ACTIONS:
+        assert not policy.can(host, action, LIVE, GUEST_ROLES["guest_in"]), action
+
+
+def test_a_guest_sees_a_scheduled_space_but_listens_only_once_it_starts():
+    scheduled = {**LIVE, "scheduled_for": 1_800_003_600.0}
+    assert policy.why(GUEST_ROLES["guest"], "view", scheduled) is None
+    assert policy.why(GUEST_ROLES["guest"], "join", scheduled) == policy.NOT_STARTED
+    assert policy.why(GUEST_ROLES["guest"], "view_captions", scheduled) == policy.NOT_STARTED

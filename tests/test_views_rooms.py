@@ -299,11 +299,15 @@ def test_room_page_for_visitor(room, browser):
 
 
 def test_signed_out_visitor_sees_which_space_and_a_way_in_that_returns(room, browser, app):
+    """When the host turned guests off (with guests allowed, guest_room.py shows the room)."""
     bob = browser("bob")
     room.join(bob)
+    data = {"title": "Morning chat", "description": "", "guests_shown": "1"}
+    assert room.act(room.host, "edit", data).status_code == 200
     response = app.test_client().get(room.url)
     assert response.status_code == 401  # the room itself needs an account
     page = parse(response.data)
+    assert "The host is not allowing guests in this Space." in page.text
     assert page.find("h1").text == "Morning chat"
     assert "Hosted by alice" in page.by_id("content").text
     content_links = page.by_id("content").links()

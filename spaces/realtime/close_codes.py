@@ -10,3 +10,4 @@ REMOVED = 4403  # the host removed or blocked you
 LEFT = 4404  # you are not in the Space (you left, logged out, or started one of your own)
 ENDED = 4410  # the Space ended
 TOO_MANY = 4429  # too many sockets open for your account in this Space, or from your address
+GUESTS_OFF = 4401  # a guest's sockets, when the host turns `Allow guests` off (issue 18)

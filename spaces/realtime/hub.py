@@ -6,10 +6,13 @@ through every connection's non-blocking outbox. It also runs presence: a person 
 closed is removed after a grace period unless they reconnect, or have a socket open on another
 node (presence.py).
 
-Every socket belongs to someone in the Space. The hub admits a socket only under the caps per
-account and per address, and closes it (close_codes.py) when its person turns out not to be in
-the Space, at the first full state or at the first change after they left, were removed or
-blocked, or the Space ended. Captions reach only the sockets whose person `policy.can` view them.
+Every socket belongs to someone in the Space, or to a guest listening to it (guests.py): a guest's
+sockets carry minus the guest's number where an account's carry its user id, are counted (the
+room's "N guests") but have no presence row, and are closed when the host turns guests off.
+The hub admits a socket only under the caps per account and per address, and closes it
+(close_codes.py) when its person turns out not to be in the Space, at the first full state or at
+the first change after they left, were removed or blocked, or the Space ended. Captions reach
+only the sockets whose person `policy.can` view them.
 """
 
 import contextlib
@@ -22,12 +25,12 @@ from dataclasses import dataclass, field
 
 from flask import Flask, g
 
-from .. import accounts, policy, room_render, rooms
+from .. import accounts, guest_room, guests, policy, room_render, rooms
 from ..clock import now
 from ..errors import DomainError
 from ..events import LISTED, NOTIFIED, Broker, RoomEvent
 from ..presence import LocalPresence, Presence
-from .close_codes import ENDED, LEFT, REMOVED, RESTART
+from .close_codes import ENDED, GUESTS_OFF, LEFT, REMOVED, RESTART
 from .outbox import Outbox, frame
 from .socket_caps import SocketCaps
 
@@ -41,7 +44,7 @@ RESYNC_CLOSE = 1013  # "try again later": the htmx ws extension reconnects and g
 class Connection:
     id: int
     space_id: int
-    user_id: int
+    user_id: int  # the account; for a guest, guests.connection_id (negative)
     outbox: Outbox
     kind: str = "live"  # "live": the room page's socket; "audio": holds presence only
     address: str = ""  # the client's address, for the cap per address
@@ -52,6 +55,10 @@ class Connection:
     @property
     def open(self) -> bool:
         return not self.outbox.dead
+
+    @property
+    def guest(self) -> bool:
+        return guests.is_guest(self.user_id)
 
     @property
     def account(self) -> tuple[int, int, str]:
@@ -127,19 +134,79 @@ class LiveHub:
                 return None
             self.rooms[space_id][conn.id] = conn
             self.last_seen.pop((space_id, user_id), None)
-            self.presence.hold(space_id, user_id)
+            if conn.guest:
+                self._guests_changed(space_id)
+            else:
+                self.presence.hold(space_id, user_id)
         return conn
 
     def disconnect(self, conn: Connection) -> None:
         with self.lock:
             self.caps.release(conn)
             room = self.rooms.get(conn.space_id, {})
-            if room.pop(conn.id, None) is not None:
-                self.presence.release(conn.space_id, conn.user_id)
-            if not any(c.user_id == conn.user_id for c in room.values()):
-                self.last_seen[(conn.space_id, conn.user_id)] = now()
+            popped = room.pop(conn.id, None) is not None
+            if conn.guest:  # no presence to keep: only the count changes
+                self._guests_changed(conn.space_id)
+            else:
+                if popped:
+                    self.presence.release(conn.space_id, conn.user_id)
+                if not any(c.user_id == conn.user_id for c in room.values()):
+                    self.last_seen[(conn.space_id, conn.user_id)] = now()
             if not room:
                 self.rooms.pop(conn.space_id, None)
+
+    # Guests ------------------------------------------------------------------------------------
+
+    def _guests_changed(self, space_id: int) -> None:
+        """Under the lock: the room's guest count is pushed with the next flush."""
+        self.dirty.setdefault(space_id, RoomDirt()).sections.add("listeners")
+        self.wake.notify()
+
+    def guest_count(self, space_id: int) -> int:
+        """Guests with a socket open in the Space (one guest's tabs count once)."""
+        with self.lock:
+            room = list(self.rooms.get(space_id, {}).values())
+        return len({c.user_id for c in room if c.guest and c.open})
+
+    def guest_sockets(self, space_id: int, user_id: int | None = None) -> list[Connection]:
+        """Guests' sockets of both kinds (or one guest's)."""
+        with self.lock:
+            room = list(self.rooms.get(space_id, {}).values())
+        return [c for c in room if c.guest and (user_id is None or c.user_id == user_id)]
+
+    def close_guest(self, space_id: int, user_id: int) -> None:
+        """A guest's `Leave`: their sockets close as an account's do when it leaves."""
+        for conn in self.guest_sockets(space_id, user_id):
+            conn.outbox.close(LEFT, "left")
+
+    def _guest_full_state(self, db, space: dict, conn: Connection) -> None:
+        who = guests.actor(listening=True)
+        if not policy.can(who, "view", space):  # the host turned guests off
+            _replace_room([conn], guest_room.turned_off(space), GUESTS_OFF, "guests off")
+            return
+        conn.may_view_captions = policy.can(who, "view_captions", space)
+        render = room_render.RoomRender(db, space, self.listeners_shown)
+        captions = guest_room.captions(db, space, conn.captions_on, oob=True)
+        conn.outbox.push(frame(render.fragments(None) + str(captions)))
+
+    def _flush_guests(self, db, space: dict, render, sections: set) -> None:
+        """Guests' pages get the sections as any guest sees them, one frame for all; if the host
+        turned guests off, every guest socket (audio too) is told so and closed."""
+        conns = self.guest_sockets(space["id"])
+        who = guests.actor(listening=True)
+        if not policy.can(who, "view", space):
+            live = [c for c in conns if c.kind == "live"]
+            _replace_room(live, guest_room.turned_off(space), GUESTS_OFF, "guests off")
+            for conn in conns:
+                conn.outbox.close(GUESTS_OFF, "guests off")
+            return
+        may_view_captions = policy.can(who, "view_captions", space)
+        shared = frame(render.fragments(None, sections)) if sections else None
+        for conn in conns:
+            if conn.kind == "live":
+                conn.may_view_captions = may_view_captions
+                if shared is not None:
+                    conn.outbox.push(shared)
 
     def set_visible(self, conn: Connection, visible: bool) -> None:
         """Captions go only to visible room pages; a page shown again gets the recent ones."""
@@ -163,7 +230,10 @@ class LiveHub:
     def push_captions_section(self, conn: Connection) -> None:
         with self.render_context() as db:
             space = rooms.get(db, conn.space_id)
-            html = room_render.captions_section(db, space, conn.user_id, oob=True)
+            if conn.guest:
+                html = guest_room.captions(db, space, conn.captions_on, oob=True)
+            else:
+                html = room_render.captions_section(db, space, conn.user_id, oob=True)
         conn.outbox.push(frame(html))
 
     def note_join(self, space_id: int, user_id: int) -> None:
@@ -202,11 +272,14 @@ class LiveHub:
             except DomainError:
                 conn.outbox.close(1000)
                 return
-            user = accounts.get(db, conn.user_id)
-            who = rooms.actor(db, space, user)
             if space["ended_at"] is not None:
                 _replace_room([conn], room_render.ended(space), ENDED, "ended")
                 return
+            if conn.guest:
+                self._guest_full_state(db, space, conn)
+                return
+            user = accounts.get(db, conn.user_id)
+            who = rooms.actor(db, space, user)
             if not policy.can(who, "view", space):  # removed, or blocked by the host
                 html = room_render.removed(space, blocked=not who.removed)
                 _replace_room([conn], html, REMOVED, "removed")
@@ -272,17 +345,21 @@ class LiveHub:
 
     def _flush_room(self, db, space_id: int, dirt: RoomDirt) -> None:
         conns = self.connections(space_id)
-        if not conns:
+        if not conns and not self.guest_sockets(space_id):
             return
         space = rooms.get(db, space_id)
         if dirt.ended or space["ended_at"] is not None:
             _replace_room(conns, room_render.ended(space), ENDED, "ended")
             return
+        has_guests = bool(self.guest_sockets(space_id))
+        conns = [c for c in conns if not c.guest]
         removed = [c for c in conns if c.user_id in dirt.removed]
         if removed:
             _replace_room(removed, room_render.removed(space), REMOVED, "removed")
         conns = [c for c in conns if c.user_id not in dirt.removed]
         render = room_render.RoomRender(db, space, self.listeners_shown)
+        if has_guests:
+            self._flush_guests(db, space, render, dirt.sections)
         notices = defaultdict(list)
         for user_id, text in dirt.notices:
             notices[user_id].append(text)

@@ -9,9 +9,9 @@ import socket
 from flask import Blueprint, abort, request
 from simple_websocket import ConnectionClosed
 
-from .. import policy, rooms
+from .. import guest_session, guests, policy, rooms
 from ..extensions import sock
-from ..realtime.close_codes import ENDED, LEFT, REMOVED, TOO_MANY
+from ..realtime.close_codes import ENDED, GUESTS_OFF, LEFT, REMOVED, TOO_MANY
 from ..realtime.outbox import attach
 from ..web import audio_engine, current_user, get_db, live_hub, same_origin
 
@@ -26,28 +26,33 @@ AUDIO_SNDBUF = 8 * 1024
 
 @bp.before_request
 def check_audio_request():
-    """Refused before the upgrade: other sites, signed-out people, people not in a live Space."""
+    """Refused before the upgrade: other sites, signed-out people who are not listening as guests,
+    people not in a live Space."""
     token_client = request.headers.get("Authorization", "").startswith("Bearer ")
     if not token_client and not same_origin():
         abort(403)
     user = current_user()
-    if user is None:
+    if user is None and guest_session.number() is None:
         abort(401)
     db = get_db()
     space = rooms.get(db, request.view_args["space_id"])
-    who = rooms.actor(db, space, user)
+    who = rooms.actor(db, space, user) if user else guest_session.actor(space)
     if space["ended_at"] is not None:
         abort(410)
     if not policy.can(who, "leave", space):  # i.e. present in the Space
         abort(403)
 
 
-def standing(db, space_id: int, user: dict) -> tuple[int, str] | None:
-    """Why this person may no longer hold the socket (a close code and reason), or None."""
+def standing(db, space_id: int, user: dict | None) -> tuple[int, str] | None:
+    """Why this person (None: a listening guest) may no longer hold the socket (a close code and
+    reason), or None."""
     space = rooms.get(db, space_id)
-    who = rooms.actor(db, space, user)
     if space["ended_at"] is not None:
         return ENDED, "ended"
+    if user is None:  # a guest: they listen unless the host turned guests off
+        who = guests.actor(listening=True)
+        return None if policy.can(who, "leave", space) else (GUESTS_OFF, "guests off")
+    who = rooms.actor(db, space, user)
     if not policy.can(who, "view", space):
         return REMOVED, "removed"
     if not policy.can(who, "leave", space):  # i.e. present in the Space
@@ -63,11 +68,12 @@ def audio(ws, space_id: int):
     with contextlib.suppress(OSError):
         ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, AUDIO_SNDBUF)
     outbox = attach(ws, max_backlog=AUDIO_BACKLOG, overflow="drop-oldest")
-    presence = hub.admit(space_id, user["id"], outbox, "audio", request.remote_addr)
+    who = user["id"] if user else guests.connection_id(guest_session.number())
+    presence = hub.admit(space_id, who, outbox, "audio", request.remote_addr)
     if presence is None:
         outbox.close(TOO_MANY, "too many connections")
         return
-    conn = engine.connect(space_id, user["id"], outbox)
+    conn = engine.connect(space_id, who, outbox)  # a guest's frames are never on air
     # Asked again now that the relay knows this socket: a leave, a removal or the end published
     # between the handshake's check and now found no socket of theirs to close.
     gone = standing(get_db(), space_id, user)

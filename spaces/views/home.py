@@ -2,12 +2,17 @@
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from .. import posts, rooms, schedule
+from .. import posts, rooms, schedule, space_cards
 from ..errors import DomainError
 from ..extensions import limiter
 from ..web import current_user, get_db, is_htmx, login_required
 
 bp = Blueprint("home", __name__)
+
+
+def _timeline(db, user: dict) -> list[dict]:
+    """The timeline, with the cards of the Spaces its posts link (space_cards.py)."""
+    return space_cards.attach(db, user["id"], posts.timeline(db, user["id"]), request.host)
 
 
 @bp.get("/")
@@ -18,7 +23,7 @@ def index():
     db = get_db()
     return render_template(
         "home.html",
-        timeline=posts.timeline(db, user["id"]),
+        timeline=_timeline(db, user),
         live_now=rooms.live_now(db, user["id"]),
         upcoming=schedule.upcoming(db, user["id"], followed_only=True, limit=10),
         form={},
@@ -50,7 +55,7 @@ def create_post():
         return (
             render_template(
                 template,
-                timeline=posts.timeline(db, user["id"]),
+                timeline=_timeline(db, user),
                 live_now=rooms.live_now(db, user["id"]),
                 form={"body": body},
                 errors={exc.field or "body": exc.message},
@@ -61,7 +66,7 @@ def create_post():
     if is_htmx():
         return render_template(
             "_timeline.html",
-            timeline=posts.timeline(db, user["id"]),
+            timeline=_timeline(db, user),
             form={},
             errors={},
             oob_form=True,

@@ -6,7 +6,7 @@ import time
 from flask import Blueprint, abort, request
 from simple_websocket import ConnectionClosed
 
-from .. import rooms
+from .. import guest_session, rooms
 from ..extensions import sock
 from ..realtime import reactions_relay
 from ..realtime.close_codes import TOO_MANY
@@ -23,12 +23,14 @@ POLICY_VIOLATION = 1008
 def check_socket_request():
     """Refuses the upgrade itself (403/404): other sites, signed-out people, unknown Spaces.
     Anyone else is let in and told where they stand (hub.full_state): a page must learn that its
-    person left or was removed, and a refused handshake only makes browsers dial again."""
+    person left or was removed, and a refused handshake only makes browsers dial again. A guest
+    (no account) is let in only while their session says they listen to this Space."""
     if not same_origin():
         abort(403)
-    if current_user() is None:
+    space_id = request.view_args["space_id"]
+    if current_user() is None and not guest_session.listening_in(space_id):
         abort(403)
-    rooms.get(get_db(), request.view_args["space_id"])  # 404 for an unknown Space
+    rooms.get(get_db(), space_id)  # 404 for an unknown Space
 
 
 @sock.route("/spaces/<int:space_id>/live", bp=bp)
@@ -36,10 +38,13 @@ def live(ws, space_id: int):
     user = current_user()
     hub = live_hub()
     outbox = attach(ws, max_backlog=32, overflow="close")
-    conn = hub.admit(space_id, user["id"], outbox, "live", request.remote_addr)
+    who = user["id"] if user else guest_session.connection_id()  # a guest: guests.py
+    conn = hub.admit(space_id, who, outbox, "live", request.remote_addr)
     if conn is None:
         outbox.close(TOO_MANY, "too many connections")
         return
+    if user is None:
+        conn.captions_on = guest_session.captions_on()
     try:
         hub.full_state(conn)
         allowance, last = MAX_MESSAGES_PER_SECOND, time.monotonic()

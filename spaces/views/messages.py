@@ -2,7 +2,7 @@
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from .. import accounts, blocks, dm_limit, messages
+from .. import accounts, blocks, dm_limit, messages, space_cards
 from ..errors import DomainError
 from ..web import current_user, get_db, is_htmx, login_required
 
@@ -20,7 +20,9 @@ def inbox():
 def _thread_context(db, me: dict, other: dict, form=None, errors=None) -> dict:
     return {
         "other": other,
-        "thread": messages.thread(db, me["id"], other["id"]),
+        "thread": space_cards.attach(
+            db, me["id"], messages.thread(db, me["id"], other["id"]), request.host
+        ),
         "can_send": not blocks.either_blocked(db, me["id"], other["id"]),
         "form": form or {},
         "errors": errors or {},

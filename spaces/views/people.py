@@ -2,7 +2,7 @@
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from .. import accounts, blocks, follows, posts, rooms
+from .. import accounts, blocks, follows, posts, rooms, space_cards
 from .. import people as directory
 from ..events import notified
 from ..web import current_user, get_db, is_htmx, login_required, publish
@@ -22,7 +22,9 @@ def _profile_context(db, viewer: dict, person: dict) -> dict:
         "i_blocked": blocks.has_blocked(db, me, person["id"]),
         "blocked_me": blocks.has_blocked(db, person["id"], me),
         "content_visible": visible,
-        "posts": posts.by_author(db, person["id"]) if visible else [],
+        "posts": space_cards.attach(db, me, posts.by_author(db, person["id"]), request.host)
+        if visible
+        else [],
     }
 
 

@@ -3,7 +3,19 @@ htmx request with the fragments it changed for the person who acted."""
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from .. import accounts, blocks, dm_limit, messages, policy, posts, retention, room_render, rooms
+from .. import (
+    accounts,
+    blocks,
+    dm_limit,
+    guest_room,
+    messages,
+    policy,
+    posts,
+    retention,
+    room_render,
+    rooms,
+)
+from .. import guest_session as guest
 from ..cohosts import make_cohost, remove_cohost
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import RoomEvent
@@ -54,6 +66,7 @@ def new():
         "title": request.form.get("title", ""),
         "description": request.form.get("description", ""),
         "speaker_policy": request.form.get("speaker_policy", "everyone"),
+        "allow_guests": _allow_guests(request.form, default=True),
     }
     if request.method == "POST" and not refusal and request.form.get("schedule") == "on":
         return scheduling.schedule_from_form(user, form)  # Schedule for later (issue 18)
@@ -88,10 +101,18 @@ def room(space_id: int):
     if scheduling.was_scheduled(space):
         return scheduling.page(space, user)  # not started yet, or cancelled (issue 18)
     if user is None:
-        # Someone who followed a shared link: which Space, whose, and a way in that returns here.
-        # They may not see the room itself (who is in it) until they sign in: 401, or 410 if over.
+        # Someone who followed a shared link: a live Space that allows guests, read-only with
+        # `Listen as a guest` (guest_room.py); else which Space, whose, and a way in that returns
+        # here: 401, or 410 if over.
+        refusal = policy.why(guest.actor(space), "view", space)
+        if refusal is None and guest.possible():
+            listening = guest.listening_in(space_id)
+            page = guest_room.page(db, space, listening, guest.captions_on())
+            return render_template("rooms/room.html", **page)
         status = 401 if space["ended_at"] is None else 410
-        return render_template("rooms/signed_out.html", space=space, next_path=request.path), status
+        return render_template(
+            "rooms/signed_out.html", space=space, next_path=request.path, refusal=refusal
+        ), status
     who = rooms.actor(db, space, user)
     if space["ended_at"] is not None:
         if not policy.can(who, "view", space):
@@ -208,9 +229,22 @@ def _name(user_id: int) -> str:
 def edit(space_id: int):
     form = request.form
     event = rooms.edit(
-        get_db(), space_id, current_user(), form.get("title", ""), form.get("description", "")
+        get_db(),
+        space_id,
+        current_user(),
+        form.get("title", ""),
+        form.get("description", ""),
+        _allow_guests(form, default=None),
     )
     return _act(space_id, event)
+
+
+def _allow_guests(form, default: bool | None) -> bool | None:
+    """The `Allow guests` box: a form that shows it says so (`guests_shown`), since an unticked
+    box sends nothing; a client that never showed it (the terminal) changes nothing."""
+    if "guests_shown" not in form:
+        return default
+    return form.get("allow_guests") == "on"
 
 
 @bp.post("/spaces/<int:space_id>/policy")

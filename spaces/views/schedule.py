@@ -66,6 +66,7 @@ def schedule_from_form(user: dict, form: dict):
             form["description"],
             form["speaker_policy"],
             starts_at,
+            form["allow_guests"],
         )
     except DomainError as exc:
         return render_template(

@@ -9,6 +9,7 @@
   // person is told.
   var NO_RETRY = {
     1000: "", 1008: "", 1009: "",
+    4401: "The host turned guests off for this Space.",
     4403: "You were removed from this Space.",
     4404: "You left this Space.",
     4410: "This Space has ended.",
@@ -190,7 +191,8 @@
 
   function sync() {
     var main = document.getElementById("content");
-    state.me = main && main.getAttribute("data-me");
+    // A guest listener (no account) has no data-me: their controls say they are one.
+    state.me = (main && main.getAttribute("data-me")) || (document.querySelector("#my-controls[data-guest]") ? "guest" : null);
     if (!state.me) return signedOut();
     var onRoomPage = readRoom();
     if (onRoomPage) undock(); else if (state.wanted) dock();
@@ -260,7 +262,8 @@
     var id = state.spaceId;
     disconnect();
     undock();
-    fetch("/spaces/" + id + "/leave", {
+    var path = state.me === "guest" ? "/guest/leave" : "/leave"; // a guest listener's own route
+    fetch("/spaces/" + id + path, {
       method: "POST", headers: { "X-CSRFToken": csrf() }, credentials: "same-origin",
     });
   }
