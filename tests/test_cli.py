@@ -41,7 +41,12 @@ class Terminal:
     """One person's `spaces` runs: their own token file (SPACES_CONFIG)."""
 
     def __init__(self, tmp_path: Path, name: str) -> None:
-        self.env = {**os.environ, "SPACES_CONFIG": str(tmp_path / f"{name}-tokens.json")}
+        self.env = {
+            **os.environ,
+            "SPACES_CONFIG": str(tmp_path / f"{name}-tokens.json"),
+            # This checkout's client, whatever the environment has installed.
+            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        }
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -149,7 +154,9 @@ def space(server, accounts_made):
 
 
 @pytest.mark.live
-def test_speak_file_is_recorded_by_listen_out(space, accounts_made, tmp_path):
+@pytest.mark.parametrize("wire", [[], ["--pcm"]], ids=["opus", "pcm"])
+def test_speak_file_is_recorded_by_listen_out(space, accounts_made, tmp_path, wire):
+    """Opus (v2) by default; bare PCM (v1) with --pcm."""
     url, _ = space
     _, host = accounts_made["host"]
     _, fan = accounts_made["fan"]
@@ -160,9 +167,17 @@ def test_speak_file_is_recorded_by_listen_out(space, accounts_made, tmp_path):
     seconds = reference.size / rate + margin
 
     listener = fan.start(
-        "Listening to", "listen", url, "--out", str(out), "--seconds", f"{seconds:.1f}", "--meter"
+        "Listening to",
+        "listen",
+        url,
+        "--out",
+        str(out),
+        "--seconds",
+        f"{seconds:.1f}",
+        "--meter",
+        *wire,
     )
-    spoken = host.run("speak", url, "--file", str(SPEECH), "--meter")
+    spoken = host.run("speak", url, "--file", str(SPEECH), "--meter", *wire)
     code, err = listener.finish()
 
     assert spoken.returncode == 0, spoken.stderr
