@@ -24,12 +24,13 @@ def seat(host: HttpUser, speakers: list[HttpUser], space: int) -> None:
 
 @contextlib.contextmanager
 def speaking_space(
-    port: int, host: HttpUser, stage: list[HttpUser], title: str
+    port: int, host: HttpUser, stage: list[HttpUser], title: str, v2: bool = False
 ) -> Iterator[tuple[int, Speakers]]:
     """A new Space with the host and `stage` on it, each streaming real speech on the room's
-    audio socket (the host also the bursts)."""
+    audio socket (the host also the bursts; v2: Opus, no bursts)."""
     space = host.open_space(title)
     seat(host, stage, space)
-    audio = f"/spaces/{space}/audio"
-    with Speakers(port, [(audio, p.cookie_header()) for p in [host, *stage]]) as speakers:
+    audio = f"/spaces/{space}/audio" + ("?v=2&codec=opus" if v2 else "")
+    targets = [(audio, p.cookie_header()) for p in [host, *stage]]
+    with Speakers(port, targets, v2) as speakers:
         yield space, speakers
