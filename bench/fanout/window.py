@@ -126,16 +126,20 @@ def measure(
 
 
 def score_v2(step: Step, results: list, speaker_ages: list[int]) -> None:
-    """Latency and losses from the v2 headers every listener read."""
+    """Latency and losses from the v2 headers every listener read. A loss is a gap in the
+    sequence numbers, or fewer frames than the window's 50 a second (beyond latency jitter and
+    a message in flight): a server that skips ticks after a stall numbers on without a gap."""
     ages, kbps = [], []
     for _, w0, w1, _probe, figures in results:
-        for alive, _frames, nbytes, _bursts, error, lost, listener_ages in figures:
+        for alive, frames, nbytes, _bursts, error, lost, listener_ages in figures:
             if not alive:
                 step.dropped += 1
                 if error and len(step.errors) < 5:
                     step.errors.append(error)
                 continue
             kbps.append(nbytes * 8 / (w1 - w0) / 1000)
+            short = round((w1 - w0) / FRAME_SECONDS) - frames - LATENCY_SLACK - 3
+            lost = max(lost, short, 0)
             step.lost += lost
             step.lossy += lost > 0
             ages += [ms for _at, ms in listener_ages]

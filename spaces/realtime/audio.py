@@ -347,8 +347,8 @@ class AudioEngine:
         sink = self.caption_sink
         if sink is not None:
             for user_id, data in result.frames.items():
-                if user_id in room.consent:
-                    sink(room.space_id, user_id, data, offset)
+                if user_id in room.consent:  # plain bytes: they cross to the caption process
+                    sink(room.space_id, user_id, bytes(data), offset)
 
     def _send_pcm(self, conns: list[AudioConnection], result, levels: dict | None) -> None:
         """v1: bare PCM frames, and levels as a JSON text message."""
