@@ -136,8 +136,10 @@ class AudioEngine:
     def receive(self, conn: AudioConnection, data) -> None:
         """One message from a client: a frame is kept only from a speaker with the mic on."""
         room = self.rooms.get(conn.space_id)
-        frames = self._frames_of(conn, data)
-        if room is None or frames is None or conn.user_id not in room.on_air or not conn.take():
+        # Who and how fast first: a packet is decoded only for someone on air, within the rate.
+        allowed = room is not None and conn.user_id in room.on_air and conn.take()
+        frames = self._frames_of(conn, data) if allowed else None
+        if frames is None:
             conn.frames_dropped += 1
             self.stats["frames_dropped"] += 1
             return
