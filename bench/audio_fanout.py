@@ -12,10 +12,17 @@ against the frames the speaker sent between them), server CPU and RSS, downstrea
 largest N with p99 <= 100 ms, no frame lost and no listener dropped passes.
 
 The same clients then run against bench/baseline_relay.py (asyncio `websockets`, the same mixer,
-`websockets.broadcast`) and the ratio of the two is printed. Last line:
+`websockets.broadcast`) and the ratio of the two is printed.
 
-    audio_fanout speakers=11 listeners=N p50_ms=X p99_ms=Y lost=Z kbps=K
-        baseline_listeners=M ratio=R   (on one line)
+With `--codec opus` (the default) everyone speaks protocol v2: speakers send Opus behind a header
+stamped with the send time, listeners take latency from the headers (the oldest voice in each
+message) and losses from sequence numbers, the speakers measure their mix-minus the same way, and
+the baseline relay gets the same codec and packetization. A step passes with listeners' p99 <= 250
+ms, speakers' p99 <= 100 ms, nothing lost or dropped. Before the ladder, a quality run
+(fanout/quality.py) transcribes what a v1 and a v2 listener received. Last line:
+
+    audio_fanout speakers=11 listeners=N p50_ms=X p99_ms=Y speaker_p99_ms=S lost=Z kbps=K
+        codec=opus baseline_listeners=M ratio=R wer_pcm=A wer_opus=B   (on one line)
 
 docs/bench-audio.md has the method and figures.
 """
@@ -31,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fanout.listeners import Pool
+from fanout.quality import word_error_rates
 from fanout.room import SPEAKERS, speaking_space
 from fanout.speakers import Speakers
 from fanout.window import HEADER, Step, measure
@@ -40,6 +48,8 @@ from testkit.server import LiveServer, free_port, stop_process, wait_for_port
 
 LADDER = [100, 250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000]
 QUICK_LADDER = [250, 500, 1000, 1500, 2000]
+TINY_LADDER = [20, 200]
+V2_QUERY = "?v=2&codec=opus"
 
 
 def search(target: str, ladder: list[int], pool: Pool, speakers: Speakers, pid: int, add, args):
@@ -54,7 +64,7 @@ def search(target: str, ladder: list[int], pool: Pool, speakers: Speakers, pid: 
         ramp = time.monotonic() - t
         time.sleep(args.settle)
         for attempt in range(1 + args.retry):
-            step = Step(target, n, retry=attempt)
+            step = Step(target, n, retry=attempt, v2=args.codec == "opus")
             step.connected = sum(r[1] for r in replies)
             for r in replies:
                 step.errors.extend(r[2])
@@ -88,9 +98,11 @@ def run_spaces(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
     host, *stage = server.people([f"speaker{i:02d}" for i in range(SPEAKERS)])
     try:
         server.start()
-        with speaking_space(server.port, host, stage, "Fan-out bench") as (space, speakers):
-            print(f"Space {space}: {SPEAKERS} speakers streaming", flush=True)
+        v2 = args.codec == "opus"
+        with speaking_space(server.port, host, stage, "Fan-out bench", v2) as (space, speakers):
+            print(f"Space {space}: {SPEAKERS} speakers streaming ({args.codec})", flush=True)
             room = f"/spaces/{space}"
+            audio = room + "/audio" + (V2_QUERY if v2 else "")
 
             def join(i: int) -> str:
                 person = HttpUser(server.url, names[i]) if args.http_signups else crowd[i]
@@ -101,7 +113,7 @@ def run_spaces(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
                 with ThreadPoolExecutor(args.http_threads) as ex:
                     for start in range(have, n, 100):
                         batch = list(ex.map(join, range(start, min(n, start + 100))))
-                        pool.connect(server.port, room + "/audio", batch)
+                        pool.connect(server.port, audio, batch)
 
             if args.profile:
                 profile_when(args, server.pid, tmp)
@@ -140,14 +152,21 @@ def run_baseline(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
     port = free_port()
     log = tmp / "baseline.log"
     relay = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("baseline_relay.py")), "--port", str(port)],
+        [
+            sys.executable,
+            str(Path(__file__).with_name("baseline_relay.py")),
+            "--port",
+            str(port),
+            "--codec",
+            args.codec,
+        ],
         stdout=open(log, "ab"),  # noqa: SIM115 (the child keeps it)
         stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, relay, log)
         targets = [(f"/audio?speaker={i}", "") for i in range(SPEAKERS)]
-        with Speakers(port, targets) as speakers:
+        with Speakers(port, targets, args.codec == "opus") as speakers:
 
             def add(have: int, n: int) -> None:
                 pool.connect(port, "/audio", [""] * (n - have))
@@ -162,6 +181,13 @@ def parse_args() -> tuple[argparse.Namespace, list[int]]:
     """The options, and the ladder of listener counts they give."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps")
+    parser.add_argument(
+        "--tiny", action="store_true", help="20 and 200 listeners, short windows (a shared machine)"
+    )
+    parser.add_argument("--codec", choices=["opus", "pcm"], default="opus")
+    parser.add_argument(
+        "--no-quality", action="store_true", help="skip the transcription of what listeners got"
+    )
     parser.add_argument("--max-listeners", type=int, default=None)
     parser.add_argument("--ladder", help="comma-separated listener counts")
     parser.add_argument("--window", type=float, default=None, help="seconds measured per step")
@@ -195,13 +221,13 @@ def parse_args() -> tuple[argparse.Namespace, list[int]]:
     parser.add_argument("--profile-gil", action="store_true")
     args = parser.parse_args()
     ladder = [int(x) for x in args.ladder.split(",")] if args.ladder else None
-    ladder = ladder or (QUICK_LADDER if args.quick else LADDER)
+    ladder = ladder or (TINY_LADDER if args.tiny else QUICK_LADDER if args.quick else LADDER)
     if args.max_listeners:
         ladder = [n for n in ladder if n <= args.max_listeners] or [args.max_listeners]
     if args.window is None:
-        args.window = 8.0 if args.quick else 20.0
+        args.window = 8.0 if args.quick or args.tiny else 20.0
     if args.settle is None:
-        args.settle = 3.0 if args.quick else 5.0
+        args.settle = 3.0 if args.quick or args.tiny else 5.0
     return args, ladder
 
 
@@ -212,7 +238,9 @@ def main() -> None:
     workers = max(2, -(-max(ladder) // args.per_worker))
     print(f"ladder {ladder}, window {args.window:.0f} s, {workers} client processes", flush=True)
     print(HEADER, flush=True)
-    pool = Pool(workers, args.probe_every, args.lazy_ms / 1000, args.client_nice)
+    pool = Pool(
+        workers, args.probe_every, args.lazy_ms / 1000, args.client_nice, args.codec == "opus"
+    )
     started = time.monotonic()
     try:
         with contextlib.ExitStack() as stack:
@@ -222,16 +250,20 @@ def main() -> None:
             else:
                 tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-audio-"))
             ours = theirs = []
+            rates = {}
+            if not args.no_quality:
+                rates = word_error_rates(Path(tmp), quick=args.quick or args.tiny)
+                print(f"quality: WER {rates}", flush=True)
             if args.only != "baseline":
                 ours = run_spaces(args, ladder, pool, Path(tmp))
             if args.only != "spaces":
                 theirs = run_baseline(args, ladder, pool, Path(tmp))
     finally:
         pool.exit()
-    summary(ours, theirs, started)
+    summary(ours, theirs, started, args.codec, rates)
 
 
-def summary(ours: list[Step], theirs: list[Step], started: float) -> None:
+def summary(ours: list[Step], theirs: list[Step], started: float, codec: str, rates) -> None:
     """The table of every step, and the last line: the product's best against the baseline's."""
     print(f"\n{HEADER}")
     for step in ours + theirs:
@@ -242,10 +274,14 @@ def summary(ours: list[Step], theirs: list[Step], started: float) -> None:
     m = base.listeners if base else 0
     shown = mine or (ours[0] if ours else Step("spaces", 0))
     ratio = n / m if m else float("nan")
+    wer = " ".join(
+        f"wer_{c}={rates[c]:.3f}" if c in rates else f"wer_{c}=nan" for c in ("pcm", "opus")
+    )
     print(
         f"audio_fanout speakers={SPEAKERS} listeners={n} p50_ms={shown.p50_ms:.1f}"
-        f" p99_ms={shown.p99_ms:.1f} lost={shown.lost} kbps={shown.kbps:.0f}"
-        f" baseline_listeners={m} ratio={ratio:.2f}"
+        f" p99_ms={shown.p99_ms:.1f} speaker_p99_ms={shown.speaker_p99_ms:.1f}"
+        f" lost={shown.lost} kbps={shown.kbps:.0f} codec={codec}"
+        f" baseline_listeners={m} ratio={ratio:.2f} {wer}"
     )
 
 

@@ -7,7 +7,12 @@ buffers from spaces/realtime/jitter.py, trimming included, int32 sum and clamp, 
 `websockets.broadcast`s the mix to the listeners, sends each speaker their mix-minus, and every
 100 ms broadcasts the same levels message as the product.
 
-    python bench/baseline_relay.py --port 8765
+With `--codec opus` everyone speaks protocol v2 as the product does (the same codec and
+packetization, so the benchmark's ratio compares like with like): speakers' packets decoded with
+the product's Opus wrapper, the mix encoded once per tick and broadcast three frames a message,
+each speaker's mix-minus encoded for them one frame a message, levels in the header.
+
+    python bench/baseline_relay.py --port 8765 [--codec opus]
 """
 
 import argparse
@@ -19,14 +24,24 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import broadcast, serve
 
 from spaces.audio_format import FRAME_BYTES, FRAME_SECONDS
+from spaces.audio_wire import Message, clock_ms, pack, unpack
 from spaces.realtime.jitter import JitterBuffer
 from spaces.realtime.mixer import mix_tick
+from spaces.realtime.opus import OpusDecoder, OpusEncoder
+from spaces.realtime.streams import LISTENER_FRAMES, Captured, earliest
 
 LEVELS_EVERY = 5  # ticks (100 ms), as the product
 
 
 class Relay:
-    def __init__(self) -> None:
+    def __init__(self, opus: bool = False) -> None:
+        self.opus = opus
+        self.encoder = OpusEncoder() if opus else None
+        self.minus_encoders: dict[int, OpusEncoder] = {}
+        self.batch: list[bytes] = []
+        self.batch_head: tuple[int, int] = (0, 0)  # seq, mix ms of the batch's first frame
+        self.batch_voices: list[bytes] = []
+        self.batch_levels: dict | None = None
         self.listeners: set = set()
         self.speakers: dict[int, object] = {}  # speaker id -> connection
         self.buffers: dict[int, JitterBuffer] = {}
@@ -43,14 +58,18 @@ class Relay:
         else:
             self.speakers[speaker] = ws
             self.buffers[speaker] = JitterBuffer()
+            self.minus_encoders[speaker] = OpusEncoder() if self.opus else None
+        decoder = OpusDecoder() if self.opus else None
         try:
             async for message in ws:
-                if (
-                    speaker is not None
-                    and isinstance(message, bytes)
-                    and len(message) == FRAME_BYTES
-                ):
+                if speaker is None or not isinstance(message, bytes):
+                    continue
+                if decoder is None and len(message) == FRAME_BYTES:
                     self.buffers[speaker].push(message)
+                elif decoder is not None:
+                    got = unpack(message)
+                    for pcm in decoder.decode(got.frames[0]):
+                        self.buffers[speaker].push(Captured.of(pcm, got.capture_ms))
         finally:
             if speaker is None:
                 self.listeners.discard(ws)
@@ -61,19 +80,50 @@ class Relay:
     def tick(self) -> None:
         self.ticks += 1
         result = mix_tick(self.buffers, set(self.speakers))
+        for uid, value in result.levels.items():
+            self.peaks[uid] = max(value, self.peaks.get(uid, 0.0))
+        levels = None
+        if self.ticks % LEVELS_EVERY == 0:
+            peaks = {uid: round(v, 2) for uid, v in self.peaks.items()}
+            self.peaks = {}
+            if peaks or self.last_levels:
+                self.last_levels = levels = peaks
+        if self.opus:
+            self.tick_opus(result, levels)
+            return
         broadcast(self.listeners, result.mix)
         for uid, ws in list(self.speakers.items()):
             broadcast((ws,), result.minus.get(uid, result.mix))
-        for uid, value in result.levels.items():
-            self.peaks[uid] = max(value, self.peaks.get(uid, 0.0))
-        if self.ticks % LEVELS_EVERY == 0:
-            levels = {str(uid): round(v, 2) for uid, v in self.peaks.items()}
-            self.peaks = {}
-            if levels or self.last_levels:
-                self.last_levels = levels
-                message = json.dumps({"type": "levels", "levels": levels})
-                broadcast(self.listeners, message)
-                broadcast(list(self.speakers.values()), message)
+        if levels is not None:
+            message = json.dumps(
+                {"type": "levels", "levels": {str(u): v for u, v in levels.items()}}
+            )
+            broadcast(self.listeners, message)
+            broadcast(list(self.speakers.values()), message)
+
+    def tick_opus(self, result, levels: dict | None) -> None:
+        """v2: one encode of the mix, broadcast three frames a message; a mix-minus each."""
+        mix_ms = clock_ms()
+        if not self.batch:
+            self.batch_head, self.batch_voices = (self.ticks, mix_ms), []
+        self.batch.append(self.encoder.encode(result.mix))
+        self.batch_voices += result.frames.values()
+        if levels is not None:
+            self.batch_levels = levels
+        if len(self.batch) >= LISTENER_FRAMES:
+            seq, first_ms = self.batch_head
+            capture = earliest(self.batch_voices, mix_ms)
+            message = Message(self.batch, seq, capture, first_ms, self.batch_levels)
+            broadcast(self.listeners, pack(message))
+            self.batch, self.batch_levels = [], None
+        for uid, ws in list(self.speakers.items()):
+            encoder = self.minus_encoders.get(uid)
+            if encoder is None:
+                continue
+            others = [f for u, f in result.frames.items() if u != uid]
+            packet = encoder.encode(result.minus.get(uid, result.mix))
+            message = Message([packet], self.ticks, earliest(others, mix_ms), mix_ms, levels)
+            broadcast((ws,), pack(message))
 
     async def run_ticks(self) -> None:
         next_t = time.monotonic()
@@ -88,8 +138,8 @@ class Relay:
             await asyncio.sleep(max(0.0, delay))
 
 
-async def main(port: int) -> None:
-    relay = Relay()
+async def main(port: int, codec: str = "pcm") -> None:
+    relay = Relay(codec == "opus")
     async with serve(
         relay.handler,
         "127.0.0.1",
@@ -104,4 +154,6 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8765)
-    asyncio.run(main(parser.parse_args().port))
+    parser.add_argument("--codec", choices=["pcm", "opus"], default="pcm")
+    args = parser.parse_args()
+    asyncio.run(main(args.port, args.codec))

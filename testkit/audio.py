@@ -27,6 +27,7 @@ __all__ = [  # the format is the server's, re-exported so tests take all sound f
     "speech",
     "magnitude",
     "silent",
+    "hushed",
     "audible",
 ]
 
@@ -86,6 +87,11 @@ def magnitude(frame: bytes, freq: float) -> float:
 
 def silent(frame: bytes) -> bool:
     return not np.frombuffer(frame, dtype="<i2").any()
+
+
+def hushed(frame: bytes) -> bool:
+    """No sample beyond AUDIBLE: silence as a lossy codec (Opus) gives it back."""
+    return int(np.abs(np.frombuffer(frame, dtype="<i2").astype(np.int32)).max()) <= AUDIBLE
 
 
 def audible(frame: bytes) -> bool:

@@ -6,7 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from .audio import FRAME_SECONDS, audible, silent
+from .audio import FRAME_SECONDS, audible, hushed, silent
+from .opus_wire import OpusWire
 from .websocket import Closed, WebSocket
 
 Dial = Callable[[], WebSocket]
@@ -17,10 +18,20 @@ class Ear:
     """Reads one websocket on a thread: binary frames with their arrival times, text messages,
     and how it closed. Given an open WebSocket it reads that one; given a way to dial one and
     `reconnect`, it comes back after a lost connection with backoff (0.25 s doubling to 2 s), as
-    docs/audio-protocol.md asks of clients, until the server says goodbye or `stop()`."""
+    docs/audio-protocol.md asks of clients, until the server says goodbye or `stop()`.
 
-    def __init__(self, source: WebSocket | Dial, reconnect: bool = False, keep_text: bool = True):
+    With `wire` (an OpusWire: the socket was opened with `?v=2&codec=opus`), each message is
+    decoded, and its frames are noted as PCM like v1's, all with the message's arrival time."""
+
+    def __init__(
+        self,
+        source: WebSocket | Dial,
+        reconnect: bool = False,
+        keep_text: bool = True,
+        wire: OpusWire | None = None,
+    ):
         self.dial: Dial = source if callable(source) else (lambda: source)
+        self.wire = wire
         self.reconnect = reconnect and callable(source)
         self.keep_text = keep_text
         self.frames: list[tuple[float, bytes]] = []
@@ -73,7 +84,9 @@ class Ear:
             except Closed as closed:
                 return closed.code
             heard = time.monotonic()
-            if isinstance(message, bytes):
+            if isinstance(message, bytes) and self.wire is not None:
+                self.frames.extend((heard, pcm) for pcm in self.wire.incoming(message))
+            elif isinstance(message, bytes):
                 self.frames.append((heard, message))
             elif self.keep_text:
                 self.texts.append((heard, message))
@@ -163,5 +176,7 @@ class Ear:
 
     def last_sound_after(self, t: float) -> float:
         """Seconds of the stream, as the server sent it, from `t` to the last non-silent frame."""
-        last = max((k for k, (_, f) in enumerate(list(self.frames)) if not silent(f)), default=0)
+        quiet = silent if self.wire is None else hushed  # Opus gives silence back as a hush
+        frames = list(self.frames)
+        last = max((k for k, (_, f) in enumerate(frames) if not quiet(f)), default=0)
         return (last - self.index_at(t)) * FRAME_SECONDS

@@ -4,6 +4,7 @@ import time
 
 from .audio import FRAME_SECONDS
 from .listen import Dial, Ear
+from .opus_wire import OpusWire
 from .websocket import Closed, WebSocket
 
 
@@ -15,7 +16,7 @@ class Mouth(Ear):
 
     With `reconnect`: a socket that errors, or from which nothing arrives for `watchdog` seconds
     (a dead network), is dropped and dialled again with backoff; the frames of the time away are
-    not sent (a live microphone, not a file)."""
+    not sent (a live microphone, not a file). With `wire` it speaks v2 (Opus) both ways."""
 
     def __init__(
         self,
@@ -24,13 +25,14 @@ class Mouth(Ear):
         reconnect: bool = False,
         watchdog: float = 1.0,
         keep_text: bool = False,
+        wire: OpusWire | None = None,
     ) -> None:
         self.wires = [frames] if isinstance(frames, bytes) else list(frames)
         self.watchdog = watchdog
         self.sent = 0
         self.losses: list[float] = []
         self.next_at = 0.0
-        super().__init__(source, reconnect=reconnect, keep_text=keep_text)
+        super().__init__(source, reconnect=reconnect, keep_text=keep_text, wire=wire)
 
     def _session(self, ws: WebSocket) -> int | None:
         self.next_at = time.monotonic()
@@ -42,7 +44,8 @@ class Mouth(Ear):
         now = time.monotonic()
         if now >= self.next_at:
             try:
-                ws.send(self.wires[self.sent % len(self.wires)])
+                pcm = self.wires[self.sent % len(self.wires)]
+                ws.send(pcm if self.wire is None else self.wire.outgoing(pcm))
             except Closed:
                 return False
             self.sent += 1

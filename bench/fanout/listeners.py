@@ -6,6 +6,10 @@ processes read lazily, every `lazy_every` seconds (two frames a read): on one ma
 woken for every frame costs the shared cores more than the server's send, and a remote client's
 wake-ups would not be the server's cost at all. They still receive every byte, and their frame
 counts and burst positions give the losses.
+
+With Opus (protocol v2, `v2=True`) the bytes are no longer bit-exact PCM, so there are no bursts
+to find: every message's header gives its frames' sequence numbers (a gap is a loss) and the
+capture time of its oldest voice, from which a probe takes the latency (one clock: same machine).
 """
 
 import contextlib
@@ -17,6 +21,7 @@ import select
 import socket
 import time
 
+from spaces.audio_wire import HEADER, age_ms, clock_ms
 from testkit.websocket import handshake
 
 from .bursts import BURST_MARK, SERVER_BINARY_HEADER, WIRE_FRAME, read_burst
@@ -35,7 +40,9 @@ class Pool:
     error count) once no handshake is in flight; ("start",) and ("stop",) bound a measuring window,
     "stop" answering every socket's figures; ("close",) closes every socket; ("exit",) ends."""
 
-    def __init__(self, count: int, probe_every: int, lazy_every: float, nice: int = 0) -> None:
+    def __init__(
+        self, count: int, probe_every: int, lazy_every: float, nice: int = 0, v2: bool = False
+    ) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.pipes = []
         self.procs = []
@@ -43,7 +50,9 @@ class Pool:
             ours, theirs = ctx.Pipe()
             probe = i % probe_every == 0
             proc = ctx.Process(
-                target=listener_process, args=(theirs, probe, lazy_every, nice), daemon=True
+                target=listener_process,
+                args=(theirs, probe, lazy_every, nice, v2),
+                daemon=True,
             )
             proc.start()
             self.pipes.append(ours)
@@ -78,16 +87,30 @@ class Pool:
                 proc.kill()
 
 
-def listener_process(pipe, probe: bool, lazy_every: float = 0.04, nice: int = 0) -> None:
+def listener_process(
+    pipe, probe: bool, lazy_every: float = 0.04, nice: int = 0, v2: bool = False
+) -> None:
     if nice:
         os.nice(nice)
     gc.freeze()  # nothing here makes cycles; collections over many sockets cost ~6 % of the loop
     gc.disable()
-    Listeners(pipe, probe, lazy_every).run()
+    Listeners(pipe, probe, lazy_every, v2).run()
 
 
 class Listener:
-    __slots__ = ("sock", "state", "buf", "frames", "bytes", "bursts", "error", "request")
+    __slots__ = (
+        "sock",
+        "state",
+        "buf",
+        "frames",
+        "bytes",
+        "bursts",
+        "error",
+        "request",
+        "next_seq",
+        "lost",
+        "ages",
+    )
 
     def __init__(self, sock: socket.socket, request: bytes) -> None:
         self.sock = sock
@@ -98,13 +121,16 @@ class Listener:
         self.bursts: list[tuple[int, float, int]] = []  # (burst id, arrival, frames before it)
         self.error = ""
         self.request = request
+        self.next_seq: int | None = None  # v2: the sequence number the next message should have
+        self.lost = 0  # v2: frames missing between sequence numbers
+        self.ages: list[tuple[float, int]] = []  # v2 probes: (arrival, ms since capture)
 
 
 class Listeners:
     """One worker's sockets and its loop."""
 
-    def __init__(self, pipe, probe: bool, lazy_every: float) -> None:
-        self.pipe, self.probe, self.lazy_every = pipe, probe, lazy_every
+    def __init__(self, pipe, probe: bool, lazy_every: float, v2: bool = False) -> None:
+        self.pipe, self.probe, self.lazy_every, self.v2 = pipe, probe, lazy_every, v2
         self.poller = select.epoll()
         self.poller.register(pipe.fileno(), select.EPOLLIN)
         self.conns: dict[int, Listener] = {}
@@ -157,14 +183,15 @@ class Listeners:
             self.sync_asked = True
         elif kind == "start":
             for c in self.conns.values():
-                c.frames = c.bytes = 0
-                c.bursts = []
+                c.frames = c.bytes = c.lost = 0
+                c.bursts, c.ages = [], []
             self.window[0] = time.monotonic()
             self.pipe.send(("started", self.window[0]))
         elif kind == "stop":
             self.window[1] = time.monotonic()
             figures = [
-                (c.state == OPEN, c.frames, c.bytes, c.bursts, c.error) for c in self.conns.values()
+                (c.state == OPEN, c.frames, c.bytes, c.bursts, c.error, c.lost, c.ages)
+                for c in self.conns.values()
             ]
             self.pipe.send(("figures", *self.window, self.probe, figures))
         elif kind == "close":
@@ -242,7 +269,7 @@ class Listeners:
         c.buf = b""
         self.finish(c)
         if rest:
-            frames_in(c, rest)
+            frames_in(c, rest, self.v2 and self.probe, self.v2)
 
     # Reading -------------------------------------------------------------------------------------
 
@@ -256,7 +283,11 @@ class Listeners:
             self.poller.unregister(fd)
             return
         c.bytes += len(data)
-        if not c.buf and len(data) == WIRE_FRAME and data.startswith(SERVER_BINARY_HEADER):
+        if self.v2:
+            frames_in(c, c.buf + data if c.buf else data, self.probe, True)
+            if c.state == CLOSED:
+                self.poller.unregister(fd)
+        elif not c.buf and len(data) == WIRE_FRAME and data.startswith(SERVER_BINARY_HEADER):
             # The usual case: exactly one audio frame.
             if BURST_MARK in data:
                 note_burst(c, data[4:])
@@ -284,7 +315,19 @@ def note_burst(c: Listener, payload: bytes) -> None:
         c.bursts.append((found, time.monotonic(), c.frames))
 
 
-def frames_in(c: Listener, data: bytes) -> None:
+def v2_message(c: Listener, data: bytes, start: int, probe: bool) -> None:
+    """A v2 message's header: its frames, the gap since the last one, its voice's age."""
+    _v, _kind, count, _flags, seq, capture, _mix = HEADER.unpack_from(data, start)
+    if c.next_seq is not None:
+        gap = (seq - c.next_seq) & 0xFFFFFFFF
+        c.lost += gap if gap < 2**31 else 0
+    c.next_seq = (seq + count) & 0xFFFFFFFF
+    c.frames += count
+    if probe and capture:
+        c.ages.append((time.monotonic(), age_ms(capture, clock_ms())))
+
+
+def frames_in(c: Listener, data: bytes, probe: bool = False, v2: bool = False) -> None:
     """The general path: any number of whole or partial server frames."""
     i, n = 0, len(data)
     while n - i >= 2:
@@ -304,7 +347,9 @@ def frames_in(c: Listener, data: bytes) -> None:
         if end > n:
             break
         opcode = b0 & 0x0F
-        if opcode == 0x2:
+        if opcode == 0x2 and v2:
+            v2_message(c, data, start, probe)
+        elif opcode == 0x2:
             if data.find(BURST_MARK, start, end) >= 0:
                 note_burst(c, data[start:end])
             c.frames += 1

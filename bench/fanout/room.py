@@ -24,13 +24,13 @@ def seat(host: HttpUser, speakers: list[HttpUser], space: int) -> None:
 
 @contextlib.contextmanager
 def speaking_space(
-    port: int, host: HttpUser, stage: list[HttpUser], title: str
+    port: int, host: HttpUser, stage: list[HttpUser], title: str, v2: bool = False
 ) -> Iterator[tuple[int, Speakers]]:
     """A new Space with the host and `stage` on it, each streaming real speech on the room's
-    audio socket (the host also the bursts)."""
-    with Speakers(port) as speakers:
+    audio socket (the host also the bursts; v2: Opus, no bursts)."""
+    with Speakers(port, v2=v2) as speakers:
         space = host.open_space(title)
         seat(host, stage, space)
-        audio = f"/spaces/{space}/audio"
+        audio = f"/spaces/{space}/audio" + ("?v=2&codec=opus" if v2 else "")
         speakers.connect([(audio, p.cookie_header()) for p in [host, *stage]])
         yield space, speakers

@@ -11,8 +11,9 @@ from .audio_files import WavWriter, frame_level, frames_forever, load_frames
 from .exits import EXIT_OK, CliError
 from .link import AudioLink, Closed
 from .meter import Meter, clock
-from .protocol import FRAME_BYTES, FRAME_SECONDS
+from .protocol import FRAME_SECONDS
 from .sound import Microphone, Speaker
+from .wire import wire_for
 
 TAIL_SECONDS = 0.3  # after the last frame, before the mic goes off: the server's buffer plays out
 
@@ -55,8 +56,11 @@ def _until_stopped(meter: Meter):
         meter.clear()
 
 
-def listen(url: SpaceURL, out: str | None, seconds: float | None, meter: Meter) -> int:
+def listen(
+    url: SpaceURL, out: str | None, seconds: float | None, meter: Meter, pcm: bool = False
+) -> int:
     token, _ = tokens.token_for(url.server)
+    wire = wire_for(pcm)
     # The sound device opens before joining: no device, no half-joined listener.
     sink = WavWriter(out) if out else Speaker()
     limit = round(seconds / FRAME_SECONDS) if seconds else None
@@ -64,13 +68,16 @@ def listen(url: SpaceURL, out: str | None, seconds: float | None, meter: Meter) 
     try:
         with _until_stopped(meter):
             _enter(url, token)
-            with AudioLink(url, token, meter.say) as link:
+            with AudioLink(url, token, meter.say, query=wire.query) as link:
                 meter.say(f"Listening to {url.page}{where}. Ctrl-C to stop.")
                 while limit is None or sink.frames < limit:
                     message = link.recv(timeout=1.0)
-                    if isinstance(message, bytes) and len(message) == FRAME_BYTES:
-                        sink.write(message)
-                        meter.show(frame_level(message), clock(sink.seconds))
+                    if not isinstance(message, bytes):
+                        continue
+                    for frame in wire.incoming(message)[0]:
+                        if limit is None or sink.frames < limit:
+                            sink.write(frame)
+                            meter.show(frame_level(frame), clock(sink.seconds))
     finally:
         sink.close()
         if out and sink.frames:
@@ -85,8 +92,10 @@ def speak(
     loop: bool,
     hear: bool,
     meter: Meter,
+    pcm: bool = False,
 ) -> int:
     frames = load_frames(file) if file else None
+    wire = wire_for(pcm)
     token, _ = tokens.token_for(url.server)
     mic = speaker = None
     try:
@@ -98,9 +107,10 @@ def speak(
         api.set_mic(url.space_id, True)  # refuses a listener with a clear message
         try:
             source = "the microphone" if mic else file
-            with _until_stopped(meter), AudioLink(url, token, meter.say) as link:
+            link = AudioLink(url, token, meter.say, query=wire.query)
+            with _until_stopped(meter), link:
                 meter.say(f"Speaking in {url.page} from {source}. Ctrl-C to stop.")
-                talk = _Talk(link, me, meter, speaker)
+                talk = _Talk(link, wire, me, meter, speaker)
                 if mic:
                     talk.from_microphone(mic)
                 else:
@@ -121,8 +131,9 @@ class _Talk:
     """Sends frames at real-time pace and, while waiting, handles what the server sends: levels
     for the meter ("the server hears you") and, with --hear, the mix without your voice."""
 
-    def __init__(self, link: AudioLink, me: int | None, meter: Meter, speaker=None) -> None:
+    def __init__(self, link: AudioLink, wire, me: int | None, meter: Meter, speaker=None) -> None:
         self.link = link
+        self.wire = wire
         self.me = me
         self.meter = meter
         self.speaker = speaker
@@ -138,13 +149,13 @@ class _Talk:
                 start += lag
                 due += lag
             self.wait_until(due)
-            self.link.send(frame)
+            self.link.send(self.wire.outgoing(frame))
             self.sent += 1
 
     def from_microphone(self, mic) -> None:
         while True:
             frame = mic.read()  # blocks for about 20 ms: the device paces the stream
-            self.link.send(frame)
+            self.link.send(self.wire.outgoing(frame))
             self.sent += 1
             self.wait_until(0)
 
@@ -161,16 +172,23 @@ class _Talk:
 
     def handle(self, message: bytes | str) -> None:
         if isinstance(message, bytes):
-            if self.speaker is not None and len(message) == FRAME_BYTES:
-                self.speaker.write(message)
+            frames, levels = self.wire.incoming(message)  # v2: levels ride in the header
+            if self.speaker is not None:
+                for frame in frames:
+                    self.speaker.write(frame)
+            if levels is not None:
+                self.show({str(uid): v for uid, v in levels.items()})
             return
         try:
             data = json.loads(message)
         except ValueError:
             return
-        if not isinstance(data, dict) or data.get("type") != "levels":
-            return
-        levels = data.get("levels") or {}
+        if isinstance(data, dict) and data.get("type") == "levels":
+            self.show(data.get("levels") or {})
+
+    def show(self, levels: dict[str, float]) -> None:
+        """The meter: your own level as the server hears it (the loudest, if it does not say
+        who you are)."""
         if self.me is not None:
             level = float(levels.get(str(self.me), 0.0))
         else:

@@ -61,8 +61,10 @@ class AudioLink:
         token: str,
         say: Callable[[str], None] = lambda _m: None,
         open_timeout: float = 10.0,
+        query: str = "",
     ) -> None:
         self.url = url
+        self.query = query  # the wire format asked for (protocol.V2_QUERY, or "" for v1)
         self.token = token
         self.say = say
         self.open_timeout = open_timeout
@@ -90,7 +92,7 @@ class AudioLink:
         try:
             self.ws = self._stack.enter_context(
                 connect(
-                    self.url.audio,
+                    self.url.audio + self.query,
                     additional_headers={"Authorization": f"Bearer {self.token}"},
                     compression=None,  # audio does not compress; spare both ends the CPU
                     max_size=64 * 1024,

@@ -1,8 +1,8 @@
 """`spaces`: the terminal client for Spaces.
 
     spaces login URL [--username U] [--password P]
-    spaces listen URL/spaces/<id> [--out file.wav] [--seconds N]
-    spaces speak URL/spaces/<id> (--file speech.wav | --mic) [--loop]
+    spaces listen URL/spaces/<id> [--out file.wav] [--seconds N] [--pcm]
+    spaces speak URL/spaces/<id> (--file speech.wav | --mic) [--loop] [--pcm]
 
 See docs/cli.md.
 """
@@ -33,6 +33,11 @@ def parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="show the level meter on stderr (default: when stderr is a terminal)",
+    )
+    meter.add_argument(
+        "--pcm",
+        action="store_true",
+        help="send and receive bare PCM (protocol v1, about 270 kbit/s) instead of Opus",
     )
 
     listen = sub.add_parser("listen", parents=[meter], help="listen to a Space")
@@ -68,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             return commands.login(args.url, args.username, args.password, meter)
         url = SpaceURL.parse(args.url)
         if args.command == "listen":
-            return commands.listen(url, args.out, args.seconds, meter)
+            return commands.listen(url, args.out, args.seconds, meter, args.pcm)
         if args.loop and args.mic:
             raise CliError("--loop repeats a --file; it does not apply to --mic.")
-        return commands.speak(url, args.file, args.mic, args.loop, args.hear, meter)
+        return commands.speak(url, args.file, args.mic, args.loop, args.hear, meter, args.pcm)
     except CliError as exc:
         meter.clear()
         print(f"spaces: {exc.message}", file=sys.stderr)

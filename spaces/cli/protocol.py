@@ -13,6 +13,18 @@ FRAME_SAMPLES = 320
 FRAME_BYTES = FRAME_SAMPLES * SAMPLE_WIDTH
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 
+# Protocol v2 (`?v=2&codec=opus`): Opus packets of 20 ms behind a 16-byte header of version, kind,
+# frame count, flags, sequence number, capture and mix times (wall-clock ms modulo 2**32); each
+# frame is preceded by its length; levels (user id, level in a byte) follow when flag bit 0 is set.
+V2_QUERY = "?v=2&codec=opus"
+VERSION = 2
+KIND_AUDIO = 1
+FLAG_LEVELS = 0x01
+HEADER_FORMAT = "!BBBBIII"
+FRAME_LENGTH_FORMAT = "!H"
+LEVEL_FORMAT = "!IB"
+OPUS_BITRATE = 24_000  # bit/s asked of the encoder
+
 # A levels message's scale: RMS loudness in dBFS, 0 at this floor (and below), 1 at full scale.
 LEVEL_FLOOR_DBFS = -60.0
 

@@ -4,6 +4,12 @@ Who may send is decided from in-memory room state (`on_air`), refreshed from the
 room event arrives, never per frame. Each tick builds the listeners' websocket frame once and
 writes it through every connection's non-blocking outbox (see outbox.py); speakers get their own
 mix-minus. The mix is recorded, and each consenting speaker's own frames go to the caption worker.
+
+Two wire formats (docs/audio-protocol.md): v1 is bare PCM; v2 carries Opus with a header
+(spaces/audio_wire.py). A v2 speaker's packets are decoded on their socket thread, so the mix,
+levels and captions always see PCM. The mix is encoded once per tick by the room's encoder, for
+every v2 listener and for the recording; each v2 speaker's mix-minus by an encoder of their own
+(streams.py).
 """
 
 import itertools
@@ -17,15 +23,17 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
-from .. import recordings, rooms
+from .. import audio_wire, recordings, rooms
 from ..audio_format import FRAME_BYTES, FRAME_SECONDS
 from ..clock import now
 from ..events import RoomEvent
 from .close_codes import ENDED, LEFT, REMOVED, RESTART
 from .jitter import JitterBuffer
 from .mixer import mix_tick
+from .opus import OpusDecoder
 from .outbox import Outbox, frame
 from .recorder import Recorder
+from .streams import Captured, OpusStreams
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,8 @@ class AudioConnection:
     space_id: int
     user_id: int
     outbox: Outbox
+    codec: str = "pcm"  # "pcm" (v1, no header) or "opus" (v2)
+    decoder: OpusDecoder | None = None  # a v2 speaker's packets, made on their first one
     frames_in: int = 0
     frames_dropped: int = 0  # not on air, wrong size, or over the rate
     allowance: float = 100.0
@@ -71,6 +81,7 @@ class AudioRoom:
         self.last_levels: dict[int, float] = {}
         self.peak_levels: dict[int, float] = {}
         self.error_reported = False
+        self.opus = OpusStreams()
 
     def offset(self) -> float:
         """Seconds since the Space started, by the recording's own clock once it runs."""
@@ -102,8 +113,10 @@ class AudioEngine:
 
     # Connections -------------------------------------------------------------------------------
 
-    def connect(self, space_id: int, user_id: int, outbox: Outbox) -> AudioConnection:
-        conn = AudioConnection(next(self._ids), space_id, user_id, outbox)
+    def connect(
+        self, space_id: int, user_id: int, outbox: Outbox, codec: str = "pcm"
+    ) -> AudioConnection:
+        conn = AudioConnection(next(self._ids), space_id, user_id, outbox, codec)
         with self.lock:
             room = self.rooms.get(space_id)
         if room is None:
@@ -117,30 +130,54 @@ class AudioEngine:
             room = self.rooms.get(conn.space_id)
             if room is not None:
                 room.conns.pop(conn.id, None)
+        if room is not None:
+            room.opus.forget(conn.id)
 
     def receive(self, conn: AudioConnection, data) -> None:
         """One message from a client: a frame is kept only from a speaker with the mic on."""
         room = self.rooms.get(conn.space_id)
-        if (
-            room is None
-            or not isinstance(data, bytes | bytearray)
-            or len(data) != FRAME_BYTES
-            or conn.user_id not in room.on_air
-            or not conn.take()
-        ):
+        # Who and how fast first: a packet is decoded only for someone on air, within the rate.
+        allowed = room is not None and conn.user_id in room.on_air and conn.take()
+        frames = self._frames_of(conn, data) if allowed else None
+        if frames is None:
             conn.frames_dropped += 1
             self.stats["frames_dropped"] += 1
             return
         conn.frames_in += 1
         buffer = room.buffers.get(conn.user_id)
         if buffer is not None:
-            buffer.push(bytes(data))
+            for pcm in frames:
+                buffer.push(pcm)
+
+    def _frames_of(self, conn: AudioConnection, data) -> list[bytes] | None:
+        """The PCM frames a message brings (a v2 packet may give none while the decoder fills),
+        or None for anything that is not one frame of the connection's format."""
+        if not isinstance(data, bytes | bytearray):
+            return None
+        if conn.codec == "pcm":
+            return [bytes(data)] if len(data) == FRAME_BYTES else None
+        try:
+            message = audio_wire.unpack(data)
+        except ValueError:
+            return None
+        if len(message.frames) != 1:  # a speaker sends one 20 ms frame per message
+            return None
+        if conn.decoder is None:
+            conn.decoder = OpusDecoder()
+        errors = conn.decoder.errors
+        frames = conn.decoder.decode(message.frames[0])
+        if conn.decoder.errors > errors:
+            return None
+        return [Captured.of(pcm, message.capture_ms) for pcm in frames]
 
     def _open_room(self, space_id: int) -> AudioRoom:
         with self.app.app_context():
             db = self._db()
             space = rooms.get(db, space_id)
             room = AudioRoom(space, self.app.config["RECORDINGS_DIR"])
+            room.opus.frames_per_message = self.app.config.get(
+                "AUDIO_LISTENER_FRAMES", room.opus.frames_per_message
+            )
             self._refresh(db, room)
         if space["ended_at"] is not None:  # ended since the handshake: a room that never ticks
             return room  # (nor records); the socket view closes the connection
@@ -157,7 +194,9 @@ class AudioEngine:
         db = self._db()  # a read: in WAL mode it never waits for a writer
         part = recordings.next_part(db, room.space_id, room.recordings_dir)
         path = recordings.recording_path(room.recordings_dir, room.space_id, part)
-        room.recorder = Recorder(path, start_offset=max(0.0, now() - room.started))
+        room.recorder = Recorder(
+            path, start_offset=max(0.0, now() - room.started), header=room.opus.header
+        )
         self._write_later(
             recordings.add,
             room.space_id,
@@ -298,26 +337,35 @@ class AudioEngine:
         result = mix_tick(buffers, speakers_listening)
         offset = room.offset()
         room.ticks += 1
-        mix_frame = frame(result.mix)
-        minus_frames = {uid: frame(data) for uid, data in result.minus.items()}
         levels = self._levels(room, result.levels)
-        if levels is not None:  # one write per client for both: a sixth fewer sends
-            mix_frame += levels
-            minus_frames = {uid: data + levels for uid, data in minus_frames.items()}
-        for conn in conns:
-            conn.outbox.push(minus_frames.get(conn.user_id, mix_frame))
+        packet = room.opus.tick(room.ticks, result, levels, conns, stage)
+        pcm_conns = [c for c in conns if c.codec == "pcm"]
+        if pcm_conns:
+            self._send_pcm(pcm_conns, result, levels)
         if room.recorder is not None:
-            room.recorder.write(result.mix)
+            room.recorder.write_packet(packet)
             if room.recorder.error and not room.error_reported:
                 self._report_recording_error(room)
         sink = self.caption_sink
         if sink is not None:
             for user_id, data in result.frames.items():
-                if user_id in room.consent:
-                    sink(room.space_id, user_id, data, offset)
+                if user_id in room.consent:  # plain bytes: they cross to the caption process
+                    sink(room.space_id, user_id, bytes(data), offset)
 
-    def _levels(self, room: AudioRoom, levels: dict[int, float]) -> bytes | None:
-        """The levels message, every LEVELS_EVERY ticks while anyone speaks (and once after)."""
+    def _send_pcm(self, conns: list[AudioConnection], result, levels: dict | None) -> None:
+        """v1: bare PCM frames, and levels as a JSON text message."""
+        mix_frame = frame(result.mix)
+        minus_frames = {uid: frame(data) for uid, data in result.minus.items()}
+        if levels is not None:  # one write per client for both: a sixth fewer sends
+            text = frame(json.dumps({"type": "levels", "levels": levels}))
+            mix_frame += text
+            minus_frames = {uid: data + text for uid, data in minus_frames.items()}
+        for conn in conns:
+            conn.outbox.push(minus_frames.get(conn.user_id, mix_frame))
+
+    def _levels(self, room: AudioRoom, levels: dict[int, float]) -> dict[int, float] | None:
+        """Each speaker's peak level, every LEVELS_EVERY ticks while anyone speaks (and once
+        after), or None between."""
         for uid, value in levels.items():
             room.peak_levels[uid] = max(value, room.peak_levels.get(uid, 0.0))
         if room.ticks % LEVELS_EVERY:
@@ -327,7 +375,7 @@ class AudioEngine:
         if not peaks and not room.last_levels:
             return None
         room.last_levels = peaks
-        return frame(json.dumps({"type": "levels", "levels": peaks}))
+        return peaks
 
     def _report_recording_error(self, room: AudioRoom) -> None:
         """A failed recording (a full disk) is written where admins see it; the room goes on."""

@@ -1,82 +1,112 @@
-"""The room mix, recorded for review as Ogg/Opus through libsndfile (soundfile).
+"""The room mix, recorded for review as Ogg/Opus: the packets the room's encoder already made for
+listeners go straight into the file through PyAV's Ogg muxer, with no second encode.
 
-Ogg is written page by page, so a flush every second leaves a file that plays up to the last
-second or so even after `kill -9`. A write error (a full disk) stops the recording, keeps the
-Space running, and is reported through `error` for admins.
+Ogg is written page by page (a page every half second) and every finished page is flushed to the
+file at once, so after `kill -9` the file plays up to the last page written: at most a second is
+lost. A write error (a full disk) stops the
+recording, keeps the Space running, and is reported through `error` for admins.
 """
 
-import contextlib
 import logging
 import os
 import threading
+from fractions import Fraction
 from pathlib import Path
 
-import soundfile as sf
+import av
 
-from ..audio_format import FRAME_SECONDS, SAMPLE_RATE
+from ..audio_format import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, frames_of
+from .opus import OpusEncoder
 
 log = logging.getLogger(__name__)
-FLUSH_EVERY = 50  # frames (1 s)
+PAGE_MICROSECONDS = 500_000  # an Ogg page every 0.5 s; the muxer holds back the last one,
+# so kill -9 loses 0.5 to 1 s
+PACKET_TIME_BASE = Fraction(1, SAMPLE_RATE)
+
+
+def _private(path: str, flags: int) -> int:
+    """Recordings are created readable by the server's user only."""
+    return os.open(path, flags, 0o600)
 
 
 class Recorder:
-    """Appends 20 ms frames of the room mix. `start_offset` is this file's place in the Space's
-    timeline (seconds since it started), so captions and review can point into it."""
+    """Appends Opus packets of 20 ms of the room mix. `start_offset` is this file's place in the
+    Space's timeline (seconds since it started), so captions and review can point into it.
+    `header` is the OpusHead of the encoder whose packets come (OpusEncoder.header)."""
 
-    def __init__(self, path: Path, start_offset: float = 0.0) -> None:
+    def __init__(self, path: Path, start_offset: float = 0.0, header: bytes | None = None) -> None:
         self.path = path
         self.start_offset = start_offset
         self.frames = 0
         self.error: str | None = None
         self._lock = threading.Lock()
+        self._encoder: OpusEncoder | None = None  # only for write(pcm)
+        self._out = self._file = None
+        if header is None:
+            self._encoder = OpusEncoder()
+            header = self._encoder.header
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Created private first; libsndfile then opens the file by name and keeps its mode.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-            self._file = sf.SoundFile(
-                str(path), "w", samplerate=SAMPLE_RATE, channels=1, format="OGG", subtype="OPUS"
+            # Opened by name (bench/enospc fills the disk of `*.ogg` files it sees opened).
+            self._file = open(path, "wb", buffering=0, opener=_private)  # noqa: SIM115
+            self._out = av.open(
+                self._file,
+                "w",
+                format="ogg",
+                options={"flush_packets": "1", "page_duration": str(PAGE_MICROSECONDS)},
             )
-        except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+            self._stream = self._out.add_stream("libopus", rate=SAMPLE_RATE)
+            self._stream.codec_context.layout = "mono"
+            self._stream.codec_context.extradata = header
+        except (OSError, av.FFmpegError) as exc:
             self._fail(exc)
 
     @property
     def seconds(self) -> float:
         return self.frames * FRAME_SECONDS
 
-    def write(self, frame: bytes) -> None:
+    def write_packet(self, packet: bytes) -> None:
+        """One Opus packet (20 ms) of the room encoder."""
         if self.error:
             return
         with self._lock:
-            if self._file.closed:  # the room ended or the server is stopping: not an error
+            if self._out is None:  # the room ended or the server is stopping: not an error
                 return
             try:
-                self._file.buffer_write(frame, dtype="int16")
+                out = av.Packet(packet)
+                out.stream = self._stream
+                out.time_base = PACKET_TIME_BASE
+                out.pts = out.dts = self.frames * FRAME_SAMPLES
+                out.duration = FRAME_SAMPLES
+                self._out.mux(out)
                 self.frames += 1
-                if self.frames % FLUSH_EVERY == 0:
-                    self._file.flush()
-            except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+            except (OSError, av.FFmpegError) as exc:
                 self._fail(exc)
+
+    def write(self, pcm: bytes) -> None:
+        """PCM of the room's format (whole 20 ms frames, or a last one padded with silence),
+        encoded by the recorder's own encoder: for tools and tests; the relay hands over its
+        packets with write_packet."""
+        if self._encoder is None:
+            raise ValueError("this recorder takes the packets of another encoder")
+        for frame in frames_of(pcm):
+            if self.error:
+                return
+            self.write_packet(self._encoder.encode(frame))
 
     def close(self) -> None:
         with self._lock:
-            f = getattr(self, "_file", None)
-            if f is not None and not f.closed:
-                try:
-                    f.close()
-                except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-                    self._fail(exc)
+            out, self._out = self._out, None
+            try:
+                if out is not None and not self.error:
+                    out.close()
+            except (OSError, av.FFmpegError) as exc:
+                self._fail(exc)
+            finally:
+                if self._file is not None:
+                    self._file.close()
 
     def _fail(self, exc: Exception) -> None:
-        self.error = f"Recording stopped: {self._reason(exc)}"
-        log.error("recording %s failed: %s", self.path, self.error)
-
-    def _reason(self, exc: Exception) -> str:
-        """libsndfile reports a failed write only as "System error."; its message for this file
-        keeps the cause ("System error : No space left on device."), which admins need."""
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        f = getattr(self, "_file", None)
-        if isinstance(exc, sf.LibsndfileError) and f is not None:
-            with contextlib.suppress(Exception):  # soundfile's private API: it may change
-                detail = sf._ffi.string(sf._snd.sf_strerror(f._file)).decode()
-                reason = detail.removeprefix("System error : ").rstrip(".") or reason
-        return reason
+        self.error = f"Recording stopped: {reason}"
+        log.error("recording %s failed: %s", self.path, self.error)

@@ -1,6 +1,7 @@
 """The audio socket: binary 20 ms frames in from speakers, the room mix out to everyone.
 
-The protocol is documented in docs/audio-protocol.md.
+The protocol is documented in docs/audio-protocol.md: v1 (bare PCM) unless the client asks for
+v2 (`?v=2&codec=opus`).
 """
 
 import contextlib
@@ -24,10 +25,20 @@ AUDIO_BACKLOG = 8  # frames (160 ms) queued for a slow listener before the oldes
 AUDIO_SNDBUF = 8 * 1024
 
 
+def wire_codec(args) -> str | None:
+    """The format a client asked for in the query: "pcm" (v1, the default) or "opus" (v2), or
+    None for a request this server does not speak."""
+    version = args.get("v", "1")
+    codec = args.get("codec", "pcm" if version == "1" else "opus")
+    return {("1", "pcm"): "pcm", ("2", "opus"): "opus"}.get((version, codec))
+
+
 @bp.before_request
 def check_audio_request():
     """Refused before the upgrade: other sites, signed-out people who are not listening as guests,
-    people not in a live Space."""
+    people not in a live Space, a wire format we do not speak."""
+    if wire_codec(request.args) is None:
+        abort(400)
     token_client = request.headers.get("Authorization", "").startswith("Bearer ")
     if not token_client and not same_origin():
         abort(403)
@@ -73,7 +84,8 @@ def audio(ws, space_id: int):
     if presence is None:
         outbox.close(TOO_MANY, "too many connections")
         return
-    conn = engine.connect(space_id, who, outbox)  # a guest's frames are never on air
+    # A guest (a negative id) is never on air: the relay takes frames from people on stage only.
+    conn = engine.connect(space_id, who, outbox, wire_codec(request.args))
     # Asked again now that the relay knows this socket: a leave, a removal or the end published
     # between the handshake's check and now found no socket of theirs to close.
     gone = standing(get_db(), space_id, user)

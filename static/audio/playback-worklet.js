@@ -1,4 +1,5 @@
-// Playback jitter buffer: 16 kHz Int16 frames in, the context's rate out.
+// Playback jitter buffer: 16 kHz frames in (Int16 in an ArrayBuffer from v1's PCM, or a
+// Float32Array decoded from v2's Opus), the context's rate out.
 // It starts once TARGET ms are buffered, plays silence on underrun (then refills), and drops the
 // oldest audio when more than MAX ms pile up, so the delay never grows over a long Space.
 const IN_RATE = 16000;
@@ -17,16 +18,20 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.underruns = 0;
     this.dropped = 0;
     this.frames = 0;
-    this.port.onmessage = (event) => this.push(new Int16Array(event.data));
+    this.port.onmessage = (event) => {
+      const data = event.data;
+      if (data instanceof Float32Array) this.push(data, 1);
+      else this.push(new Int16Array(data), 1 / 32768);
+    };
   }
 
   buffered() {
     return this.write - this.read;
   }
 
-  push(samples) {
+  push(samples, scale) {
     for (let i = 0; i < samples.length; i++) {
-      this.ring[this.write % CAPACITY] = samples[i] / 32768;
+      this.ring[this.write % CAPACITY] = samples[i] * scale;
       this.write++;
     }
     this.frames++;

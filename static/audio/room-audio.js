@@ -2,6 +2,7 @@
 // a jitter-buffer worklet, the microphone through a capture worklet, speaking indicators, the
 // speaker's own level meter, reconnects, and the docked player that keeps a Space playing while
 // the person moves around the site (hx-boost navigation; #docked-player is hx-preserve'd).
+// Where WebCodecs has Opus (opus-wire.js) the socket speaks v2 (Opus); elsewhere v1 (bare PCM).
 (function () {
   "use strict";
 
@@ -20,6 +21,7 @@
     ctx: null, playback: null, capture: null, micStream: null, micSource: null,
     ws: null, spaceId: null, title: "", retries: 0, retryTimer: null, wanted: false,
     me: null, role: "", mic: "off", starting: false,
+    codec: null, sender: null, receiver: null, // "opus" or "pcm", chosen before the first connect
   };
   window.SpacesAudio = state;
 
@@ -57,15 +59,31 @@
 
   // The audio socket -------------------------------------------------------------------------
 
+  function chooseCodec() {
+    var wire = window.SpacesOpusWire;
+    var check = wire ? wire.supported() : Promise.resolve(false);
+    return check.then(function (opus) { state.codec = opus ? "opus" : "pcm"; });
+  }
+
+  function play(samples) {
+    if (state.playback) state.playback.port.postMessage(samples, [samples.buffer]);
+  }
+
   function connect() {
     if (state.ws || !state.spaceId) return;
+    if (!state.codec) { chooseCodec().then(connect); return; }
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var ws = new WebSocket(scheme + location.host + "/spaces/" + state.spaceId + "/audio");
+    var query = state.codec === "opus" ? window.SpacesOpusWire.QUERY : "";
+    var ws = new WebSocket(scheme + location.host + "/spaces/" + state.spaceId + "/audio" + query);
     ws.binaryType = "arraybuffer";
     state.ws = ws;
+    if (state.codec === "opus" && !state.receiver) {
+      state.receiver = new window.SpacesOpusWire.Receiver(play, showLevels);
+    }
     ws.onopen = function () { state.retries = 0; say(""); };
     ws.onmessage = function (event) {
-      if (typeof event.data === "string") return levels(event.data);
+      if (typeof event.data === "string") return textMessage(event.data);
+      if (state.receiver) return state.receiver.message(event.data);
       if (state.playback) state.playback.port.postMessage(event.data, [event.data]);
     };
     ws.onclose = function (event) {
@@ -91,16 +109,20 @@
     stopCapture();
   }
 
-  function levels(text) {
+  function textMessage(text) {
     var data;
     try { data = JSON.parse(text); } catch (e) { return; }
     if (data && data.type === "title") return retitle(data.title);
-    if (!data || data.type !== "levels") return;
+    if (data && data.type === "levels") showLevels(data.levels);
+  }
+
+  // Levels by user id (as text in v1, from the binary header in v2).
+  function showLevels(levels) {
     document.querySelectorAll("li.person[data-user-id]").forEach(function (item) {
-      var v = data.levels[item.getAttribute("data-user-id")] || 0;
+      var v = levels[item.getAttribute("data-user-id")] || 0;
       item.classList.toggle("speaking", v > 0.15);
     });
-    var mine = data.levels[state.me] || 0;
+    var mine = levels[state.me] || 0;
     document.querySelectorAll(".level-meter > span").forEach(function (bar) {
       bar.style.width = Math.round(mine * 100) + "%";
     });
@@ -132,7 +154,10 @@
         state.micSource = ctx.createMediaStreamSource(stream);
         state.capture = new AudioWorkletNode(ctx, "spaces-capture", { numberOfOutputs: 0 });
         state.capture.port.onmessage = function (event) {
-          if (state.ws && state.ws.readyState === 1 && state.mic === "on") state.ws.send(event.data);
+          if (!state.ws || state.ws.readyState !== 1 || state.mic !== "on") return;
+          if (state.codec === "pcm") return state.ws.send(event.data);
+          if (!state.sender) state.sender = new window.SpacesOpusWire.Sender(sendOpen);
+          state.sender.frame(new Int16Array(event.data));
         };
         state.micSource.connect(state.capture);
         say("");
@@ -145,9 +170,15 @@
     }).then(function () { state.starting = false; });
   }
 
+  function sendOpen(message) {
+    if (state.ws && state.ws.readyState === 1 && state.mic === "on") state.ws.send(message);
+  }
+
   function stopCapture() {
     if (state.micSource) state.micSource.disconnect();
     if (state.capture) state.capture.port.onmessage = null;
+    if (state.sender) state.sender.close();
+    state.sender = null;
     if (state.micStream) state.micStream.getTracks().forEach(function (t) { t.stop(); });
     state.capture = state.micSource = state.micStream = null;
   }

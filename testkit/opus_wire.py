@@ -1,0 +1,58 @@
+"""A v2 client's side of the wire (docs/audio-protocol.md): PCM frames out as Opus packets with a
+header, messages in as PCM frames, with every header kept for the figures (loss, latency)."""
+
+import time
+from dataclasses import dataclass
+
+from spaces.audio_wire import Message, clock_ms, pack, unpack
+from spaces.realtime.opus import OpusDecoder, OpusEncoder
+
+V2_QUERY = "v=2&codec=opus"
+
+
+@dataclass
+class Received:
+    """One v2 message as it arrived: when, its header's figures, how many frames."""
+
+    at: float  # time.monotonic()
+    at_ms: int  # the wall clock, as the header's stamps
+    seq: int
+    frames: int
+    capture_ms: int
+    mix_ms: int
+    levels: dict[int, float] | None
+
+
+class OpusWire:
+    """Encodes what a Mouth sends and decodes what an Ear receives; one per socket."""
+
+    def __init__(self) -> None:
+        self.encoder = OpusEncoder()
+        self.decoder = OpusDecoder()
+        self.seq = 0
+        self.received: list[Received] = []
+        self.lost = 0  # frames missing between sequence numbers
+
+    def outgoing(self, pcm: bytes) -> bytes:
+        self.seq += 1
+        return pack(Message([self.encoder.encode(pcm)], self.seq, clock_ms()))
+
+    def incoming(self, data: bytes) -> list[bytes]:
+        """The PCM frames of one message (raises ValueError for a message that is not v2)."""
+        message = unpack(data)
+        if self.received:
+            last = self.received[-1]
+            gap = (message.seq - last.seq - last.frames) & 0xFFFFFFFF
+            self.lost += gap if gap < 2**31 else 0  # a step back: a reconnect, not a loss
+        self.received.append(
+            Received(
+                time.monotonic(),
+                clock_ms(),
+                message.seq,
+                len(message.frames),
+                message.capture_ms,
+                message.mix_ms,
+                message.levels,
+            )
+        )
+        return [pcm for packet in message.frames for pcm in self.decoder.decode(packet)]
