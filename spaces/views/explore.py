@@ -4,8 +4,8 @@ from flask import Blueprint, abort, render_template, request
 
 from .. import explore
 from ..extensions import sock
+from ..realtime.feed_socket import serve_feed
 from ..web import current_user, get_db, login_required, same_origin
-from .schedule import serve_feed
 
 bp = Blueprint("explore", __name__)
 

@@ -16,13 +16,13 @@ from .. import (
     rooms,
 )
 from .. import guest_session as guest
+from .. import scheduled_page as scheduling
 from ..cohosts import make_cohost, remove_cohost
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import RoomEvent
 from ..extensions import limiter
 from ..recordings import for_space as recordings_of
 from ..web import current_user, get_db, is_htmx, live_hub, login_required, publish
-from . import schedule as scheduling
 
 bp = Blueprint("rooms", __name__)
 
