@@ -2,7 +2,7 @@
 
 import pytest
 
-from spaces.captions.numbers import show_numbers, spell, spoken_form
+from spaces.captions.numbers import show_numbers, spell, spoken_form, unsettled_tail
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,18 @@ def test_spoken_form_is_lowercase_words_only():
     assert spoken_form("Maria moved to Lisbon 12 years ago, in 2013.") == (
         "maria moved to lisbon twelve years ago in two thousand thirteen"
     )
+
+
+@pytest.mark.parametrize(
+    ("words", "held"),
+    [
+        ("we counted forty", 1),
+        ("we counted forty two", 2),
+        ("we counted forty two bicycles", 0),
+        ("it was one hundred and", 3),
+        ("it was forty,", 0),
+        ("no one", 1),
+    ],
+)
+def test_a_partial_holds_back_a_number_the_next_word_may_change(words, held):
+    assert unsettled_tail(words.split()) == held
