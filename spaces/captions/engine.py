@@ -150,6 +150,7 @@ class Transcriber:
         self.min_frames = int(min_window_s * 100)
         self.margin_frames = int(margin_s * 100)
         self.full_window_after_s = full_window_after_s
+        self.last_timestamp_s: float | None = None  # where the last timestamped decode ended
         self.tokenizer = Tokenizer(
             model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
         )
@@ -168,7 +169,7 @@ class Transcriber:
             # utterance, Whisper without timestamps stops early (a 13 s monologue lost its second
             # half); the 30 s window with timestamps, as offline transcribe() decodes, does not.
             # (Not with a forced `prefix`: after a timestamp it made Whisper write nothing.)
-            text = self.decode(audio, prefix=prefix, prompt=prompt, beam_size=beam, timestamps=True)
+            text = self._seek(audio, prompt, beam)
             if looks_like_a_loop(text, seconds):
                 self.fallbacks += 1
                 text = self.decode(audio, prefix=prefix, beam_size=beam)
@@ -183,6 +184,24 @@ class Transcriber:
                 audio, prefix=prefix, window_frames=FULL_WINDOW_FRAMES, beam_size=beam
             )
         return text
+
+    def _seek(self, audio: np.ndarray, prompt: str, beam: int, tries: int = 3) -> str:
+        """Decode with timestamps; when the text ends (its last timestamp) more than a second
+        before the audio does, decode the rest from there, as offline `transcribe()` seeks to
+        its last timestamp (Whisper ended a 14 s utterance halfway through its window)."""
+        texts: list[str] = []
+        seek = 0
+        for _ in range(tries):
+            text = self.decode(
+                audio[seek:], prompt=" ".join([prompt, *texts]), beam_size=beam, timestamps=True
+            )
+            texts.append(text)
+            end = self.last_timestamp_s
+            left = (len(audio) - seek) / SAMPLE_RATE - (end or 0.0)
+            if not text or end is None or end < 0.5 or left < 1.0:
+                break
+            seek += int(end * SAMPLE_RATE)
+        return " ".join(t for t in texts if t)
 
     def decode(
         self,
@@ -236,6 +255,8 @@ class Transcriber:
             suppress_tokens=self.suppress,
             max_initial_timestamp_index=50,
         )[0]
+        stamps = [t for t in result.sequences_ids[0] if t >= tok.timestamp_begin]
+        self.last_timestamp_s = (stamps[-1] - tok.timestamp_begin) * 0.02 if stamps else None
         tokens = [t for t in result.sequences_ids[0] if t < tok.eot]  # timestamps are > eot
         if forced and tokens[: len(forced)] == forced:  # CTranslate2 returns the prefix too
             tokens = tokens[len(forced) :]
