@@ -43,7 +43,9 @@ class Scripted:
     def __init__(self) -> None:
         self.calls: list[tuple[float, str, bool]] = []
 
-    def __call__(self, audio: np.ndarray, *, prefix: str = "", final: bool = False) -> str:
+    def __call__(
+        self, audio: np.ndarray, *, prefix: str = "", final: bool = False, prompt: str = ""
+    ) -> str:
         self.calls.append((len(audio) / 16000, prefix, final))
         said = SENTENCE[: int(len(audio) / 16000 * 2.5)]
         return " ".join(said[len(prefix.split()) :])

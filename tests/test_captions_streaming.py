@@ -1,12 +1,11 @@
 """The streaming caption policy and worker on recorded speech, with the real bundled model.
 
-WER normalisation (as in bench/captions.py): lowercase; every character that is not a letter,
-digit or apostrophe becomes a space; whitespace collapsed. Numbers are not spelled out.
+WER normalisation (as in bench/captions.py): `spoken_form`: lowercase, punctuation dropped,
+numbers spelled out ("10" and "ten" alike).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from spaces.captions import (
     load_model,
     warm_up,
 )
+from spaces.captions.numbers import spoken_form
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.model
@@ -31,12 +31,8 @@ pytestmark = pytest.mark.model
 AUDIO = Path(__file__).resolve().parent.parent.parent / "shared" / "audio"
 
 
-def normalise(text: str) -> str:
-    return " ".join(re.sub(r"[^\w']+", " ", text.lower()).split())
-
-
 def wer(ref: str, hyp: str) -> float:
-    return jiwer.wer(normalise(ref), normalise(hyp) or "<empty>")
+    return jiwer.wer(spoken_form(ref), spoken_form(hyp) or "<empty>")
 
 
 def clip(name: str) -> np.ndarray:

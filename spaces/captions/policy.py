@@ -18,7 +18,7 @@ class StreamPolicy:
     min_speech_s: float = 0.25  # shorter blips are dropped
     pre_pad_s: float = 0.4  # audio decoded before the onset (faster-whisper's VAD pads 0.4 s)
     post_pad_s: float = 0.2  # and after the end (what is there when the final is decoded early)
-    first_partial_every_s: float = 0.5  # new audio between hypotheses until words show
+    first_partial_every_s: float = 0.3  # new audio between hypotheses until words show
     partial_every_s: float = 1.0  # and after that (fewer calls that a final could wait behind)
     max_utterance_s: float = 15.0  # split longer monologues at their last pause
     max_gap_s: float = 0.2  # a jump in `t` beyond this (mic off) ends the utterance; shorter
@@ -27,6 +27,7 @@ class StreamPolicy:
     max_final_lag_s: float = 8.0  # same, for a final waiting longer than this
     context_s: float = 15.0  # finals also decode the previous utterance, within this window
     context_gap_s: float = 3.0  # ... if it ended at most this long before
+    long_final_s: float = 5.0  # a longer utterance is decoded alone, the previous text a prompt
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Pending:
     uid: int
     audio: np.ndarray
     prefix: str  # the previous final's text when `audio` starts with its utterance
+    prompt: str  # the previous final's text when `audio` does not have it (a long utterance)
     own_start: int  # first sample of this utterance's own audio (with its pre-pad)
     end_index: int
     start: float

@@ -27,13 +27,17 @@ import numpy as np
 from ..audio_format import SAMPLE_RATE as SR
 from .agreement import LocalAgreement
 from .engine import words
+from .numbers import show_numbers, unsettled_tail
 from .policy import Pending, StreamPolicy
+from .repeats import new_words, unloop
 from .segmentation import Segmenter
 from .vad import StreamingVad
 
 
 class Transcribe(Protocol):
-    def __call__(self, audio: np.ndarray, *, prefix: str = "", final: bool = False) -> str: ...
+    def __call__(
+        self, audio: np.ndarray, *, prefix: str = "", final: bool = False, prompt: str = ""
+    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class SpeakerStream(Segmenter):
         self.next_utterance_id = first_utterance_id
         self._pending: deque[Pending] = deque()
         self._context: tuple[int, int, str] | None = None  # previous final: start, end, text
+        self._last_final = ""  # its words as shown, for the guard against repeats at a cut
         self.model_calls = 0
         self.model_ms = 0
         self.partials = 0
@@ -73,6 +78,7 @@ class SpeakerStream(Segmenter):
         self._in_speech = False
         self._pending.clear()
         self._context = None
+        self._last_final = ""
 
     @property
     def idle(self) -> bool:
@@ -161,24 +167,27 @@ class SpeakerStream(Segmenter):
             text = p.speculative
         else:
             self.model_calls += 1
-            text = transcribe(p.audio, prefix=p.prefix, final=True)
+            text = transcribe(p.audio, prefix=p.prefix, final=True, prompt=p.prompt)
         self.finals += 1
-        text = text.strip()
+        text = unloop(text.strip())
         if text and not p.degraded:
             self._context = (p.own_start, p.end_index, text)
+        text = new_words(self._last_final, text)
+        self._last_final = text or self._last_final
         if not text and not p.had_partial:
             return []
-        return [CaptionUpdate("final", text, p.start, p.end, p.uid)]
+        return [CaptionUpdate("final", show_numbers(text), p.start, p.end, p.uid)]
 
     def _speculate(self, transcribe: Transcribe) -> list[CaptionUpdate]:
         end = self._silence_start
-        start, prefix = self._final_window(end)
+        start, prefix, prompt = self._final_window(end)
         self._spec = (end, None)  # tried, even if the call raises
         self._hypotheses += 1
         self._hyp_end = self._audio.end
         self.model_calls += 1
         post = int(self.policy.post_pad_s * SR)
-        text = transcribe(self._audio.slice(start, end + post), prefix=prefix, final=True)
+        audio = self._audio.slice(start, end + post)
+        text = transcribe(audio, prefix=prefix, final=True, prompt=prompt)
         self._spec = (end, text)
         return self._partial_update(self._agree.insert_full(words(text)))
 
@@ -193,12 +202,19 @@ class SpeakerStream(Segmenter):
         return self._partial_update(self._agree.insert(words(tail)))
 
     def _partial_update(self, new: list[str]) -> list[CaptionUpdate]:
+        """The committed words, numbers as captions show them. A number still being said
+        ("forty" may become "forty two") waits for the next word, so shown text only grows."""
         if not new:
             return []
+        committed = self._agree.committed
+        shown = show_numbers(" ".join(committed[: len(committed) - unsettled_tail(committed)]))
+        if len(shown) <= len(self._shown):
+            return []
+        self._shown = shown
         self._partial_sent = True
         self.partials += 1
         start, end = self._time(self._utt_start), self._time(self._last_speech_end)
-        return [CaptionUpdate("partial", self._agree.text, start, end, self._uid)]
+        return [CaptionUpdate("partial", shown, start, end, self._uid)]
 
     # --- utterances ------------------------------------------------------------------------
     def _opened(self, start: int) -> None:
@@ -208,6 +224,7 @@ class SpeakerStream(Segmenter):
         self._hyp_end = start
         self._hypotheses = 0
         self._partial_sent = False
+        self._shown = ""
         self._spec: tuple[int, str | None] | None = None
 
     def _closed(self, end: int) -> None:
@@ -216,18 +233,19 @@ class SpeakerStream(Segmenter):
         pre, post = int(self.policy.pre_pad_s * SR), int(self.policy.post_pad_s * SR)
         self.partials_skipped += self._due_partials(end)
         spec = self._spec[1] if self._spec and self._spec[0] == end else None
-        start, prefix = self._final_window(end)
+        start, prefix, prompt = self._final_window(end)
         self._pending.append(
             Pending(
                 uid=self._uid,
                 audio=self._audio.slice(start, end + post),
                 prefix=prefix,
+                prompt=prompt,
                 own_start=max(self._audio.start, self._utt_start - pre),
                 end_index=end,
                 start=self._time(self._utt_start),
                 end=self._time(end),
                 closed_at=self.clock(),
-                committed=self._agree.text,
+                committed=self._agree.text,  # shown as is if this final is degraded
                 speculative=spec,
                 had_partial=self._partial_sent,
             )
@@ -252,18 +270,24 @@ class SpeakerStream(Segmenter):
         super()._gap()
         self._context = None
 
-    def _final_window(self, end: int) -> tuple[int, str]:
-        """Where a final's audio starts, and its decoder prefix. Whisper decodes better with the
-        previous sentence in the window (offline `transcribe()` always has it), and the encoder
-        pads short windows anyway, so a recent previous utterance and its final text come along."""
+    def _final_window(self, end: int) -> tuple[int, str, str]:
+        """Where a final's audio starts, its decoder prefix and its prompt. Whisper decodes
+        better with the previous sentence in the window (offline `transcribe()` always has it),
+        and the encoder pads short windows anyway, so a recent previous utterance and its final
+        text come along. A long utterance is decoded like offline (its own audio in the 30 s
+        window, with timestamps: see Transcriber), with the previous text as a prompt: forced
+        as a prefix there, it made Whisper write nothing at all."""
         pol = self.policy
         pre = int(pol.pre_pad_s * SR)
         ctx = self._context
+        recent = ctx is not None and self._utt_start - ctx[1] <= pol.context_gap_s * SR
+        if end - self._utt_start > pol.long_final_s * SR:
+            return self._utt_start - pre, "", ctx[2] if ctx is not None and recent else ""
         if (
             ctx is not None
             and ctx[0] >= self._audio.start
             and self._utt_start - ctx[1] <= pol.context_gap_s * SR
             and end + pol.post_pad_s * SR - ctx[0] <= pol.context_s * SR
         ):
-            return ctx[0], ctx[2]
-        return self._utt_start - pre, ""
+            return ctx[0], ctx[2], ""
+        return self._utt_start - pre, "", ""
