@@ -14,6 +14,12 @@ from .clock import now
 READ_DAYS, ANY_DAYS, KEEP_MOST = 30, 90, 200
 DAY = 86400.0
 PAGE = 100
+# For a query over `space_reminders r`: neither the Space's host nor the person blocked the other.
+NOT_BLOCKED_WITH_HOST = (
+    "NOT EXISTS (SELECT 1 FROM blocks b JOIN spaces s ON s.id = r.space_id"
+    " WHERE (b.blocker_id = s.host_id AND b.blocked_id = r.user_id)"
+    " OR (b.blocker_id = r.user_id AND b.blocked_id = s.host_id))"
+)
 
 
 def add(db: Database, user_id: int, kind: str, text: str, url: str) -> list[int]:
@@ -49,13 +55,13 @@ def followers_of_host(
 
 def reminded(db: Database, space_id: int, text: str, url: str) -> list[int]:
     """Everyone who set a reminder for the Space, in one INSERT ... SELECT; their reminders are
-    used up."""
+    used up. A block either way since the reminder was set: not told."""
     t = now()
     with dbm.write(db):
         cur = db.execute(
             "INSERT INTO notifications (user_id, kind, text, url, created_at)"
-            " SELECT user_id, 'reminder', ?, ?, ? FROM space_reminders WHERE space_id = ?"
-            " RETURNING user_id",
+            " SELECT user_id, 'reminder', ?, ?, ? FROM space_reminders r WHERE space_id = ?"
+            f" AND {NOT_BLOCKED_WITH_HOST} RETURNING user_id",
             (text, url, t, space_id),
         )
         ids = [r[0] for r in cur.fetchall()]

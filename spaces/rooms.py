@@ -488,7 +488,10 @@ def invite(db: Database, space_id: int, host: dict, target_id: int) -> RoomEvent
     """Invites someone to speak; in the room they accept, elsewhere joining makes them a speaker."""
     space = get(db, space_id)
     require(db, space, host, "invite", _user(db, target_id))
-    if blocks.either_blocked(db, host["id"], target_id):
+    # The inviter's blocks, and the Space's host's: a co-host invites to the host's Space.
+    if blocks.either_blocked(db, host["id"], target_id) or blocks.either_blocked(
+        db, space["host_id"], target_id
+    ):
         raise Forbidden("You cannot invite this person.")
     cur = db.execute(
         "INSERT OR IGNORE INTO space_invites (space_id, user_id, created_at) VALUES (?, ?, ?)",

@@ -128,8 +128,8 @@ def _cancel(db: Database, space: dict, reason: str) -> list[int]:
     )
     cur = db.execute(
         "INSERT INTO notifications (user_id, kind, text, url, created_at)"
-        " SELECT user_id, 'cancelled', ?, ?, ? FROM space_reminders WHERE space_id = ?"
-        " RETURNING user_id",
+        " SELECT user_id, 'cancelled', ?, ?, ? FROM space_reminders r WHERE space_id = ?"
+        f" AND {notifications.NOT_BLOCKED_WITH_HOST} RETURNING user_id",
         (f"{space['title']} was cancelled.", space_url(space["id"]), now(), space["id"]),
     )
     told = [r[0] for r in cur.fetchall()]

@@ -32,8 +32,10 @@ def linked_space(host: str, *texts: str | None) -> int | None:
 
 
 def state(space: dict) -> str:
-    """What a card says a Space is: 'live' or 'ended' (scheduling will add 'scheduled')."""
-    return "ended" if space["ended_at"] is not None else "live"
+    """What a card says a Space is: 'live', 'scheduled' (not started yet) or 'ended'."""
+    if space["ended_at"] is not None:
+        return "ended"
+    return "scheduled" if space["scheduled_for"] is not None else "live"
 
 
 def cards(db: Database, viewer_id: int, space_ids: list[int]) -> dict[int, dict]:
@@ -45,21 +47,32 @@ def cards(db: Database, viewer_id: int, space_ids: list[int]) -> dict[int, dict]
     marks = ",".join("?" * len(ids))
     rows = dbm.all_rows(
         db,
-        "SELECT s.id, s.title, s.created_at, s.ended_at, u.username AS host_username,"
+        "SELECT s.id, s.title, s.created_at, s.ended_at, s.scheduled_for, s.host_id,"
+        " u.username AS host_username,"
         " u.display_name AS host_display_name,"
         " EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = s.host_id AND b.blocked_id = ?)"
         "   OR (b.blocker_id = ? AND b.blocked_id = s.host_id)) AS blocked"
         f" FROM spaces s JOIN users u ON u.id = s.host_id WHERE s.id IN ({marks})",
         (viewer_id, viewer_id, *ids),
     )
-    return {row["id"]: _card(row) for row in rows}
+    return {row["id"]: _card(row, viewer_id) for row in rows}
 
 
-def _card(row: dict) -> dict:
+def _card(row: dict, viewer_id: int) -> dict:
     if row["blocked"]:
         return {"id": row["id"], "state": "unavailable"}
     if state(row) == "ended":
         return {"id": row["id"], "state": "ended"}
+    if state(row) == "scheduled":
+        return {
+            "id": row["id"],
+            "state": "scheduled",
+            "title": row["title"],
+            "host_username": row["host_username"],
+            "host_display_name": row["host_display_name"],
+            "starts_at": row["scheduled_for"],
+            "own": row["host_id"] == viewer_id,
+        }
     return {
         "id": row["id"],
         "state": state(row),

@@ -10,6 +10,7 @@ from sqlite_utils import Database
 
 from . import accounts, sessions, tokens
 from .events import RoomEvent
+from .extensions import limiter
 
 # The cookie's one key that signs a browser in: a random session id (sessions.py). Flask-WTF
 # keeps its CSRF secret beside it.
@@ -205,3 +206,19 @@ def reactions_board():
 def captions_relay():
     """The captions relay (realtime/captions_relay.py), or None when captions are turned off."""
     return current_app.extensions.get("spaces_captions")
+
+
+def _going_live_key() -> str:
+    user = current_user()
+    return f"going-live:{user['id'] if user else request.remote_addr}"
+
+
+# Going live tells every follower (schedule.went_live): `Start your Space` and a scheduled Space's
+# `Start now` share one allowance per account, so a start/end loop cannot flood them.
+going_live = limiter.shared_limit(
+    "10 per hour",
+    scope="going-live",
+    key_func=_going_live_key,
+    methods=["POST"],
+    exempt_when=lambda: request.form.get("schedule") == "on",  # scheduling tells nobody
+)

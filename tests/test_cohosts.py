@@ -3,7 +3,7 @@ what they may do and to whom, how co-hosting ends, and running the room while th
 
 import pytest
 
-from spaces import cohosts, policy, rooms
+from spaces import blocks, cohosts, notifications, policy, rooms
 from spaces import db as dbm
 from spaces.errors import Conflict, Forbidden
 
@@ -247,3 +247,16 @@ def test_cohosts_run_the_room_while_the_host_is_away_and_it_still_ends_in_time(d
     rooms.join(db, space_id, host)  # back in time: the host takes over, the co-host stays
     assert rooms.abandoned(db, 600) == []
     assert host_list(db, space_id) == ["host", "ann"]
+
+
+def test_a_cohost_cannot_invite_someone_who_blocked_the_host(db, room, make_user):
+    """The invitation is to the host's Space: someone who blocked the host is neither invited nor
+    notified, whoever of the room sends it (a co-host's own blocks are not the only ones)."""
+    space_id, people = room
+    host, ann = people["host"], people["ann"]
+    cohosts.make_cohost(db, space_id, host, ann["id"])
+    eve = make_user("eve")
+    blocks.block(db, eve["id"], host["id"])
+    with pytest.raises(Forbidden):
+        rooms.invite(db, space_id, ann, eve["id"])
+    assert notifications.recent(db, eve["id"]) == []

@@ -111,3 +111,21 @@ def test_due_prunes(db, make_user, clock):
     clock.advance(91 * DAY)
     assert schedule.due(db).pruned == 1
     assert dbm.scalar(db, "SELECT COUNT(*) FROM notifications") == 0
+
+
+def test_a_reminder_set_before_a_block_tells_nobody_blocked(db, make_user, clock):
+    """A reminder set while nobody blocked anybody: a block either way since then means the
+    blocked person hears neither that the Space started nor that it was cancelled."""
+    host, ann, ben = make_user("host"), make_user("ann"), make_user("ben")
+    started = schedule.create(db, host, "Friday chat", "", "everyone", clock.now() + 3600)
+    dropped = schedule.create(db, host, "Saturday chat", "", "everyone", clock.now() + 7200)
+    for space in (started, dropped):
+        schedule.set_reminder(db, space["id"], ann, True)
+        schedule.set_reminder(db, space["id"], ben, True)
+    blocks.block(db, host["id"], ann["id"])
+    blocks.block(db, ben["id"], host["id"])
+    _, told = schedule.start_now(db, started["id"], host)
+    rooms.end(db, started["id"], host)
+    assert schedule.cancel(db, dropped["id"], host) == []
+    assert told == []
+    assert texts(db, ann) == [] and texts(db, ben) == []

@@ -1,7 +1,12 @@
 """Security headers, session cookies and the rate limits that bound every kind of input."""
 
+from datetime import UTC, datetime
+
 import pytest
 
+from spaces import db as dbm
+from spaces import notifications
+from spaces.clock import now
 from testkit.app import Browser, Client
 
 
@@ -68,3 +73,27 @@ def test_sign_ups_from_one_address_are_rate_limited(limited_app):
         for i in range(22)
     ]
     assert statuses[:20].count(429) == 0 and statuses[-1] == 429
+
+
+def test_going_live_again_and_again_is_rate_limited_so_followers_are_not_flooded(limited_app):
+    """Each start tells every follower (schedule.went_live): a host who starts and ends a Space in
+    a loop, by `Start your Space` or a scheduled Space's `Start now`, is stopped after 10 an hour
+    and their followers hear no more. Scheduling itself tells nobody and is not counted."""
+    host, fan = Browser(limited_app, "looper"), Browser(limited_app, "fan")
+    fan.post("/u/looper/follow")
+    later = datetime.fromtimestamp(now() + 3600, UTC).isoformat()
+    statuses = []
+    for i in range(6):
+        live = {"title": f"Loop {i}", "speaker_policy": "everyone"}
+        response = host.post("/spaces/new", live, htmx=False)
+        statuses.append(response.status_code)
+        if response.status_code == 302:
+            host.post(f"{response.headers['Location']}/end")
+        planned = {**live, "schedule": "on", "start_utc": later}
+        where = host.post("/spaces/new", planned, htmx=False).headers["Location"]
+        response = host.post(f"{where}/start", htmx=False)
+        statuses.append(response.status_code)
+        host.post(f"{where}/end")
+    assert statuses[:10] == [302] * 10 and statuses[10:] == [429, 429], statuses
+    told = notifications.recent(dbm.connect(limited_app.config["DATABASE"]), fan.user["id"])
+    assert [n["kind"] for n in told] == ["space_started"] * 10

@@ -3,7 +3,8 @@ page in one query; ended Spaces say only that they ended; blocked hosts' Spaces 
 
 import pytest
 
-from spaces import blocks, messages, posts, rooms, space_cards
+from spaces import blocks, messages, posts, rooms, schedule, space_cards
+from spaces.clock import now
 from testkit.html_query import parse
 
 HOST = "spaces.example"
@@ -127,3 +128,18 @@ def test_ended_and_blocked_cards_in_pages(app, browser, app_db):
     messages.send(app_db, carol.user["id"], alice.user["id"], "was /spaces/1 good?")
     (card,) = cards_on(alice.get("/messages/carol").data)
     assert card.find("h3").text == "This Space has ended"
+
+
+def test_a_scheduled_space_card_is_not_live_and_offers_a_reminder(app, browser, app_db):
+    """A link to a Space that has not started: its card says when it starts and offers
+    `Set reminder` (UI.md), not LIVE and `Join` into a room nobody can join yet."""
+    alice, bob = browser("alice"), browser("bob")
+    space = schedule.create(app_db, alice.user, "Friday chat", "", "everyone", now() + 3600)
+    alice.post("/posts", {"body": f"Save the date: /spaces/{space['id']}"}, htmx=False)
+    bob.post("/u/alice/follow")
+    (card,) = cards_on(bob.get("/").data)
+    assert card.find("h3").text == "Friday chat"
+    assert "LIVE" not in card.text and "Join" not in card.links()
+    assert "Starts" in card.text and card.buttons() == ["Set reminder"]
+    (card,) = cards_on(alice.get("/").data)  # the host is told when it is due: no button
+    assert "LIVE" not in card.text and card.buttons() == []

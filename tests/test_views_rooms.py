@@ -122,7 +122,7 @@ def test_start_your_space_lands_host_on_room_with_mic_off(app, browser):
     assert page.usernames("host-heading") == ["alice"]
     assert "Turn on microphone" in page.by_id("my-controls").buttons()
     assert "Turn off microphone" not in page.buttons()
-    checked = page.by_id("space-meta").find("input", checked="")
+    checked = page.by_id("space-meta").find("input", name="speaker_policy", checked="")
     assert checked.get("value") == "invited"
     assert "Who can speak: Only people you invite" in page.by_id("space-meta").text
 

@@ -22,7 +22,7 @@ from ..errors import DomainError, Forbidden, NotFound
 from ..events import RoomEvent
 from ..extensions import limiter
 from ..recordings import for_space as recordings_of
-from ..web import current_user, get_db, is_htmx, live_hub, login_required, publish
+from ..web import current_user, get_db, going_live, is_htmx, live_hub, login_required, publish
 
 bp = Blueprint("rooms", __name__)
 
@@ -59,6 +59,7 @@ def _act(space_id: int, event: RoomEvent, said: str = "", joined_or_left: bool =
 
 @bp.route("/spaces/new", methods=["GET", "POST"])
 @login_required
+@going_live
 def new():
     user = current_user()
     refusal = policy.may_create(rooms.actor(get_db(), {"id": 0, "host_id": 0}, user))

@@ -10,7 +10,15 @@ from ..events import listed, notified
 from ..extensions import limiter, sock
 from ..realtime.feed_socket import serve_feed
 from ..scheduled_page import context, was_scheduled
-from ..web import current_user, get_db, is_htmx, login_required, publish, same_origin
+from ..web import (
+    current_user,
+    get_db,
+    going_live,
+    is_htmx,
+    login_required,
+    publish,
+    same_origin,
+)
 
 bp = Blueprint("schedule", __name__)
 
@@ -35,6 +43,7 @@ def reminder(space_id: int):
 
 @bp.post("/spaces/<int:space_id>/start")
 @login_required
+@going_live
 def start_now(space_id: int):
     """`Start now`: live at once, the host in the room, as creating a Space does."""
     user = current_user()
