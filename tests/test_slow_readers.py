@@ -3,9 +3,10 @@
 Each socket writes through an outbox (spaces/realtime/outbox.py). A room page that falls too far
 behind is cut off (overflow="close"): it reconnects and gets the whole room again, so it never
 shows a room with changes silently missing. An audio client only loses its oldest frames when it
-falls behind, but one that reads nothing at all for the send time-out (10 s) is dropped, so it
-holds no thread or buffer for ever. Other tests check that such clients delay nobody else
-(test_live.py, test_audio_socket.py); these check that they are dropped.
+falls behind, but one that reads nothing at all for the send time-out (SOCKET_SEND_TIMEOUT, 10 s by
+default) is dropped, so it holds no thread or buffer for ever. Other tests check that such clients
+delay nobody else (test_live.py, test_audio_socket.py); these check that they are dropped, each
+for its own reason: each test's server sets the time-out so that only that reason can drop it.
 """
 
 import re
@@ -20,8 +21,9 @@ from testkit.websocket import TEXT, read_frames, upgrade
 
 pytestmark = pytest.mark.live
 
-SEND_TIMEOUT = 10.0  # the outbox's default, which both sockets use
-PUSHES_BEHIND = 72  # a page this far behind must have been cut off (see below)
+NEVER = "3600"  # a send time-out no test lasts: only the backlog's overflow can drop a page
+SEND_TIMEOUT = 3.0  # short, for the audio test; still long for a client that does read
+PUSHES_BEHIND = 150  # a page this far behind must have been cut off (about 52 do it; see below)
 TITLE = re.compile(r">Round (\d+)<")
 
 
@@ -64,7 +66,10 @@ def open_room(server, host_name: str, *listener_names: str):
     return f"/spaces/{space_id}", host, listeners
 
 
-def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(server):
+def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(start_server):
+    """With the send time-out out of reach, only overflow="close" can drop this page however slow
+    the machine is: with "drop-oldest" it would stay connected, its pushes silently thinned."""
+    server = start_server(SOCKET_SEND_TIMEOUT=NEVER)
     room, host, (stalled_person, watcher) = open_room(server, "slowhost", "slowpage", "watcher")
     watching = watcher.listen(room + "/live")
     watching.connected.wait(10)
@@ -73,7 +78,7 @@ def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(server):
     try:
         # One edit, one push to every page (the watcher's arrival says it went out). The kernel
         # holds about 20 of them for the stalled page, its backlog 32 more: cut off after about
-        # 52 (measured), long before the send time-out would do it (about 100 pushes here).
+        # 52 (measured). Three times as many leave no doubt, and take seconds.
         pushes = 0
         while pushes < PUSHES_BEHIND and not dropped(server, stalled):
             sent = time.monotonic()
@@ -98,7 +103,8 @@ def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(server):
         watching.stop()
 
 
-def test_an_audio_client_that_stops_reading_is_dropped_after_the_send_timeout(server):
+def test_an_audio_client_that_stops_reading_is_dropped_after_the_send_timeout(start_server):
+    server = start_server(SOCKET_SEND_TIMEOUT=str(SEND_TIMEOUT))
     room, host, (stalled_person, listener) = open_room(
         server, "audiohost", "audiostall", "stillhere"
     )
@@ -107,10 +113,10 @@ def test_an_audio_client_that_stops_reading_is_dropped_after_the_send_timeout(se
     stalled = never_read(server, room + "/audio", stalled_person)
     try:
         # Audio never overflows (the oldest frames go): only the time-out can drop it. Generous:
-        # a broken time-out fails after three times the time-out.
+        # a second of audio fills the kernel's buffers, then 3 s; a broken time-out fails at 30 s.
         wait_until(
             lambda: dropped(server, stalled),
-            3 * SEND_TIMEOUT,
+            10 * SEND_TIMEOUT,
             0.2,
             what="the audio client that stopped reading was dropped",
         )
