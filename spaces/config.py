@@ -82,6 +82,9 @@ def defaults() -> dict:
         "PURGE_SECONDS": float(os.environ.get("PURGE_SECONDS", "600")),
         # How often scheduled Spaces are checked (host told it is due, cancelled at +60 min).
         "SCHEDULE_TICK_SECONDS": float(os.environ.get("SCHEDULE_TICK_SECONDS", "30")),
+        # A socket's client that reads nothing for this long while we have something for it is
+        # cut off (realtime/outbox.py), so it holds no thread or buffer for ever.
+        "SOCKET_SEND_TIMEOUT": float(os.environ.get("SOCKET_SEND_TIMEOUT", "10")),
         "SOCK_SERVER_OPTIONS": {"ping_interval": None, "max_message_size": 4096},
         "CAPTIONS_ENABLED": os.environ.get("CAPTIONS", "1") == "1",
         "CAPTION_MODEL": os.environ.get("CAPTION_MODEL", ""),

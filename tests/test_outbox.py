@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from spaces.realtime.outbox import Outbox, frame
+from spaces.realtime.outbox import Outbox, close_frame, frame
 from testkit.waiting import wait_until
 
 
@@ -125,3 +125,39 @@ def test_a_client_that_stops_reading_is_cut_off_after_the_send_timeout(pair, ove
     wait_until(lambda: box.writer is None, 5, what="the writer thread gone")
     _, eof = read_stream(client)
     assert eof
+
+
+def test_a_client_with_frames_still_queued_gets_them_then_the_close_code(pair):
+    """The Space ended (4410) or they were removed (4403) while the page was behind: it still
+    reads what was queued, then the close frame that tells it why (not just a dropped line)."""
+    server, client = pair
+    box = Outbox(server, max_backlog=64, overflow="close")
+    sent = payloads(20)  # more than the kernel's buffers hold: the rest waits in the backlog
+    for p in sent:
+        assert box.push(frame(p))
+    assert box.backlog
+    box.close(4410, "ended")
+    assert box.dead and box.push(frame(b"late")) is False  # nothing after the close frame
+    data, eof = read_stream(client)
+    assert eof
+    assert split_frames(data) == ([*sent, close_frame(4410, "ended")[2:]], b"")
+    box.finish()  # over already: returns at once
+
+
+def test_a_closing_client_that_reads_nothing_is_cut_off_within_close_within(pair):
+    """Closing never waits on a client for ever: one that reads nothing is shut `close_within`
+    seconds after the close (without its close code), and finish() returns by then."""
+    server, client = pair
+    box = Outbox(server, max_backlog=64, overflow="close", send_timeout=3600, close_within=0.5)
+    for p in payloads(20):
+        assert box.push(frame(p))
+    box.close(4403, "removed")
+    # The bound is half a second; 30 s is generous on any load, and the send time-out (an hour)
+    # cannot be what cuts it off.
+    wait_until(box.finished.is_set, 30, what="the closing client cut off")
+    box.finish()  # over: returns at once
+    assert not box.backlog
+    wait_until(lambda: box.writer is None, 5, what="the writer thread gone")
+    data, eof = read_stream(client)
+    assert eof
+    assert not data.endswith(close_frame(4403, "removed"))

@@ -3,9 +3,10 @@
 Each socket writes through an outbox (spaces/realtime/outbox.py). A room page that falls too far
 behind is cut off (overflow="close"): it reconnects and gets the whole room again, so it never
 shows a room with changes silently missing. An audio client only loses its oldest frames when it
-falls behind, but one that reads nothing at all for the send time-out (10 s) is dropped, so it
-holds no thread or buffer for ever. Other tests check that such clients delay nobody else
-(test_live.py, test_audio_socket.py); these check that they are dropped.
+falls behind, but one that reads nothing at all for the send time-out (SOCKET_SEND_TIMEOUT, 10 s by
+default) is dropped, so it holds no thread or buffer for ever. Other tests check that such clients
+delay nobody else (test_live.py, test_audio_socket.py); these check that they are dropped, each
+for its own reason: each test's server sets the time-out so that only that reason can drop it.
 """
 
 import re
@@ -15,14 +16,42 @@ import time
 import pytest
 
 from testkit.procfs import tcp_state
+from testkit.server import LiveServer
 from testkit.waiting import wait_until
 from testkit.websocket import TEXT, read_frames, upgrade
 
 pytestmark = pytest.mark.live
 
-SEND_TIMEOUT = 10.0  # the outbox's default, which both sockets use
-PUSHES_BEHIND = 72  # a page this far behind must have been cut off (see below)
+NEVER = "3600"  # a send time-out no test lasts: only the backlog's overflow can drop a page
+SEND_TIMEOUT = 3.0  # short, for the audio test; still long for a client that does read
+DESCRIPTION = "\N{STUDIO MICROPHONE}" * 280  # the longest description: ~2 KB per push
+PUSHES_BEHIND = 150  # a page this far behind must have been cut off (about 52 do it; see below)
 TITLE = re.compile(r">Round (\d+)<")
+
+
+@pytest.fixture(scope="module")
+def patient_server(tmp_path_factory):
+    """A server whose sockets never time out on a client (SOCKET_SEND_TIMEOUT an hour): only a
+    page's overflowing backlog can drop it."""
+    server = LiveServer(tmp_path_factory.mktemp("patient"), SOCKET_SEND_TIMEOUT=NEVER).start()
+    yield server
+    server.stop()
+
+
+def edit_and_wait(host, room: str, watching, n: int) -> None:
+    """Edit n: one push to every page; the watcher's copy arriving says it went out."""
+    sent = time.monotonic()
+    host.act(room + "/edit", {"title": f"Round {n}", "description": DESCRIPTION})
+    title = f">Round {n}<"
+    assert watching.wait_text(lambda text, t=title: t in text, sent, 10), "pushes stopped"
+
+
+def titles_in(frames: list[tuple[int, bytes]]) -> list[int]:
+    return [
+        int(found.group(1))
+        for opcode, payload in frames
+        if opcode == TEXT and (found := TITLE.search(payload.decode(errors="replace")))
+    ]
 
 
 def never_read(server, path: str, person) -> socket.socket:
@@ -64,33 +93,27 @@ def open_room(server, host_name: str, *listener_names: str):
     return f"/spaces/{space_id}", host, listeners
 
 
-def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(server):
+def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(patient_server):
+    """With the send time-out out of reach, only overflow="close" can drop this page however slow
+    the machine is: with "drop-oldest" it would stay connected, its pushes silently thinned."""
+    server = patient_server
     room, host, (stalled_person, watcher) = open_room(server, "slowhost", "slowpage", "watcher")
     watching = watcher.listen(room + "/live")
     watching.connected.wait(10)
     stalled = never_read(server, room + "/live", stalled_person)
-    description = "\N{STUDIO MICROPHONE}" * 280  # the longest description: ~2 KB per push
     try:
-        # One edit, one push to every page (the watcher's arrival says it went out). The kernel
-        # holds about 20 of them for the stalled page, its backlog 32 more: cut off after about
-        # 52 (measured), long before the send time-out would do it (about 100 pushes here).
+        # The kernel holds about 20 pushes for the stalled page, its backlog 32 more: cut off
+        # after about 52 (measured). Three times as many leave no doubt, and take seconds.
         pushes = 0
         while pushes < PUSHES_BEHIND and not dropped(server, stalled):
-            sent = time.monotonic()
-            host.act(room + "/edit", {"title": f"Round {pushes}", "description": description})
-            title = f">Round {pushes}<"
-            assert watching.wait_text(lambda text, t=title: t in text, sent, 10), "pushes stopped"
+            edit_and_wait(host, room, watching, pushes)
             pushes += 1
         assert dropped(server, stalled), f"a page {pushes} pushes behind is still connected"
 
         # Reading now: the pushes sent before the cut-off, whole and in order, then the end.
         frames, ended = read_to_the_end(stalled, within=5)
         assert ended, "the page was dropped by the server but its connection did not end"
-        titles = [
-            int(found.group(1))
-            for opcode, payload in frames
-            if opcode == TEXT and (found := TITLE.search(payload.decode(errors="replace")))
-        ]
+        titles = titles_in(frames)
         assert titles == list(range(len(titles))), "pushes were skipped, not cut off"
         assert 0 < len(titles) < pushes
     finally:
@@ -98,7 +121,8 @@ def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(server):
         watching.stop()
 
 
-def test_an_audio_client_that_stops_reading_is_dropped_after_the_send_timeout(server):
+def test_an_audio_client_that_stops_reading_is_dropped_after_the_send_timeout(start_server):
+    server = start_server(SOCKET_SEND_TIMEOUT=str(SEND_TIMEOUT))
     room, host, (stalled_person, listener) = open_room(
         server, "audiohost", "audiostall", "stillhere"
     )
@@ -107,10 +131,10 @@ def test_an_audio_client_that_stops_reading_is_dropped_after_the_send_timeout(se
     stalled = never_read(server, room + "/audio", stalled_person)
     try:
         # Audio never overflows (the oldest frames go): only the time-out can drop it. Generous:
-        # a broken time-out fails after three times the time-out.
+        # a second of audio fills the kernel's buffers, then 3 s; a broken time-out fails at 30 s.
         wait_until(
             lambda: dropped(server, stalled),
-            3 * SEND_TIMEOUT,
+            10 * SEND_TIMEOUT,
             0.2,
             what="the audio client that stopped reading was dropped",
         )

@@ -3,7 +3,7 @@
 
 import time
 
-from flask import request
+from flask import current_app, request
 from simple_websocket import ConnectionClosed
 
 from ..web import current_user, site_feed
@@ -17,7 +17,9 @@ def serve_feed(ws, page_kind: str, space_id: int = 0) -> None:
     """One page's socket (a scheduled Space or Explore): the site feed pushes to it; the page
     sends nothing but keep-alives. Its thread mostly waits, as a room page's does."""
     feed_ = site_feed()
-    outbox = attach(ws, max_backlog=16, overflow="close")
+    outbox = attach(
+        ws, max_backlog=16, overflow="close", send_timeout=current_app.config["SOCKET_SEND_TIMEOUT"]
+    )
     watcher = feed_.admit(current_user()["id"], outbox, page_kind, space_id, request.remote_addr)
     if watcher is None:
         outbox.close(TOO_MANY, "too many connections")
@@ -44,3 +46,4 @@ def serve_feed(ws, page_kind: str, space_id: int = 0) -> None:
         feed_.leave(watcher)
         if ws.connected:
             outbox.close(1000)
+        outbox.finish()

@@ -15,12 +15,15 @@ import select
 import socket
 import struct
 import threading
+import time
 from collections import deque
 
 log = logging.getLogger(__name__)
 
 TEXT, BINARY, CLOSE = 0x1, 0x2, 0x8
+SEND_TIMEOUT = 10.0  # seconds a client may read nothing while we have something for it
 CLOSE_LINGER = 2.0  # seconds a closed client has to read our close frame and hang up
+CLOSE_WITHIN = 5.0  # seconds a closing client has to read what was queued before the close frame
 
 
 def frame(payload: bytes | str, opcode: int | None = None) -> bytes:
@@ -56,16 +59,20 @@ class Outbox:
         *,
         max_backlog: int = 64,
         overflow: str = "drop-oldest",
-        send_timeout: float = 10.0,
+        send_timeout: float = SEND_TIMEOUT,
+        close_within: float = CLOSE_WITHIN,
     ) -> None:
         self.sock = sock
         self.max_backlog = max_backlog
         self.overflow = overflow
         self.send_timeout = send_timeout
+        self.close_within = close_within
         self.backlog: deque[memoryview] = deque()
         self.lock = threading.Lock()
         self.writer: threading.Thread | None = None
-        self.dead = False
+        self.dead = False  # no more pushes: cut off, or closing
+        self.close_by: float | None = None  # closing: the backlog and close frame go out by then
+        self.finished = threading.Event()  # closing is over: close frame written, or cut off
         self.sent = 0
         self.dropped = 0
 
@@ -80,7 +87,7 @@ class Outbox:
                 except BlockingIOError:
                     n = 0
                 except OSError:
-                    self._die_locked()
+                    self._cut_off_locked()
                     return False
                 if n == len(data):
                     self.sent += 1
@@ -90,7 +97,7 @@ class Outbox:
                 return True
             if len(self.backlog) >= self.max_backlog:
                 if self.overflow == "close":
-                    self._die_locked()
+                    self._cut_off_locked()
                     return False
                 # Keep the head: it may be a frame already half-written to the socket.
                 if len(self.backlog) > 1:
@@ -113,56 +120,81 @@ class Outbox:
         poller.register(self.sock.fileno(), select.POLLOUT)
         while True:
             with self.lock:
-                if self.dead or not self.backlog:
+                if not self.backlog:  # all written, or cut off (which empties it)
                     self.writer = None
                     return
                 chunk = self.backlog[0]
+                wait = self.send_timeout
+                if self.close_by is not None:
+                    wait = min(wait, self.close_by - time.monotonic())
             try:
-                if not poller.poll(self.send_timeout * 1000):
+                if wait <= 0 or not poller.poll(wait * 1000):
                     raise TimeoutError("client stopped reading")
                 n = self.sock.send(chunk, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 continue
             except (TimeoutError, OSError, ValueError):
                 with self.lock:
-                    self._die_locked()
+                    self._cut_off_locked()
                     self.writer = None
                 return
             with self.lock:
-                if self.dead or not self.backlog:
+                if not self.backlog:
                     self.writer = None
                     return
-                if n == len(chunk):
-                    self.backlog.popleft()
-                    self.sent += 1
-                elif self.backlog:
+                if n < len(chunk):
                     self.backlog[0] = chunk[n:]
+                    continue
+                self.backlog.popleft()
+                self.sent += 1
+                if self.close_by is not None and not self.backlog:  # the close frame went out
+                    self._closed_locked()
+                    self.writer = None
+                    return
 
-    def _die_locked(self, how: int = socket.SHUT_RDWR) -> None:
-        if self.dead:
-            return
+    def _cut_off_locked(self) -> None:
+        """At once: whatever is queued is discarded and the connection shut both ways."""
         self.dead = True
         self.backlog.clear()
         with contextlib.suppress(OSError):
-            self.sock.shutdown(how)
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.finished.set()
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Sends a close frame (best effort) and shuts the socket.
+        """Sends a close frame after whatever is still queued, and shuts the socket. Never waits:
+        a backlog goes out through the writer thread, within `close_within` seconds or the client
+        is cut off (without its close code); `finish()` waits for that.
 
         After the close frame only our side is shut at once: shutting both while the client's
         last messages sit unread makes the kernel send a reset, and the client may lose the close
         frame and its code (4410 ended, 4403 removed) with it. The rest follows CLOSE_LINGER
         seconds later, unless the client has closed by then.
         """
+        data = close_frame(code, reason)
         with self.lock:
             if self.dead:
                 return
-            if self.backlog:
-                self._die_locked()
-                return
-            with contextlib.suppress(OSError):
-                self.sock.send(close_frame(code, reason), socket.MSG_DONTWAIT)
-            self._die_locked(socket.SHUT_WR)
+            self.dead = True
+            if not self.backlog:
+                try:
+                    n = self.sock.send(data, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    n = 0
+                except OSError:
+                    self._cut_off_locked()
+                    return
+                if n == len(data):
+                    self._closed_locked()
+                    return
+                data = data[n:]
+            self.backlog.append(memoryview(data))
+            self.close_by = time.monotonic() + self.close_within
+            self._start_writer_locked()
+
+    def _closed_locked(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+        self.finished.set()
         timer = threading.Timer(CLOSE_LINGER, self._shut_both)
         timer.daemon = True
         timer.start()
@@ -170,6 +202,13 @@ class Outbox:
     def _shut_both(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        """Returns once a close in progress is over (at most `close_within` seconds): a socket's
+        handler calls it last, because the server shuts the connection when the handler returns
+        and would cut off a close frame still queued."""
+        if self.close_by is not None:
+            self.finished.wait(self.close_within + 1)
 
 
 class SocketShim:

@@ -7,7 +7,7 @@ v2 (`?v=2&codec=opus`).
 import contextlib
 import socket
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, current_app, request
 from simple_websocket import ConnectionClosed
 
 from .. import guest_session, guests, policy, rooms
@@ -78,7 +78,12 @@ def audio(ws, space_id: int):
     user = current_user()
     with contextlib.suppress(OSError):
         ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, AUDIO_SNDBUF)
-    outbox = attach(ws, max_backlog=AUDIO_BACKLOG, overflow="drop-oldest")
+    outbox = attach(
+        ws,
+        max_backlog=AUDIO_BACKLOG,
+        overflow="drop-oldest",
+        send_timeout=current_app.config["SOCKET_SEND_TIMEOUT"],
+    )
     who = user["id"] if user else guests.connection_id(guest_session.number())
     presence = hub.admit(space_id, who, outbox, "audio", request.remote_addr)
     if presence is None:
@@ -103,3 +108,4 @@ def audio(ws, space_id: int):
         hub.disconnect(presence)
         if ws.connected:  # simple-websocket has not already closed it (1009, client close)
             outbox.close(1000)
+        outbox.finish()

@@ -3,7 +3,7 @@
 import json
 import time
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, current_app, request
 from simple_websocket import ConnectionClosed
 
 from .. import guest_session, rooms
@@ -37,7 +37,12 @@ def check_socket_request():
 def live(ws, space_id: int):
     user = current_user()
     hub = live_hub()
-    outbox = attach(ws, max_backlog=32, overflow="close")
+    outbox = attach(
+        ws,
+        max_backlog=32,
+        overflow="close",
+        send_timeout=current_app.config["SOCKET_SEND_TIMEOUT"],
+    )
     who = user["id"] if user else guest_session.connection_id()  # a guest: guests.py
     conn = hub.admit(space_id, who, outbox, "live", request.remote_addr)
     if conn is None:
@@ -68,6 +73,7 @@ def live(ws, space_id: int):
         hub.disconnect(conn)
         if ws.connected:  # simple-websocket has not already closed it (1009, client close)
             outbox.close(1000)
+        outbox.finish()
 
 
 def handle_message(hub, conn, message) -> None:
