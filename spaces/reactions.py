@@ -11,7 +11,8 @@ A restart forgets the hands; people raise them again.
 People are named by a key (`user_key`, `guest_key`), not a user id, so that a guest's connection
 reacts with a key of its own: their rate allowance is theirs alone. A guest is named nowhere, so
 pages see a guest's reaction under one shared slot (`GUEST_SLOT`, by the "N guests" count), not
-their key. Who may react is `policy.can(who, "react", space)`; a raised hand asks
+their key. A guest's allowance is kept until the Space ends (no room event says a guest left),
+so leaving and listening again does not refill it. Who may react is `policy.can(who, "react", space)`; a raised hand asks
 `policy.why_hand` (no guest raises one).
 """
 

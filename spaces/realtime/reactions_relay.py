@@ -7,6 +7,9 @@ out-of-band fragment because a page may not show the reactor at all (only the fi
 listed) and the script also counts reactions for the screen-reader summary and takes the emoji
 away after a few seconds.
 
+A guest's connection reacts like an account's, under a key of their own and shown as from "a
+guest" (reactions.py); a guest raises no hand (policy.why_hand).
+
 A raised hand is room state, so raising or lowering it publishes a room event instead (the hub
 re-renders the person's list, their controls and the Requests area, where everything else about
 them is); a JSON message tells the pages' summaries who raised a hand.
