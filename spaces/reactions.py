@@ -12,8 +12,10 @@ People are named by a key (`user_key`, `guest_key`), not a user id, so that a gu
 reacts with a key of its own: their rate allowance is theirs alone. A guest is named nowhere, so
 pages see a guest's reaction under one shared slot (`GUEST_SLOT`, by the "N guests" count), not
 their key. A guest's allowance is kept until the Space ends (no room event says a guest left),
-so leaving and listening again does not refill it. Who may react is `policy.can(who, "react", space)`; a raised hand asks
-`policy.why_hand` (no guest raises one).
+so leaving and listening again does not refill it.
+
+Who may react is `policy.can(who, "react", space)`; a raised hand asks `policy.why_hand` (no guest
+raises one).
 """
 
 import threading
