@@ -9,14 +9,17 @@ from flask import current_app, render_template, url_for
 from markupsafe import Markup
 from sqlite_utils import Database
 
-from . import captions_store, policy, room_render
+from . import captions_store, guests, policy, room_render
 
 
 def controls(space: dict, listening: bool, oob: bool = True) -> str:
+    """`Listen as a guest` or `Leave`, and while listening the Reactions group (no hand)."""
     return render_template(
         "rooms/_guest_controls.html",
         space=space,
         listening=listening,
+        viewer=guests.actor(listening),
+        can=policy.can,
         next_path=url_for("rooms.room", space_id=space["id"]),
         oob=oob,
     )

@@ -140,7 +140,10 @@ def why(actor: Actor, action: str, space: dict | None, target: Actor | None = No
 # 'listener' while listening (their session says so: spaces/guests.py). They look, listen and
 # read captions; they ask, report, share and appear by name nowhere. `join` is `Listen as a
 # guest`; `leave` (present in the Space) is what the audio and live sockets ask, as for accounts.
-GUEST_ACTIONS = ("view", "join", "leave", "view_captions")  # reactions: add "react" here
+GUEST_ACTIONS = ("view", "join", "leave", "view_captions")
+# Guest reactions (issue 17: "guests too, once they exist"): Clap, Laugh, Heart, Hundred on the
+# live socket, shown as from "a guest". No raised hand: see `why_hand`.
+GUEST_ACTIONS += ("react",)
 GUESTS_ONLY_LISTEN = "Guests can only listen. Log in or sign up to take part."
 GUESTS_OFF = "The host is not allowing guests in this Space. Log in or sign up to listen."
 
@@ -314,6 +317,21 @@ def _why_reaction(actor: Actor, action: str, space: dict) -> str | None:
     if not actor.present:
         return "Join the Space first."
     return None
+
+
+GUESTS_NO_HAND = (
+    "Guests cannot ask to speak, so they cannot raise a hand. Log in or sign up to take part."
+)
+
+
+def why_hand(actor: Actor, space: dict | None) -> str | None:
+    """`Raise hand` / `Lower hand`, part of `react`, except for guests: a raised hand asks the
+    host's attention to bring someone on stage, and a guest can never be brought up (nor listed
+    to be found), so a hand they raised would promise what cannot happen."""
+    reason = why(actor, "react", space)
+    if reason is None and actor.guest:
+        return GUESTS_NO_HAND
+    return reason
 
 
 # Scheduled Spaces (issue 18: scheduling and reminders) -------------------------------------

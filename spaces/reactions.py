@@ -8,8 +8,14 @@ Nothing here is written to the database (issue 17: reactions are not kept after 
 the `Board` holds, per live Space, each person's rate allowance and the raised hands, in memory.
 A restart forgets the hands; people raise them again.
 
-People are named by a key (`user_key`), not a user id, so that a guest's connection can react
-with a key of its own. Who may react is `policy.can(who, "react", space)`.
+People are named by a key (`user_key`, `guest_key`), not a user id, so that a guest's connection
+reacts with a key of its own: their rate allowance is theirs alone. A guest is named nowhere, so
+pages see a guest's reaction under one shared slot (`GUEST_SLOT`, by the "N guests" count), not
+their key. A guest's allowance is kept until the Space ends (no room event says a guest left),
+so leaving and listening again does not refill it.
+
+Who may react is `policy.can(who, "react", space)`; a raised hand asks `policy.why_hand` (no guest
+raises one).
 """
 
 import threading
@@ -35,8 +41,17 @@ BURST = 6.0  # ...after a quiet moment this many at once
 SHOW_SECONDS = 4  # how long a reaction stays on the reactor's item (static/reactions.js)
 
 
+GUEST_SLOT = "guest"  # where pages show any guest's reaction (templates/rooms/_listeners.html)
+GUEST_NAME = "a guest"
+
+
 def user_key(user_id: int) -> str:
     return f"u{user_id}"
+
+
+def guest_key(connection_id: int) -> str:
+    """A guest's key, from the id their sockets carry (guests.connection_id): one per guest."""
+    return f"g{abs(connection_id)}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,15 @@ class Reactor:
             who.role,
             user["username"],
         )
+
+    @classmethod
+    def of_guest(cls, connection_id: int, who: Actor) -> "Reactor":
+        return cls(guest_key(connection_id), GUEST_NAME, who.role)
+
+    @property
+    def slot(self) -> str:
+        """The key pages show the reaction under: a guest's own key stays on the server."""
+        return GUEST_SLOT if self.username is None else self.key
 
 
 @dataclass(frozen=True)
@@ -190,10 +214,11 @@ class Board:
 
 def _check(board: Board, space: dict, who: Actor, reactor: Reactor, what: str) -> bool:
     """False when the person is over the rate (the message is dropped quietly: their page keeps
-    to the same rate, so only a forged flood gets here); Forbidden when they may not react."""
+    to the same rate, so only a forged flood gets here); Forbidden when they may not react (or,
+    for a hand, raise one)."""
     if not board.allow(space["id"], reactor.key, what):
         return False
-    reason = policy.why(who, "react", space)
+    reason = policy.why(who, "react", space) if what == "react" else policy.why_hand(who, space)
     if reason:
         raise Forbidden(reason)
     return True

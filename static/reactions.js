@@ -3,6 +3,8 @@
 // JSON messages (taken here before htmx's ws extension would parse them as HTML) and show on the
 // reactor's item for a few seconds. Screen readers get one polite summary at most every few
 // seconds ("3 reactions: 2 Clap, 1 Heart. ana raised a hand."), never one announcement each.
+// A guest's reaction carries no name: it shows by the "N guests" count (data-reactor="guest"),
+// labelled "Clap from a guest", and the summary counts it ("1 from a guest").
 (function () {
   "use strict";
 
@@ -89,7 +91,7 @@
   });
 
   // The summary ----------------------------------------------------------------------------
-  var counts = {}, order = [], hands = [], lastSaid = 0, pending = null;
+  var counts = {}, order = [], hands = [], fromGuests = 0, lastSaid = 0, pending = null;
 
   function me() {
     var main = document.getElementById("content");
@@ -104,12 +106,13 @@
     if (total) {
       parts.push(total + (total === 1 ? " reaction: " : " reactions: ") +
         order.map(function (label) { return counts[label] + " " + label; }).join(", ") + ".");
+      if (fromGuests) parts.push(fromGuests === 1 ? "1 from a guest." : fromGuests + " from guests.");
     }
     if (hands.length) {
       var names = hands.length > 3 ? hands.slice(0, 3).join(", ") + " and " + (hands.length - 3) + " more" : hands.join(", ");
       parts.push(names + (hands.length === 1 ? " raised a hand." : " raised their hands."));
     }
-    counts = {}; order = []; hands = [];
+    counts = {}; order = []; hands = []; fromGuests = 0;
     var region = document.getElementById("reactions-summary");
     if (!region || !parts.length) return;
     region.textContent = parts.join(" ");
@@ -135,8 +138,11 @@
     var message;
     try { message = JSON.parse(text); } catch (e) { return; }
     if (message.type === "reaction") {
-      show(message.who, message.emoji, message.label);
-      if (message.who !== me()) count(message.label);
+      show(message.who, message.emoji, message.from ? message.label + " from " + message.from : message.label);
+      if (!message.mine && message.who !== me()) {
+        if (message.from) fromGuests += 1;
+        count(message.label);
+      }
     } else if (message.type === "hand" && message.raised && message.who !== me()) {
       if (hands.indexOf(message.name) < 0) hands.push(message.name);
       note();

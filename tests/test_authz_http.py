@@ -301,3 +301,24 @@ def test_guest_http_cell(world, state, role, action, mark):
         assert response.status_code in (302, 400, 401, 403, 404, 409, 410)
         assert "did not come from this site" not in response.get_data(as_text=True)  # not CSRF
         assert world.snapshot() == before, "a guest's refused request changed something"
+
+
+# A guest's reactions are socket messages (test_authz_sockets.py sends them); over HTTP the grid's
+# react cells show as the page's Reactions group, and there is no route to react through.
+GUEST_REACT_CELLS = [c for c in GUEST_CELLS if c[2] == "react"]
+
+
+@pytest.mark.parametrize(
+    ("state", "role", "action", "mark"),
+    GUEST_REACT_CELLS,
+    ids=[f"{s}-{r}-{a}" for s, r, a, _ in GUEST_REACT_CELLS],
+)
+def test_guest_react_cell_is_the_pages_reactions_group(world, state, role, action, mark):
+    tab, case = arrange_guest(world, role, state, action)
+    page = tab.get(f"/spaces/{case['space']}").get_data(as_text=True)
+    assert ("data-reactions" in page) == (mark == "+")
+    assert ('data-hand="raise"' in page) is False, "no guest gets a hand to raise"
+    assert tab.post(f"/spaces/{case['space']}/react", {"reaction": "clap"}).status_code in (
+        404,
+        405,
+    )

@@ -423,6 +423,62 @@ def test_guest_sockets_follow_the_guest_rows_of_the_grid(world):
     assert outcome[("ended", "guest_in")]["live"] == ENDED
 
 
+# A guest's reaction (the grid's react column for guests): it reaches the others' pages as from
+# "a guest" only while they listen, in a live Space that allows guests.
+GUEST_REACT = {(s, r): m == "+" for s, r, a, m in GUEST_CELLS if a == "react"}
+
+
+def guest_reacts(guest: Guest, space: int, ear: Ear) -> str:
+    """The handshake's refusal (its status), 'closed', 'shown' (the host's page got it) or 'not
+    shown' (the server answered the guest with a refusal, to them only)."""
+    try:
+        ws = guest.websocket(f"/spaces/{space}/live")
+    except Refused as refused:
+        return str(refused.status)
+    with ws:
+        start = time.monotonic()
+        with contextlib.suppress(Closed):
+            ws.send('{"type": "react", "reaction": "clap"}')
+        try:
+            while True:
+                text = ws.recv(timeout=5)
+                if '"mine": true' in text or 'id="status"' in text:
+                    break
+        except Closed:
+            return "closed"
+    if ear.wait_text(lambda t: '"from": "a guest"' in t, after=start, within=5):
+        return "shown"
+    return "not shown"
+
+
+def test_a_guests_reaction_reaches_others_only_where_the_grid_allows(world):
+    server = world["server"]
+    outcome = {}
+    for state in ("live", "off", "ended"):
+        (host,) = server.sign_up(f"reacthost_{state}")
+        space = host.open_space(f"Guests react {state}")
+        tabs = {"guest": Guest(server.url), "guest_in": Guest(server.url)}
+        tabs["guest"].get(f"/spaces/{space}")
+        tabs["guest_in"].listen_to(space)
+        page = host.listen(f"/spaces/{space}/live")
+        try:
+            assert page.wait_text(lambda t: "my-controls" in t, after=0, within=5)
+            if state == "off":
+                data = {"title": "Guests", "description": "", "guests_shown": "1"}
+                host.act(f"/spaces/{space}/edit", data)
+            if state == "ended":
+                host.act(f"/spaces/{space}/end")
+            for role, tab in tabs.items():
+                outcome[(state, role)] = guest_reacts(tab, space, page)
+        finally:
+            page.stop()
+    print("guest reactions:", outcome)
+    for key, got in outcome.items():
+        assert (got == "shown") == GUEST_REACT[key], (key, got)
+    assert outcome[("live", "guest")] == "403", "a guest not listening is refused at the door"
+    assert outcome[("off", "guest_in")] in ("closed", "not shown")
+
+
 # Leaving, removed, blocked, logged out: with both sockets open ----------------------------------
 
 # Seconds a socket has to close, from the action's answer (it takes milliseconds; the speed

@@ -653,13 +653,15 @@ off   guest_in      N  N  N  G  G  G  G  G  G  N  G  G  G  G  G  G  | G  G  G  G
 ended guest         E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
 ended guest_in      E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  E  | E  E  E  E  E  E  E  E  E  E
 """
-# The columns added with co-hosts, reactions and pins (issue 17): a guest does none of them.
+# The columns added with co-hosts, reactions and pins (issue 17): a guest listening reacts
+# (Clap, Laugh, Heart, Hundred; no hand: test_no_guest_raises_a_hand), once they listen and while
+# the host allows guests; none of the others.
 GUEST_GRID_ISSUE_17 = """
                     mh rh rc hs pn
-live  guest         G  G  G  G  G
-live  guest_in      G  G  G  G  G
-off   guest         G  G  G  G  G
-off   guest_in      G  G  G  G  G
+live  guest         G  G  J  G  G
+live  guest_in      G  G  +  G  G
+off   guest         G  G  N  G  G
+off   guest_in      G  G  N  G  G
 ended guest         E  E  E  E  E
 ended guest_in      E  E  E  E  E
 """
@@ -705,8 +707,20 @@ def test_no_guest_is_ever_a_target_of_the_hosts_actions():
         assert not policy.can(host, action, LIVE, GUEST_ROLES["guest_in"]), action
 
 
+def test_no_guest_raises_a_hand():
+    """A raised hand asks to be brought on stage, which no guest can be: a guest who may react
+    is told why not; otherwise the hand says what `react` says, for guests and accounts alike."""
+    assert policy.why_hand(GUEST_ROLES["guest_in"], LIVE) == policy.GUESTS_NO_HAND
+    assert policy.why_hand(GUEST_ROLES["guest"], LIVE) == "Join the Space first."
+    assert policy.why_hand(GUEST_ROLES["guest_in"], NO_GUESTS) == policy.GUESTS_OFF
+    assert policy.why_hand(GUEST_ROLES["guest_in"], ENDED) == "This Space has ended."
+    for role, actor in ROLES.items():
+        assert policy.why_hand(actor, LIVE) == policy.why(actor, "react", LIVE), role
+
+
 def test_a_guest_sees_a_scheduled_space_but_listens_only_once_it_starts():
     scheduled = {**LIVE, "scheduled_for": 1_800_003_600.0}
     assert policy.why(GUEST_ROLES["guest"], "view", scheduled) is None
     assert policy.why(GUEST_ROLES["guest"], "join", scheduled) == policy.NOT_STARTED
     assert policy.why(GUEST_ROLES["guest"], "view_captions", scheduled) == policy.NOT_STARTED
+    assert policy.why(GUEST_ROLES["guest_in"], "react", scheduled) == policy.NOT_STARTED

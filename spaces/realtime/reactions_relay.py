@@ -7,6 +7,9 @@ out-of-band fragment because a page may not show the reactor at all (only the fi
 listed) and the script also counts reactions for the screen-reader summary and takes the emoji
 away after a few seconds.
 
+A guest's connection reacts like an account's, under a key of their own and shown as from "a
+guest" (reactions.py); a guest raises no hand (policy.why_hand).
+
 A raised hand is room state, so raising or lowering it publishes a room event instead (the hub
 re-renders the person's list, their controls and the Requests area, where everything else about
 them is); a JSON message tells the pages' summaries who raised a hand.
@@ -14,9 +17,10 @@ them is); a JSON message tells the pages' summaries who raised a hand.
 
 import json
 
-from .. import accounts, reactions, room_render, rooms
+from .. import accounts, guests, reactions, room_render, rooms
 from ..errors import DomainError
 from ..events import Broker
+from ..policy import Actor
 from .hub import Connection, LiveHub
 from .outbox import frame
 
@@ -25,26 +29,24 @@ MESSAGES = ("react", "hand")  # what a page may send: {"type": "react", "reactio
 
 
 def receive(db, hub: LiveHub, board: reactions.Board, broker: Broker, conn: Connection, data):
-    """One message from a room page (its `type` in MESSAGES), from an account's connection.
+    """One message from a room page (its `type` in MESSAGES), from an account's or a guest's
+    connection.
 
-    Authorized per message from the database (the person may have left or been removed since
-    the socket opened); a refusal is told to that page only. A guest's connection (no account)
-    would build its own `Actor` and a `Reactor` keyed by the connection, and call the same
-    `reactions.react` / `set_hand`."""
+    Authorized per message (the person may have left or been removed since the socket opened, or
+    the host turned guests off); a refusal is told to that page only."""
     try:
         space = rooms.get(db, conn.space_id)
-        user = accounts.get(db, conn.user_id)
-        if user is None:
+        person = _person(db, space, conn)
+        if person is None:
             return
-        who = rooms.actor(db, space, user)
-        reactor = reactions.Reactor.of_user(user, who)
+        who, reactor, user_id = person
         if data.get("type") == "react":
             reaction = reactions.react(board, space, who, reactor, str(data.get("reaction")))
             if reaction is not None:
-                send(hub, conn.space_id, reaction_message(reaction))
+                send(hub, conn.space_id, reaction_message(reaction), conn.user_id)
         elif isinstance(data.get("raised"), bool):
             raised = data["raised"]
-            event = reactions.set_hand(board, space, who, reactor, raised, user["id"])
+            event = reactions.set_hand(board, space, who, reactor, raised, user_id)
             if event is not None:
                 broker.publish(event)
                 send(hub, conn.space_id, hand_message(reactor, raised))
@@ -52,22 +54,44 @@ def receive(db, hub: LiveHub, board: reactions.Board, broker: Broker, conn: Conn
         conn.outbox.push(frame(room_render.status(refused.message)))
 
 
+def _person(
+    db, space: dict, conn: Connection
+) -> tuple[Actor, reactions.Reactor, int | None] | None:
+    """Who sends on `conn`, as the rules see them: an account from the database; a guest by their
+    connection, listening while it is open (it was let in only while their session said so, and
+    `Leave` or guests turned off close it)."""
+    if conn.guest:
+        who = guests.actor(listening=conn.open)
+        return who, reactions.Reactor.of_guest(conn.user_id, who), None
+    user = accounts.get(db, conn.user_id)
+    if user is None:
+        return None
+    who = rooms.actor(db, space, user)
+    return who, reactions.Reactor.of_user(user, who), user["id"]
+
+
 def reaction_message(reaction: reactions.Reaction) -> dict:
-    return {
+    message = {
         "type": "reaction",
-        "who": reaction.reactor.key,
+        "who": reaction.reactor.slot,
         "kind": reaction.kind,
         "label": reaction.label,
         "emoji": reaction.emoji,
     }
+    if reaction.reactor.username is None:
+        message["from"] = reactions.GUEST_NAME  # pages name no guest: "Clap from a guest"
+    return message
 
 
 def hand_message(reactor: reactions.Reactor, raised: bool) -> dict:
     return {"type": "hand", "who": reactor.key, "name": reactor.name, "raised": raised}
 
 
-def send(hub: LiveHub, space_id: int, message: dict) -> None:
-    """The same frame to every room page open in the Space, built once."""
+def send(hub: LiveHub, space_id: int, message: dict, sender: int | None = None) -> None:
+    """The same frame to every room page open in the Space, built once; the `sender`'s own pages
+    get it marked `mine` (a guest's page cannot tell its reactions from other guests' by `who`,
+    and its summary leaves out what its person did, as an account's does)."""
     data = frame(json.dumps(message))
+    own = frame(json.dumps({**message, "mine": True})) if sender is not None else data
     for conn in hub.connections(space_id):
-        conn.outbox.push(data)
+        conn.outbox.push(own if conn.user_id == sender else data)
