@@ -2,6 +2,7 @@
 recording matches the input; refusals and closes end it with a clear message. Plus its parts
 (addresses, tokens, resampling) and the server's rule that token clients need no CSRF token."""
 
+import importlib.util
 import os
 import re
 import signal
@@ -28,9 +29,14 @@ from spaces.cli.meter import Meter
 from spaces.web import SESSION_KEY
 from testkit.audio import SHARED_AUDIO
 from testkit.http_user import HttpUser
+from testkit.sound_card import FileBackedSoundCard
 from testkit.waiting import wait_until
 
 SPEECH = SHARED_AUDIO / "sample01.wav"
+needs_pyaudio = pytest.mark.skipif(
+    importlib.util.find_spec("pyaudio") is None,
+    reason="PyAudio (the cli extra) is not installed: make test installs it",
+)
 LISTENER_MESSAGE = "You are a listener in this Space: ask the host to make you a speaker"
 
 
@@ -49,6 +55,12 @@ class Terminal:
             # This checkout's client, whatever the environment has installed.
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         }
+
+    def with_env(self, **extra: str) -> "Terminal":
+        """The same person's runs with more environment (a sound card of the test's own)."""
+        other = Terminal.__new__(Terminal)
+        other.env = {**self.env, **extra}
+        return other
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -230,6 +242,89 @@ def test_speak_file_is_recorded_by_listen_out(space, accounts_made, tmp_path, wi
     other, _ = sf.read(str(SHARED_AUDIO / "sample02.wav"), dtype="int16")
     assert best_correlation(recording, other[rate : 2 * rate])[0] < 0.5  # tells speeches apart
     print(f"found {len(matched)} of the speech's {len(found)} seconds")
+
+
+def pieces_of_the_speech_found(recording: np.ndarray, seconds: float = 1.0) -> tuple[int, int]:
+    """How many pieces of SPEECH (`seconds` long, one after another) are in `recording`, found by
+    correlation (Opus is not bit-exact), of how many."""
+    reference, rate = sf.read(str(SPEECH), dtype="int16")
+    size = int(seconds * rate)
+    found = [
+        best_correlation(recording, reference[i : i + size])[0]
+        for i in range(0, reference.size - size, size)
+    ]
+    return sum(score > 0.6 for score in found), len(found)
+
+
+# The microphone and the speaker (PyAudio) on a sound card made of named pipes
+# (testkit/sound_card.py): what a machine without one can still run.
+
+
+@pytest.mark.live
+@needs_pyaudio
+def test_speak_mic_sends_what_the_microphone_hears(space, accounts_made, tmp_path):
+    """`spaces speak --mic` reads the default ALSA device (speech looped into it at real-time
+    pace) and a listener records that speech."""
+    url, _ = space
+    _, host = accounts_made["host"]
+    _, fan = accounts_made["fan"]
+    out = tmp_path / "heard.wav"
+    with FileBackedSoundCard(tmp_path / "card") as card:
+        card.speak(load_frames(SPEECH))
+        listener = fan.start("Listening to", "listen", url, "--out", str(out))
+        speaker = host.with_env(**card.env).start("Speaking in", "speak", url, "--mic", "--meter")
+        try:
+            start = out.stat().st_size
+            wait_until(
+                lambda: out.stat().st_size >= start + 10 * 16_000 * 2,
+                60,
+                what="ten seconds recorded while the microphone is on",
+            )
+            speaker.proc.send_signal(signal.SIGINT)
+            code, err = speaker.finish()
+            listener.proc.send_signal(signal.SIGINT)
+            listener.finish()
+        finally:
+            speaker.stop()
+            listener.stop()
+    assert code == 0, err
+    assert "from the microphone" in err
+    assert re.search(r"\[#+-*\] +-?\d+\.\d dB .*the server hears you", err)
+    recording, _ = sf.read(str(out), dtype="int16")
+    found, of = pieces_of_the_speech_found(recording)
+    assert found >= 0.6 * of, f"{found} of the speech's {of} seconds heard"
+
+
+@pytest.mark.live
+@needs_pyaudio
+def test_listen_plays_the_space_on_the_speaker(space, accounts_made, tmp_path):
+    """`spaces listen` without --out plays the Space on the default ALSA device: the speech
+    someone speaks comes out of it."""
+    url, _ = space
+    _, host = accounts_made["host"]
+    _, fan = accounts_made["fan"]
+    with FileBackedSoundCard(tmp_path / "card") as card:
+        listener = fan.with_env(**card.env).start("Listening to", "listen", url, "--meter")
+        try:
+            spoken = host.run("speak", url, "--file", str(SPEECH))
+            after = len(card.played)
+            wait_until(
+                lambda: len(card.played) >= after + 16_000 * 2,
+                30,
+                what="a second more played after the speech",
+            )
+            listener.proc.send_signal(signal.SIGINT)
+            code, err = listener.finish()
+        finally:
+            listener.stop()
+    assert spoken.returncode == 0, spoken.stderr
+    assert code == 0, err
+    assert "Stopped." in err
+    played = np.frombuffer(bytes(card.played[: len(card.played) // 2 * 2]), dtype=np.int16)
+    # Half seconds: the speaker's jitter buffer plays silence where a stall of the machine left
+    # it dry (and drops what piled up), which cuts into whole seconds of the speech.
+    found, of = pieces_of_the_speech_found(played, seconds=0.5)
+    assert found >= 0.6 * of, f"{found} of the speech's {of} half seconds played"
 
 
 @pytest.mark.live
