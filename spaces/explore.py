@@ -3,7 +3,7 @@
 from sqlite_utils import Database
 
 from . import db as dbm
-from . import schedule
+from . import rooms, schedule
 
 LIMIT = 100
 
@@ -26,15 +26,7 @@ def live_spaces(db: Database, viewer_id: int, limit: int = LIMIT) -> list[dict]:
         """,
         {"me": viewer_id, "limit": limit},
     )
-    for space in spaces:
-        space["speakers"] = dbm.all_rows(
-            db,
-            "SELECT u.username, u.display_name FROM participants p JOIN users u"
-            " ON u.id = p.user_id WHERE p.space_id = ? AND p.present = 1 AND p.role = 'speaker'"
-            " ORDER BY p.joined_at LIMIT 10",
-            (space["id"],),
-        )
-    return spaces
+    return rooms.with_speakers(db, spaces)
 
 
 def page(db: Database, viewer_id: int) -> dict:

@@ -709,6 +709,11 @@ def live_now(db: Database, viewer_id: int, limit: int = 20) -> list[dict]:
         """,
         {"me": viewer_id, "limit": limit},
     )
+    return with_speakers(db, spaces)
+
+
+def with_speakers(db: Database, spaces: list[dict]) -> list[dict]:
+    """Each Space's first ten speakers (name and display name), for lists of live Spaces."""
     for space in spaces:
         space["speakers"] = dbm.all_rows(
             db,
