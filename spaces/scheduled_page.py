@@ -5,7 +5,6 @@ here. Used by views/rooms.py and views/schedule.py, so neither view imports the 
 from flask import redirect, render_template, request, url_for
 
 from . import policy, rooms, schedule
-from .errors import DomainError
 from .events import listed, notified
 from .web import get_db, publish
 
@@ -40,32 +39,19 @@ def context(space: dict, user: dict | None, who) -> dict:
     }
 
 
-def schedule_from_form(user: dict, form: dict):
-    """The create form with `Schedule for later` ticked: the Space waits on its own page."""
-    form = {
-        **form,
-        "schedule": True,
-        "start_time": request.form.get("start_time", ""),
-    }
-    try:
-        starts_at = schedule.parse_start(form["start_time"], request.form.get("start_utc", ""))
-        space = schedule.create(
-            get_db(),
-            user,
-            form["title"],
-            form["description"],
-            form["speaker_policy"],
-            starts_at,
-            form["allow_guests"],
-        )
-    except DomainError as exc:
-        return render_template(
-            "rooms/new.html",
-            form=form,
-            errors={exc.field: exc.message},
-            refusal=None,
-            labels=policy.POLICY_LABELS,
-        ), exc.status
+def schedule_from_form(user: dict, form: dict, start_utc: str):
+    """The create form with `Schedule for later` ticked: the Space waits on its own page. A
+    DomainError goes back to the form (views/rooms.py renders it, as for `Start your Space`)."""
+    starts_at = schedule.parse_start(form["start_time"], start_utc)
+    space = schedule.create(
+        get_db(),
+        user,
+        form["title"],
+        form["description"],
+        form["speaker_policy"],
+        starts_at,
+        form["allow_guests"],
+    )
     publish(listed(space["id"]))
     return redirect(url_for("rooms.room", space_id=space["id"]))
 

@@ -69,11 +69,15 @@ def new():
         "speaker_policy": request.form.get("speaker_policy", "everyone"),
         "allow_guests": _allow_guests(request.form, default=True),
     }
-    if request.method == "POST" and not refusal and request.form.get("schedule") == "on":
-        return scheduling.schedule_from_form(user, form)  # Schedule for later (issue 18)
+    scheduled = request.form.get("schedule") == "on"  # Schedule for later (issue 18)
+    if scheduled:
+        form |= {"schedule": True, "start_time": request.form.get("start_time", "")}
     if request.method == "POST" and not refusal:
         was_in = rooms.spaces_present_in(get_db(), user["id"])  # hosting leaves them: see create
         try:
+            if scheduled:
+                start_utc = request.form.get("start_utc", "")
+                return scheduling.schedule_from_form(user, form, start_utc)
             space = rooms.create(get_db(), user, **form)
         except DomainError as exc:
             return render_template(
