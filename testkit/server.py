@@ -48,6 +48,23 @@ def wait_for_port(port: int, proc: subprocess.Popen, log: Path, within: float = 
     raise RuntimeError("server did not start: " + log.read_text())
 
 
+def wait_for_port_free(port: int, within: float = 15) -> None:
+    """Until nothing listens on `port`. A server killed with -9 leaves its listening socket open
+    while its threads are still exiting (the process already shows as a zombie): a restart on the
+    same port would otherwise take that dying socket for the new server's."""
+    deadline = time.monotonic() + within
+    while True:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+            try:
+                s.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise RuntimeError(f"port {port} still in use after {within} s") from None
+        time.sleep(0.1)
+
+
 def stop_process(proc: subprocess.Popen | None) -> None:
     """SIGTERM (the server's clean stop), then SIGKILL after 10 s."""
     if proc is not None and proc.poll() is None:
@@ -82,6 +99,7 @@ class LiveServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "LiveServer":
+        wait_for_port_free(self.port)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "spaces.serve"],
             cwd=ROOT,

@@ -161,3 +161,19 @@ def test_a_closing_client_that_reads_nothing_is_cut_off_within_close_within(pair
     data, eof = read_stream(client)
     assert eof
     assert not data.endswith(close_frame(4403, "removed"))
+
+
+def test_a_close_cuts_off_a_writer_already_waiting_on_a_stalled_client(pair):
+    """The writer may already be waiting on a client that reads nothing when the close comes
+    (CI caught it: it waited out the whole send time-out); the close's nearer bound still holds."""
+    server, client = pair
+    box = Outbox(server, max_backlog=64, overflow="close", send_timeout=3600, close_within=0.5)
+    for p in payloads(20):
+        assert box.push(frame(p))
+    wait_until(lambda: box.writer is not None and box.writer.is_alive(), 5, what="a writer")
+    # Not synchronisation: it gives the writer time to enter its wait, the case under test.
+    time.sleep(0.3)
+    box.close(4403, "removed")
+    wait_until(box.finished.is_set, 10, what="the closing client cut off")
+    data, eof = read_stream(client)
+    assert eof

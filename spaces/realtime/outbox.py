@@ -24,6 +24,7 @@ TEXT, BINARY, CLOSE = 0x1, 0x2, 0x8
 SEND_TIMEOUT = 10.0  # seconds a client may read nothing while we have something for it
 CLOSE_LINGER = 2.0  # seconds a closed client has to read our close frame and hang up
 CLOSE_WITHIN = 5.0  # seconds a closing client has to read what was queued before the close frame
+POLL_SLICE = 0.25  # seconds the writer waits at a time, so a close's nearer deadline is seen
 
 
 def frame(payload: bytes | str, opcode: int | None = None) -> bytes:
@@ -116,20 +117,23 @@ class Outbox:
 
     def _drain(self) -> None:
         # Waits with poll() rather than a socket timeout: the reader thread shares this socket.
+        # Waits in short slices: close() may set a nearer deadline while a wait is under way.
         poller = select.poll()
         poller.register(self.sock.fileno(), select.POLLOUT)
+        stall_by = time.monotonic() + self.send_timeout  # moves on whenever a byte goes out
         while True:
             with self.lock:
                 if not self.backlog:  # all written, or cut off (which empties it)
                     self.writer = None
                     return
                 chunk = self.backlog[0]
-                wait = self.send_timeout
-                if self.close_by is not None:
-                    wait = min(wait, self.close_by - time.monotonic())
+                deadline = stall_by if self.close_by is None else min(stall_by, self.close_by)
+            wait = deadline - time.monotonic()
             try:
-                if wait <= 0 or not poller.poll(wait * 1000):
+                if wait <= 0:
                     raise TimeoutError("client stopped reading")
+                if not poller.poll(min(wait, POLL_SLICE) * 1000):
+                    continue
                 n = self.sock.send(chunk, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 continue
@@ -138,6 +142,7 @@ class Outbox:
                     self._cut_off_locked()
                     self.writer = None
                 return
+            stall_by = time.monotonic() + self.send_timeout
             with self.lock:
                 if not self.backlog:
                     self.writer = None
