@@ -15,7 +15,8 @@ import pytest
 
 from testkit.server import ROOT
 
-pytestmark = pytest.mark.live
+# Solo: a drill's load plus another worker's tests is more than the drill's 2-core budget.
+pytestmark = [pytest.mark.live, pytest.mark.solo]
 
 
 @pytest.mark.parametrize(
