@@ -26,9 +26,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/python -m spaces.serve
 
+# Three workers on two cores: most tests wait on sockets, browsers and real time (the workers used
+# 1.4 cores measured). Tests marked solo judge real-time behaviour and run after, alone.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n auto --dist load -m "not solo"
+	$(BIN)/python -m pytest -n 3 --dist loadfile -m "not solo"
 	$(BIN)/python -m pytest -m solo
 
 lint: $(VENV)/.installed-test
