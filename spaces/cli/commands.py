@@ -3,11 +3,13 @@
 import contextlib
 import getpass
 import json
+import threading
 import time
 
 from . import tokens
 from .api import Api, SpaceURL, server_url
 from .audio_files import WavWriter, frame_level, frames_forever, load_frames
+from .ctrl_c import ctrl_c_as_flag
 from .exits import EXIT_OK, CliError
 from .link import AudioLink, Closed
 from .meter import Meter, clock
@@ -16,6 +18,7 @@ from .sound import Microphone, Speaker
 from .wire import wire_for
 
 TAIL_SECONDS = 0.3  # after the last frame, before the mic goes off: the server's buffer plays out
+POLL_SECONDS = 0.25  # the longest a receive waits, so a Ctrl-C is seen within it
 
 
 def login(url: str, username: str | None, password: str | None, meter: Meter) -> int:
@@ -66,18 +69,20 @@ def listen(
     limit = round(seconds / FRAME_SECONDS) if seconds else None
     where = f", recording to {out}" if out else ""
     try:
-        with _until_stopped(meter):
+        with _until_stopped(meter), ctrl_c_as_flag() as ctrl_c:
             _enter(url, token)
             with AudioLink(url, token, meter.say, query=wire.query) as link:
                 meter.say(f"Listening to {url.page}{where}. Ctrl-C to stop.")
-                while limit is None or sink.frames < limit:
-                    message = link.recv(timeout=1.0)
+                while (limit is None or sink.frames < limit) and not ctrl_c.is_set():
+                    message = link.recv(timeout=POLL_SECONDS)
                     if not isinstance(message, bytes):
                         continue
                     for frame in wire.incoming(message)[0]:
                         if limit is None or sink.frames < limit:
                             sink.write(frame)
                             meter.show(frame_level(frame), clock(sink.seconds))
+            if ctrl_c.is_set():
+                meter.say("Stopped.")
     finally:
         sink.close()
         if out and sink.frames:
@@ -108,14 +113,18 @@ def speak(
         try:
             source = "the microphone" if mic else file
             link = AudioLink(url, token, meter.say, query=wire.query)
-            with _until_stopped(meter), link:
-                meter.say(f"Speaking in {url.page} from {source}. Ctrl-C to stop.")
-                talk = _Talk(link, wire, me, meter, speaker)
-                if mic:
-                    talk.from_microphone(mic)
-                else:
-                    talk.from_frames(frames_forever(frames, loop))
-                talk.wait(TAIL_SECONDS)
+            with _until_stopped(meter), ctrl_c_as_flag() as ctrl_c:
+                with link:
+                    meter.say(f"Speaking in {url.page} from {source}. Ctrl-C to stop.")
+                    talk = _Talk(link, wire, me, meter, speaker, ctrl_c)
+                    if mic:
+                        talk.from_microphone(mic)
+                    else:
+                        talk.from_frames(frames_forever(frames, loop))
+                    if not ctrl_c.is_set():
+                        talk.wait(TAIL_SECONDS)
+                if ctrl_c.is_set():
+                    meter.say("Stopped.")
         finally:
             # Removed or ended: there is no microphone left to turn off.
             with contextlib.suppress(CliError):
@@ -131,18 +140,23 @@ class _Talk:
     """Sends frames at real-time pace and, while waiting, handles what the server sends: levels
     for the meter ("the server hears you") and, with --hear, the mix without your voice."""
 
-    def __init__(self, link: AudioLink, wire, me: int | None, meter: Meter, speaker=None) -> None:
+    def __init__(
+        self, link: AudioLink, wire, me: int | None, meter: Meter, speaker, ctrl_c: threading.Event
+    ) -> None:
         self.link = link
         self.wire = wire
         self.me = me
         self.meter = meter
         self.speaker = speaker
+        self.ctrl_c = ctrl_c
         self.sent = 0
         self.started = time.monotonic()
 
     def from_frames(self, frames) -> None:
         start = time.monotonic()
         for i, frame in enumerate(frames):
+            if self.ctrl_c.is_set():
+                return
             due = start + i * FRAME_SECONDS
             lag = time.monotonic() - due
             if lag > 0.2:  # stalled (a reconnect): carry on from now rather than burst
@@ -153,7 +167,7 @@ class _Talk:
             self.sent += 1
 
     def from_microphone(self, mic) -> None:
-        while True:
+        while not self.ctrl_c.is_set():
             frame = mic.read()  # blocks for about 20 ms: the device paces the stream
             self.link.send(self.wire.outgoing(frame))
             self.sent += 1
@@ -164,10 +178,13 @@ class _Talk:
 
     def wait_until(self, due: float) -> None:
         """Handles incoming messages until `due` (at least those already arrived)."""
-        while True:
-            message = self.link.recv(timeout=max(0.0, due - time.monotonic()))
+        while not self.ctrl_c.is_set():
+            wait = min(POLL_SECONDS, max(0.0, due - time.monotonic()))
+            message = self.link.recv(timeout=wait)
             if message is None:
-                return
+                if time.monotonic() >= due:
+                    return
+                continue
             self.handle(message)
 
     def handle(self, message: bytes | str) -> None:
