@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from .audio import FRAME_SECONDS, audible, hushed, silent
 from .opus_wire import OpusWire
+from .waiting import wait_until
 from .websocket import Closed, WebSocket
 
 Dial = Callable[[], WebSocket]
@@ -105,6 +106,12 @@ class Ear:
             with contextlib.suppress(OSError):
                 self.ws.close()
         self.thread.join(3)
+
+    def heard_from_server(self, within: float = 10) -> bool:
+        """Until the server has sent something (audio, levels or the page's state). The server
+        counts a socket against its caps before it sends anything, so this, not `connected` (the
+        handshake done), says the socket is counted."""
+        return bool(wait_until(lambda: self.frames or self.texts, within))
 
     @property
     def close_code(self) -> int | None:
