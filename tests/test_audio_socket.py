@@ -534,6 +534,43 @@ def test_a_role_change_silences_the_speaker_on_the_next_tick(engine_room):
     assert guest_conn.frames_dropped == 1
 
 
+class OrderedOutbox(FakeOutbox):
+    """Notes in one shared list who was sent something, in the order the tick sent it."""
+
+    def __init__(self, name: str, order: list[str]) -> None:
+        super().__init__()
+        self.name, self.order = name, order
+
+    def push(self, data: bytes) -> bool:
+        self.order.append(self.name)
+        return super().push(data)
+
+
+def test_every_speaker_hears_the_others_before_any_listener_is_sent_anything(engine_room):
+    """Speakers are in the conversation: in each tick their mix-minus (Opus or PCM) goes out
+    before the listeners' fan-out, which takes a good part of a tick with thousands of them."""
+    engine, db, space_id, host, guest, fan = engine_room
+    engine.on_event(rooms.make_speaker(db, space_id, host, guest["id"]))
+    engine.on_event(rooms.set_mic(db, space_id, host, True))
+    order: list[str] = []
+    host_conn = engine.connect(space_id, host["id"], OrderedOutbox("speaker", order), "opus")
+    engine.connect(space_id, fan["id"], OrderedOutbox("listener", order), "opus")
+    engine.connect(space_id, fan["id"], OrderedOutbox("listener", order))  # v1
+    engine.connect(space_id, guest["id"], OrderedOutbox("speaker", order))  # v1
+    wire = OpusWire()
+    for _ in range(4):
+        engine.receive(host_conn, wire.outgoing(tone(500)))
+    sent_by_tick = []
+    for _ in range(6):
+        order.clear()
+        engine.tick()
+        sent_by_tick.append(list(order))
+    assert any(tick.count("listener") == 2 for tick in sent_by_tick)  # both listeners' ticks
+    for tick in sent_by_tick:
+        assert tick.count("speaker") == 2
+        assert tick == sorted(tick, key=lambda who: who != "speaker"), tick
+
+
 def test_opus_listeners_share_one_encode_in_messages_of_three_frames(engine_room):
     """The mix is encoded once a tick and packed once for every v2 listener; a v2 speaker gets
     their own mix-minus, one frame a message; a v1 listener still gets bare PCM."""

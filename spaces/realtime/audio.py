@@ -338,10 +338,24 @@ class AudioEngine:
         offset = room.offset()
         room.ticks += 1
         levels = self._levels(room, result.levels)
-        packet = room.opus.tick(room.ticks, result, levels, conns, stage)
+        # Every speaker hears the others before any listener is sent anything: speakers are in
+        # the conversation, and a fan-out to thousands of listeners takes a good part of a tick
+        # (at 1,500 listeners speakers' p99 was 128 ms behind it, 57 ms at 1,000).
+        packet, for_listeners = room.opus.tick(room.ticks, result, levels, conns, stage)
         pcm_conns = [c for c in conns if c.codec == "pcm"]
-        if pcm_conns:
-            self._send_pcm(pcm_conns, result, levels)
+        pcm = self._pcm_frames(result, levels) if pcm_conns else None
+        if pcm:
+            for conn in pcm_conns:
+                if conn.user_id in stage:
+                    conn.outbox.push(pcm[1].get(conn.user_id, pcm[0]))
+        if for_listeners is not None:
+            for conn in conns:
+                if conn.codec == "opus" and conn.user_id not in stage:
+                    conn.outbox.push(for_listeners)
+        if pcm:
+            for conn in pcm_conns:
+                if conn.user_id not in stage:
+                    conn.outbox.push(pcm[0])
         if room.recorder is not None:
             room.recorder.write_packet(packet)
             if room.recorder.error and not room.error_reported:
@@ -352,16 +366,16 @@ class AudioEngine:
                 if user_id in room.consent:  # plain bytes: they cross to the caption process
                     sink(room.space_id, user_id, bytes(data), offset)
 
-    def _send_pcm(self, conns: list[AudioConnection], result, levels: dict | None) -> None:
-        """v1: bare PCM frames, and levels as a JSON text message."""
+    def _pcm_frames(self, result, levels: dict | None) -> tuple[bytes, dict[int, bytes]]:
+        """v1: the mix and each speaker's mix-minus as bare PCM frames, each followed by the
+        levels as a JSON text message when they are due (one write per client for both)."""
         mix_frame = frame(result.mix)
         minus_frames = {uid: frame(data) for uid, data in result.minus.items()}
-        if levels is not None:  # one write per client for both: a sixth fewer sends
+        if levels is not None:
             text = frame(json.dumps({"type": "levels", "levels": levels}))
             mix_frame += text
             minus_frames = {uid: data + text for uid, data in minus_frames.items()}
-        for conn in conns:
-            conn.outbox.push(minus_frames.get(conn.user_id, mix_frame))
+        return mix_frame, minus_frames
 
     def _levels(self, room: AudioRoom, levels: dict[int, float]) -> dict[int, float] | None:
         """Each speaker's peak level, every LEVELS_EVERY ticks while anyone speaks (and once

@@ -57,39 +57,28 @@ class OpusStreams:
     def forget(self, conn_id: int) -> None:
         self.minus.pop(conn_id, None)
 
-    def tick(self, seq: int, result: MixResult, levels, conns: list, stage: set[int]) -> bytes:
-        """Encodes this tick's mix (the packet is returned, for the recording), sends a full
-        listeners' message, and each v2 speaker their mix-minus."""
+    def tick(self, seq: int, result: MixResult, levels, conns: list, stage: set[int]):
+        """Encodes this tick's mix and sends each v2 speaker their mix-minus. Answers the mix's
+        packet (for the recording) and, every `frames_per_message` ticks, the listeners' message
+        (a websocket frame), which the caller fans out after every speaker has had theirs."""
         mix_ms = clock_ms()
         packet = self.encoder.encode(result.mix)
-        opus = [c for c in conns if c.codec == "opus"]
-        listeners = [c for c in opus if c.user_id not in stage]
+        for conn in conns:
+            if conn.codec == "opus" and conn.user_id in stage:
+                self._send_minus(conn, seq, result, levels, mix_ms)
         if not self._batch:
             self._seq, self._mix_ms, self._voices = seq, mix_ms, []
         self._batch.append(packet)
         self._voices += result.frames.values()
         if levels is not None:
             self._levels = levels
-        if len(self._batch) >= self.frames_per_message:
-            if listeners:
-                data = frame(
-                    pack(
-                        Message(
-                            self._batch,
-                            self._seq,
-                            earliest(self._voices, mix_ms),
-                            self._mix_ms,
-                            self._levels,
-                        )
-                    )
-                )
-                for conn in listeners:
-                    conn.outbox.push(data)
-            self._batch, self._levels = [], None
-        for conn in opus:
-            if conn.user_id in stage:
-                self._send_minus(conn, seq, result, levels, mix_ms)
-        return packet
+        if len(self._batch) < self.frames_per_message:
+            return packet, None
+        message = Message(
+            self._batch, self._seq, earliest(self._voices, mix_ms), self._mix_ms, self._levels
+        )
+        self._batch, self._levels = [], None
+        return packet, frame(pack(message))
 
     def _send_minus(self, conn, seq: int, result: MixResult, levels, mix_ms: int) -> None:
         encoder = self.minus.get(conn.id)
