@@ -262,6 +262,7 @@ def test_sigterm_closes_every_socket_with_1012_and_stops(start_server):
         connect(base + "/audio", additional_headers=headers, close_timeout=1) as audio,
     ):
         live.recv(timeout=5)  # the page's state: the socket is registered with the hub
+        audio.recv(timeout=5)  # the mix, sent every tick: the socket is registered with the engine
         server.proc.terminate()
         for ws in (live, audio):
             with pytest.raises(ConnectionClosed) as closed:
