@@ -10,6 +10,7 @@ for its own reason: each test's server sets the time-out so that only that reaso
 """
 
 import re
+import select
 import socket
 import time
 
@@ -102,6 +103,9 @@ def test_a_page_that_stops_reading_is_cut_off_and_never_shows_a_gap(patient_serv
     watching.connected.wait(10)
     stalled = never_read(server, room + "/live", stalled_person)
     try:
+        # Its full state waiting unread says the hub has it: an edit made before that would
+        # come twice (in the full state and as a push), as it once did under load.
+        assert select.select([stalled], [], [], 10)[0], "the stalled page's full state"
         # The kernel holds about 20 pushes for the stalled page, its backlog 32 more: cut off
         # after about 52 (measured). Three times as many leave no doubt, and take seconds.
         pushes = 0
