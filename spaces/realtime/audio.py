@@ -343,19 +343,17 @@ class AudioEngine:
         # (at 1,500 listeners speakers' p99 was 128 ms behind it, 57 ms at 1,000).
         packet, for_listeners = room.opus.tick(room.ticks, result, levels, conns, stage)
         pcm_conns = [c for c in conns if c.codec == "pcm"]
-        pcm = self._pcm_frames(result, levels) if pcm_conns else None
-        if pcm:
-            for conn in pcm_conns:
-                if conn.user_id in stage:
-                    conn.outbox.push(pcm[1].get(conn.user_id, pcm[0]))
+        mix_frame, minus_frames = self._pcm_frames(result, levels) if pcm_conns else (b"", {})
+        for conn in pcm_conns:
+            if conn.user_id in stage:
+                conn.outbox.push(minus_frames.get(conn.user_id, mix_frame))
         if for_listeners is not None:
             for conn in conns:
                 if conn.codec == "opus" and conn.user_id not in stage:
                     conn.outbox.push(for_listeners)
-        if pcm:
-            for conn in pcm_conns:
-                if conn.user_id not in stage:
-                    conn.outbox.push(pcm[0])
+        for conn in pcm_conns:
+            if conn.user_id not in stage:
+                conn.outbox.push(mix_frame)
         if room.recorder is not None:
             room.recorder.write_packet(packet)
             if room.recorder.error and not room.error_reported:
