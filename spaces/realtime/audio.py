@@ -28,6 +28,7 @@ from ..audio_format import FRAME_BYTES, FRAME_SECONDS
 from ..clock import now
 from ..events import RoomEvent
 from .close_codes import ENDED, LEFT, REMOVED, RESTART
+from .fanout import Fanout
 from .jitter import JitterBuffer
 from .mixer import mix_tick
 from .opus import OpusDecoder
@@ -38,6 +39,7 @@ from .streams import Captured, OpusStreams
 log = logging.getLogger(__name__)
 
 LEVELS_EVERY = 5  # ticks (100 ms)
+TICK_MARGIN = 0.003  # seconds before the next tick when the listeners' fan-out yields to it
 
 
 @dataclass(eq=False)
@@ -100,6 +102,7 @@ class AudioEngine:
         self._stopping = False
         self.caption_sink = None  # set by send_captions_to
         self.stats = {"ticks": 0, "late_ticks": 0, "frames_dropped": 0}
+        self.fanout = Fanout()  # listeners' messages, written after each tick's speakers
         self._writes: queue.Queue = queue.Queue()  # recording rows, written off the tick
         self._writer: threading.Thread | None = None
 
@@ -308,7 +311,7 @@ class AudioEngine:
         while not self._stopping:
             next_tick += FRAME_SECONDS
             try:
-                self.tick()
+                self.tick(until=next_tick - TICK_MARGIN)
             except Exception:
                 log.exception("audio tick failed")
             delay = next_tick - time.monotonic()
@@ -319,12 +322,15 @@ class AudioEngine:
                 if delay < -0.2:  # far behind (a stall): skip ahead rather than burst
                     next_tick = time.monotonic()
 
-    def tick(self) -> None:
+    def tick(self, until: float | None = None) -> None:
+        """Every room's speakers, then listeners' messages until the monotonic time `until`
+        (None: all of them); the rest go out after the next tick's speakers (fanout.py)."""
         self.stats["ticks"] += 1
         with self.lock:
             rooms_now = list(self.rooms.values())
         for room in rooms_now:
             self._tick_room(room)
+        self.fanout.run(until)
 
     def _tick_room(self, room: AudioRoom) -> None:
         with self.lock:
@@ -340,7 +346,8 @@ class AudioEngine:
         levels = self._levels(room, result.levels)
         # Every speaker hears the others before any listener is sent anything: speakers are in
         # the conversation, and a fan-out to thousands of listeners takes a good part of a tick
-        # (at 1,500 listeners speakers' p99 was 128 ms behind it, 57 ms at 1,000).
+        # (at 1,500 listeners speakers' p99 was 128 ms behind it, 57 ms at 1,000). Listeners'
+        # messages are queued here and written by `tick` after every room's speakers.
         packet, for_listeners = room.opus.tick(room.ticks, result, levels, conns, stage)
         pcm_conns = [c for c in conns if c.codec == "pcm"]
         mix_frame, minus_frames = self._pcm_frames(result, levels) if pcm_conns else (b"", {})
@@ -348,12 +355,9 @@ class AudioEngine:
             if conn.user_id in stage:
                 conn.outbox.push(minus_frames.get(conn.user_id, mix_frame))
         if for_listeners is not None:
-            for conn in conns:
-                if conn.codec == "opus" and conn.user_id not in stage:
-                    conn.outbox.push(for_listeners)
-        for conn in pcm_conns:
-            if conn.user_id not in stage:
-                conn.outbox.push(mix_frame)
+            listeners = [c.outbox for c in conns if c.codec == "opus" and c.user_id not in stage]
+            self.fanout.add(for_listeners, listeners)
+        self.fanout.add(mix_frame, [c.outbox for c in pcm_conns if c.user_id not in stage])
         if room.recorder is not None:
             room.recorder.write_packet(packet)
             if room.recorder.error and not room.error_reported:
