@@ -46,7 +46,7 @@ from fanout.window import HEADER, Step, measure
 from testkit.http_user import HttpUser
 from testkit.server import LiveServer, free_port, stop_process, wait_for_port
 
-LADDER = [100, 250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000]
+LADDER = [100, 250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500, 4000]
 QUICK_LADDER = [250, 500, 1000, 1500, 2000]
 TINY_LADDER = [20, 200]
 V2_QUERY = "?v=2&codec=opus"

@@ -102,7 +102,8 @@ class Relay:
             broadcast(list(self.speakers.values()), message)
 
     def tick_opus(self, result, levels: dict | None) -> None:
-        """v2: one encode of the mix, broadcast three frames a message; a mix-minus each."""
+        """v2: one encode of the mix, broadcast three frames a message; a mix-minus each, sent
+        before the listeners' broadcast as the product does (speakers first)."""
         mix_ms = clock_ms()
         if not self.batch:
             self.batch_head, self.batch_voices = (self.ticks, mix_ms), []
@@ -110,12 +111,6 @@ class Relay:
         self.batch_voices += result.frames.values()
         if levels is not None:
             self.batch_levels = levels
-        if len(self.batch) >= LISTENER_FRAMES:
-            seq, first_ms = self.batch_head
-            capture = earliest(self.batch_voices, mix_ms)
-            message = Message(self.batch, seq, capture, first_ms, self.batch_levels)
-            broadcast(self.listeners, pack(message))
-            self.batch, self.batch_levels = [], None
         for uid, ws in list(self.speakers.items()):
             encoder = self.minus_encoders.get(uid)
             if encoder is None:
@@ -124,6 +119,12 @@ class Relay:
             packet = encoder.encode(result.minus.get(uid, result.mix))
             message = Message([packet], self.ticks, earliest(others, mix_ms), mix_ms, levels)
             broadcast((ws,), pack(message))
+        if len(self.batch) >= LISTENER_FRAMES:
+            seq, first_ms = self.batch_head
+            capture = earliest(self.batch_voices, mix_ms)
+            message = Message(self.batch, seq, capture, first_ms, self.batch_levels)
+            broadcast(self.listeners, pack(message))
+            self.batch, self.batch_levels = [], None
 
     async def run_ticks(self) -> None:
         next_t = time.monotonic()
