@@ -88,6 +88,7 @@ class AudioEngine:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.caption_sink = None  # set by send_captions_to
+        self.mix_sink = None  # edges (spaces/edge): sink(space_id, listeners' bytes) each tick
         self.stats = {"ticks": 0, "late_ticks": 0, "frames_dropped": 0}
         self._writes: queue.Queue = queue.Queue()  # recording rows, written off the tick
         self._writer: threading.Thread | None = None
@@ -306,6 +307,8 @@ class AudioEngine:
             minus_frames = {uid: data + levels for uid, data in minus_frames.items()}
         for conn in conns:
             conn.outbox.push(minus_frames.get(conn.user_id, mix_frame))
+        if self.mix_sink is not None:
+            self.mix_sink(room.space_id, mix_frame)
         if room.recorder is not None:
             room.recorder.write(result.mix)
             if room.recorder.error and not room.error_reported:
