@@ -7,9 +7,12 @@ import time
 import pytest
 
 from spaces import grants
+from spaces.cli.api import Api, SpaceURL
+from spaces.cli.link import AudioLink
 from testkit.audio import speech
 from testkit.edge import LiveEdge, audio_addresses, dial_audio
 from testkit.listen import Ear
+from testkit.passwords import PASSWORD
 from testkit.redis_server import RedisServer
 from testkit.server import LiveServer, free_port
 from testkit.speak import Mouth
@@ -157,3 +160,24 @@ def test_an_edge_killed_its_listeners_reconnect_to_the_other(cluster, room, sock
         ear.stop()
         if dead is not None:
             dead.start()
+
+
+def test_the_terminal_client_listens_on_an_edge_and_fails_over_to_the_other(cluster, room):
+    core, edges = cluster
+    _host, listener, space_id = room
+    token = Api(core.url).get_token(listener.username, PASSWORD)["token"]
+    url = SpaceURL.parse(f"{core.url}/spaces/{space_id}")
+    with AudioLink(url, token) as link:
+        port = link.ws.remote_address[1]
+        (first,) = [edge for edge in edges if edge.port == port]  # not the core: an edge
+        assert isinstance(link.recv(timeout=5), bytes)
+        first.kill9()
+        try:
+            deadline = time.monotonic() + 10
+            while link.reconnects == 0 and time.monotonic() < deadline:
+                link.recv(timeout=0.5)
+            assert link.reconnects == 1
+            assert link.ws.remote_address[1] not in (port, core.port)
+            assert isinstance(link.recv(timeout=5), bytes)  # the mix, from the other edge
+        finally:
+            first.start()

@@ -243,6 +243,8 @@ class AudioEngine:
             conns = list(room.conns.values())
         for conn in conns:
             conn.outbox.push(data)
+        if self.mix_sink is not None:
+            self.mix_sink(room.space_id, data)
 
     def _close_room(self, room: AudioRoom, code: int, reason: str) -> None:
         with self.lock:

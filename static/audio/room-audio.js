@@ -57,9 +57,28 @@
   // The audio socket -------------------------------------------------------------------------
 
   function connect() {
-    if (state.ws || !state.spaceId) return;
+    if (state.ws || state.dialing || !state.spaceId) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var ws = new WebSocket(scheme + location.host + "/spaces/" + state.spaceId + "/audio");
+    var own = scheme + location.host + "/spaces/" + state.spaceId + "/audio";
+    var address = state.audioAddress;  // kept from the room page: a docked player goes on using it
+    if (!address) return openSocket(own);
+    // Edge nodes (README, "Edge nodes"): the core says where, with a fresh grant; listeners
+    // go to an edge, the next one on each retry, speakers to the core.
+    state.dialing = true;
+    fetch(address, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { urls: [] }; })
+      .catch(function () { return { urls: [] }; })
+      .then(function (answer) {
+        state.dialing = false;
+        var urls = (answer.urls || []).map(function (u) {
+          return u.charAt(0) === "/" ? scheme + location.host + u : u;
+        });
+        if (state.wanted && !state.ws) openSocket(urls.length ? urls[state.retries % urls.length] : own);
+      });
+  }
+
+  function openSocket(url) {
+    var ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     state.ws = ws;
     ws.onopen = function () { state.retries = 0; say(""); };
@@ -176,6 +195,7 @@
     var controls = document.getElementById("my-controls");
     if (room && controls) {
       state.spaceId = room.getAttribute("data-space-id");
+      state.audioAddress = room.getAttribute("data-audio-address");
       state.title = room.getAttribute("data-space-title") || state.title;
       state.role = controls.getAttribute("data-role") || "";
       state.mic = controls.getAttribute("data-mic") || "off";
