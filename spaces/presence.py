@@ -118,6 +118,11 @@ class RedisPresence(LocalPresence):
         keys = set(keys)
         try:
             entries = self._entries({space_id for space_id, _user in keys})
+            # A Redis restarted less than a TTL ago has lost every entry, and the nodes write
+            # theirs back only at their next full renewal: until then it cannot say either.
+            if self.client.info("server")["uptime_in_seconds"] < self.ttl:
+                log.info("presence: Redis restarted under a TTL ago, nobody leaves yet")
+                return keys
         except redis.RedisError as exc:
             log.warning("presence: Redis did not answer, nobody leaves yet: %s", exc)
             return keys

@@ -26,8 +26,8 @@ WITHIN = 5.0  # generous: the measured figure is bench/scaleout.py's removal_s
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """(core, [edge, edge]): one deployment on this machine, shared by the module's tests (each
-    opens a Space of its own); the test that kills an edge starts it again."""
+    """(core, [edge, edge], Redis): one deployment on this machine, shared by the module's tests
+    (each opens a Space of its own); the tests that kill an edge start it again."""
     tmp_path = tmp_path_factory.mktemp("cluster")
     redis_server = RedisServer(tmp_path / "redis").start()
     ports = [free_port(), free_port()]
@@ -39,7 +39,7 @@ def cluster(tmp_path_factory):
     try:
         for n, port in enumerate(ports):
             edges.append(LiveEdge(tmp_path / f"edge{n}", redis_server.url, key, port).start())
-        yield core, edges
+        yield core, edges, redis_server
     finally:
         for edge in edges:
             edge.stop()
@@ -51,7 +51,7 @@ def cluster(tmp_path_factory):
 def room(cluster, sockets):
     """A live Space on the core: its host, whose page holds the core's audio socket (the room
     ticks on the core from then on), and a listener who joined."""
-    core, _edges = cluster
+    core, _edges, _redis = cluster
     host, listener = core.sign_up("host", "listener")  # new names each time (a suffix)
     space_id = host.open_space("Across nodes")
     listener.act(f"/spaces/{space_id}/join")
@@ -70,7 +70,7 @@ def edge_path(space_id: int, token: str) -> str:
 
 
 def test_the_core_sends_listeners_to_an_edge_and_speakers_to_itself(cluster, room):
-    _core, edges = cluster
+    _core, edges, _redis = cluster
     host, listener, space_id = room
     assert audio_addresses(host, space_id) == []
     urls = audio_addresses(listener, space_id)
@@ -79,7 +79,7 @@ def test_the_core_sends_listeners_to_an_edge_and_speakers_to_itself(cluster, roo
 
 
 def test_an_edge_admits_a_granted_listener_and_refuses_the_rest(cluster, room, sockets):
-    core, (edge, _other) = cluster
+    core, (edge, _other), _redis = cluster
     _host, listener, space_id = room
     key = core._secret_key()
     uid, sid = listener.id, space_id
@@ -100,7 +100,7 @@ def test_an_edge_admits_a_granted_listener_and_refuses_the_rest(cluster, room, s
 
 
 def test_a_listener_on_an_edge_hears_the_same_bytes_as_one_on_the_core(cluster, room, sockets):
-    core, _edges = cluster
+    core, _edges, _redis = cluster
     host, listener, space_id = room
     (near,) = core.sign_up("near")
     near.act(f"/spaces/{space_id}/join")
@@ -126,7 +126,7 @@ def test_a_listener_on_an_edge_hears_the_same_bytes_as_one_on_the_core(cluster, 
     [("people/{listener}/remove", 4403), ("people/{listener}/make-speaker", 1012), ("end", 4410)],
 )
 def test_the_core_closes_a_listeners_edge_socket(cluster, room, sockets, act, code):
-    core, _edges = cluster
+    core, _edges, _redis = cluster
     host, listener, space_id = room
     ear = Ear(sockets.enter_context(dial_audio(listener, space_id)))
     wait_until(lambda: len(ear.frames) >= 5, within=10, what="the mix on the edge")
@@ -142,7 +142,7 @@ def test_the_core_closes_a_listeners_edge_socket(cluster, room, sockets, act, co
 
 
 def test_an_edge_killed_its_listeners_reconnect_to_the_other(cluster, room, sockets):
-    _core, edges = cluster
+    _core, edges, _redis = cluster
     _host, listener, space_id = room
     first = audio_addresses(listener, space_id)[0]
     ear = Ear(lambda: dial_audio(listener, space_id), reconnect=True)
@@ -163,7 +163,7 @@ def test_an_edge_killed_its_listeners_reconnect_to_the_other(cluster, room, sock
 
 
 def test_the_terminal_client_listens_on_an_edge_and_fails_over_to_the_other(cluster, room):
-    core, edges = cluster
+    core, edges, _redis = cluster
     _host, listener, space_id = room
     token = Api(core.url).get_token(listener.username, PASSWORD)["token"]
     url = SpaceURL.parse(f"{core.url}/spaces/{space_id}")
@@ -181,3 +181,21 @@ def test_the_terminal_client_listens_on_an_edge_and_fails_over_to_the_other(clus
             assert isinstance(link.recv(timeout=5), bytes)  # the mix, from the other edge
         finally:
             first.start()
+
+
+def test_after_a_redis_restart_edge_listeners_hear_the_room_again(cluster, room, sockets):
+    _core, _edges, redis_server = cluster
+    host, listener, space_id = room
+    host.act(f"/spaces/{space_id}/mic", {"on": "1"})
+    mouth = Mouth(sockets.enter_context(host.websocket(f"/spaces/{space_id}/audio")), speech(1))
+    ear = Ear(sockets.enter_context(dial_audio(listener, space_id)))
+    try:
+        wait_until(lambda: len(ear.frames) >= 25, within=10, what="the mix on the edge")
+        redis_server.restart()  # empty: no wanted keys, no subscriptions
+        restarted = len(ear.frames)
+        heard = wait_until(lambda: len(ear.frames) >= restarted + 50, within=20)
+        assert heard, (restarted, len(ear.frames), ear.closes, ear.texts[-3:])
+        assert not ear.closed.is_set()  # the same socket: nothing for the listener to do
+    finally:
+        mouth.stop()
+        ear.stop()

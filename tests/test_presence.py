@@ -1,6 +1,8 @@
 """Presence: whose sockets are open in a Space, on one node (in memory) or on several (in a real
 redis-server), and how it lapses when a node stops renewing."""
 
+import time
+
 import pytest
 
 from spaces import cluster
@@ -23,10 +25,20 @@ def test_local_presence_counts_sockets_per_person():
     assert presence.elsewhere([(1, 11)]) == set()  # one node: there is no elsewhere
 
 
+def redis_up_a_ttl(node: RedisPresence) -> None:
+    wait_until(
+        lambda: node.client.info("server")["uptime_in_seconds"] >= node.ttl,
+        node.ttl + WITHIN,
+        what="Redis up for a TTL",
+    )
+
+
 @pytest.fixture
 def two_nodes(redis_server):
-    """Two nodes' presence on one Redis, renewing every 0.3 s with a TTL of 1 s."""
+    """Two nodes' presence on one Redis, renewing every 0.3 s with a TTL of 1 s, once Redis has
+    been up for a TTL (before that it cannot say who is elsewhere: nobody leaves)."""
     nodes = [RedisPresence(cluster.connect(redis_server.url), name, ttl=1.0) for name in "ab"]
+    redis_up_a_ttl(nodes[0])
     for node in nodes:
         node.start()
     yield nodes
@@ -69,7 +81,18 @@ def test_presence_comes_back_after_redis_restarts(two_nodes, redis_server):
     a.hold(1, 10)
     wait_until(lambda: b.elsewhere([(1, 10)]), WITHIN, what="10 present through a")
     redis_server.restart()  # everything Redis held is gone
+    redis_up_a_ttl(b)  # before that, elsewhere() answers "all of them" (the test below)
     wait_until(lambda: b.elsewhere([(1, 10)]), WITHIN, what="a renewed its people")
+
+
+def test_nobody_leaves_while_a_restarted_redis_has_not_heard_from_every_node(redis_server):
+    a, b = (RedisPresence(cluster.connect(redis_server.url), n, ttl=3.0) for n in "ab")
+    a.hold(1, 10)
+    a.sync()  # written once; no heartbeat writes it back after the restart
+    redis_server.restart()
+    assert b.elsewhere([(1, 10), (1, 11)]) == {(1, 10), (1, 11)}, "under a TTL: unknown"
+    time.sleep(3.1)
+    assert b.elsewhere([(1, 10), (1, 11)]) == set()  # a TTL later a live node has renewed
 
 
 def test_unknown_while_redis_is_down_keeps_people(two_nodes, redis_server):
