@@ -17,7 +17,7 @@ from testkit.redis_server import RedisServer
 from testkit.server import LiveServer, free_port
 from testkit.speak import Mouth
 from testkit.waiting import wait_until
-from testkit.websocket import Refused, WebSocket
+from testkit.websocket import Closed, Refused, WebSocket
 
 pytestmark = pytest.mark.live
 
@@ -199,3 +199,16 @@ def test_after_a_redis_restart_edge_listeners_hear_the_room_again(cluster, room,
     finally:
         mouth.stop()
         ear.stop()
+
+
+def test_an_edge_caps_one_accounts_sockets_as_the_core_does(cluster, room, sockets):
+    core, (edge, _other), _redis = cluster
+    _host, listener, space_id = room
+    path = edge_path(space_id, grants.issue(core._secret_key(), listener.id, space_id, "listener"))
+    for _ in range(4):  # SOCKETS_PER_ACCOUNT
+        assert sockets.enter_context(WebSocket.connect(edge.port, path)).recv(timeout=5)
+    fifth = sockets.enter_context(WebSocket.connect(edge.port, path))
+    with pytest.raises(Closed):
+        while True:
+            fifth.recv(timeout=5)
+    assert fifth.close_code == 4429
