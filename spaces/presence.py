@@ -118,10 +118,8 @@ class RedisPresence(LocalPresence):
         keys = set(keys)
         try:
             entries = self._entries({space_id for space_id, _user in keys})
-            # A Redis restarted less than a TTL ago has lost every entry, and the nodes write
-            # theirs back only at their next full renewal: until then it cannot say either.
-            if self.client.info("server")["uptime_in_seconds"] < self.ttl:
-                log.info("presence: Redis restarted under a TTL ago, nobody leaves yet")
+            if self.redis_settling():
+                log.info("presence: Redis has just (re)started, nobody leaves yet")
                 return keys
         except redis.RedisError as exc:
             log.warning("presence: Redis did not answer, nobody leaves yet: %s", exc)
@@ -132,6 +130,12 @@ class RedisPresence(LocalPresence):
             for user, node in space_entries
             if node != self.node and (space_id, user) in keys
         }
+
+    def redis_settling(self) -> bool:
+        """Redis (re)started so recently that a live node may not have written its entries back
+        yet: a restarted Redis holds none, and each node rewrites all of them every third of the
+        TTL (a second more for the uptime's whole seconds)."""
+        return self.client.info("server")["uptime_in_seconds"] < self.ttl / 3 + 1
 
     def present(self, space_id: int) -> set[int]:
         """From Redis; this node's own people only, when Redis does not answer."""
