@@ -59,8 +59,10 @@ def bursts(ear: Ear, since: float, until: float) -> list[tuple[int, float, int]]
 
 
 def window_figures(ears: list[Ear], sends: list, since: float, until: float):
-    """Latencies (s) of every burst heard, and frames lost: listeners hear the same frames
-    between the same two bursts, so one with fewer than the most lost the difference."""
+    """Latencies (s) of every burst heard; frames lost: listeners hear the same frames between
+    the same two bursts (a listener on the core among them), so one with fewer than the most lost
+    the difference; and gaps in the stream itself (fewer frames than ticks between two bursts,
+    for everyone: the core's mixer fell behind, as it can on one node too)."""
     by_id: dict[int, list[tuple[float, int]]] = {}
     for seq, burst_id, t in sends:
         by_id.setdefault(burst_id, []).append((t, seq))
@@ -80,8 +82,8 @@ def window_figures(ears: list[Ear], sends: list, since: float, until: float):
     for first, last, frames in spans:
         most[(first, last)] = max(frames, most.get((first, last), 0))
     lost = sum(most[(a, b)] - frames for a, b, frames in spans)
-    lost += sum(max(0, (b - a) * BURST_EVERY - frames) for a, b, frames in spans)
-    return latencies, lost
+    gaps = sum(max(0, (b - a) * BURST_EVERY - frames) for (a, b), frames in most.items())
+    return latencies, lost, gaps
 
 
 def publishes(client: redis.Redis) -> int:
@@ -127,8 +129,14 @@ def run(tmp: Path, n: int, window: float) -> int:
             for person in crowd:
                 dial = (lambda p: lambda: dial_audio(p, space))(person)
                 ears.append(Ear(dial, reconnect=True, keep_text=False))
+            # The reference: one more listener, on the core (not in `ears`, never killed).
+            (near,) = core.people(["near"])
+            near.act(f"/spaces/{space}/join")
+            reference = Ear(near.websocket(f"/spaces/{space}/audio"), keep_text=False)
             wait_until(
-                lambda: all(len(ear.frames) >= 50 for ear in ears), 60, what="every listener"
+                lambda: all(len(ear.frames) >= 50 for ear in [*ears, reference]),
+                60,
+                what="every listener",
             )
             split = [sum(url.startswith(e.url) for url in firsts) for e in edges]
             print(f"{n} listeners on the edges: {split[0]} and {split[1]}", flush=True)
@@ -139,10 +147,14 @@ def run(tmp: Path, n: int, window: float) -> int:
             until = time.monotonic()
             msgs_per_s = (publishes(client) - calls) / (until - since)
             sends, *_ = speakers.sends()
-            latencies, lost = window_figures(ears, sends, since + 1.0, until - 0.5)
+            latencies, lost, gaps = window_figures(
+                [*ears, reference], sends, since + 1.0, until - 0.5
+            )
+            reference.stop()
             p99 = float(np.percentile(np.array(latencies) * 1000, 99)) if latencies else -1.0
             print(f"window {window:.0f} s: {len(latencies)} bursts heard, p99 {p99:.1f} ms,"
-                  f" lost {lost}, Redis {msgs_per_s:.0f} PUBLISH/s", flush=True)  # fmt: skip
+                  f" lost {lost}, stream gaps {gaps} (everyone, the core's tick),"
+                  f" Redis {msgs_per_s:.0f} PUBLISH/s", flush=True)  # fmt: skip
 
             # 2. kill -9 of the first edge: its listeners come back through the other.
             victims = [
