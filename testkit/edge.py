@@ -66,17 +66,20 @@ def audio_addresses(person: HttpUser, space_id: int) -> list[str]:
     return json.loads(person.get(f"/spaces/{space_id}/audio-address"))["urls"]
 
 
-def dial_audio(person: HttpUser, space_id: int, **options) -> WebSocket:
+def dial_audio(person: HttpUser, space_id: int, query: str = "", **options) -> WebSocket:
     """Opens this person's audio socket where the core says (its own when it names no edge),
-    trying the next edge when one does not answer; a refusal (Refused) is final."""
+    trying the next edge when one does not answer; a refusal (Refused) is final. `query` is the
+    wire format asked for (testkit.opus_wire.V2_QUERY for v2, "" for v1), as on the core."""
     urls = audio_addresses(person, space_id)
     if not urls:
-        return person.websocket(f"/spaces/{space_id}/audio", **options)
+        path = f"/spaces/{space_id}/audio" + (f"?{query}" if query else "")
+        return person.websocket(path, **options)
     error: OSError | None = None
     for url in urls:
         parts = urlsplit(url)
+        path = f"{parts.path}?{parts.query}" + (f"&{query}" if query else "")
         try:
-            return WebSocket.connect(parts.port, f"{parts.path}?{parts.query}", **options)
+            return WebSocket.connect(parts.port, path, **options)
         except Refused:
             raise
         except OSError as exc:  # this edge does not answer: the next one

@@ -5,13 +5,17 @@ import contextlib
 import time
 
 import pytest
+import redis
 
-from spaces import grants
+from spaces import audio_wire, grants
 from spaces.cli.api import Api, SpaceURL
 from spaces.cli.link import AudioLink
-from testkit.audio import speech
+from spaces.cli.protocol import V2_QUERY as CLI_V2_QUERY
+from spaces.edge.mix_channel import mix_channel
+from testkit.audio import audible, speech
 from testkit.edge import LiveEdge, audio_addresses, dial_audio
 from testkit.listen import Ear
+from testkit.opus_wire import V2_QUERY, OpusWire
 from testkit.passwords import PASSWORD
 from testkit.redis_server import RedisServer
 from testkit.server import LiveServer, free_port
@@ -89,6 +93,10 @@ def test_an_edge_admits_a_granted_listener_and_refuses_the_rest(cluster, room, s
         "expired": (edge_path(sid, grants.issue(key, uid, sid, "listener", seconds=-1)), 403),
         "another Space": (edge_path(sid + 1, grants.issue(key, uid, sid, "listener")), 403),
         "a speaker's": (edge_path(sid, grants.issue(key, uid, sid, "speaker")), 403),
+        "a format nobody speaks": (
+            edge_path(sid, grants.issue(key, uid, sid, "listener")) + "&v=2&codec=mp3",
+            400,
+        ),
     }
     for what, (path, status) in refusals.items():
         with pytest.raises(Refused) as refused:
@@ -99,7 +107,7 @@ def test_an_edge_admits_a_granted_listener_and_refuses_the_rest(cluster, room, s
     assert ws.recv(timeout=5) is not None  # the mix arrives (silence: nobody speaks yet)
 
 
-def test_a_listener_on_an_edge_hears_the_same_bytes_as_one_on_the_core(cluster, room, sockets):
+def test_a_v1_listener_on_an_edge_hears_the_same_bytes_as_one_on_the_core(cluster, room, sockets):
     core, _edges, _redis = cluster
     host, listener, space_id = room
     (near,) = core.sign_up("near")
@@ -119,6 +127,72 @@ def test_a_listener_on_an_edge_hears_the_same_bytes_as_one_on_the_core(cluster, 
     assert len(set(edge_frames)) > 50  # speech: the frames differ from each other
     start = core_frames.index(edge_frames[0])
     assert core_frames[start : start + len(edge_frames)] == edge_frames
+
+
+def test_opus_listeners_on_both_edges_get_the_cores_messages_with_every_sequence_number(
+    cluster, room, sockets
+):
+    core, edges, _redis = cluster
+    host, listener, space_id = room
+    near, second = core.sign_up("near", "second")  # ids next to each other: the other edge first
+    for person in (near, second):
+        person.act(f"/spaces/{space_id}/join")
+    host.act(f"/spaces/{space_id}/mic", {"on": "1"})
+    mouth = Mouth(sockets.enter_context(host.websocket(f"/spaces/{space_id}/audio")), speech(2))
+    on_core = Ear(
+        sockets.enter_context(near.websocket(f"/spaces/{space_id}/audio?{V2_QUERY}")),
+        wire=OpusWire(),
+    )
+    dialled = [sockets.enter_context(dial_audio(p, space_id, V2_QUERY)) for p in (near, second)]
+    assert {ws.sock.getpeername()[1] for ws in dialled} == {edge.port for edge in edges}
+    on_edges = [Ear(ws, wire=OpusWire()) for ws in dialled]
+    try:
+        for ear in on_edges:
+            wait_until(lambda ear=ear: len(ear.wire.received) >= 50, within=15, what="3 s")
+    finally:
+        mouth.stop()
+        for ear in (on_core, *on_edges):
+            ear.stop()
+    sent = {m.seq: (m.frames, m.mix_ms, m.capture_ms) for m in on_core.wire.received}
+    for ear in on_edges:
+        got = ear.wire.received
+        assert ear.wire.lost == 0
+        assert all(b.seq - a.seq == 3 for a, b in zip(got, got[1:], strict=False))
+        assert all(m.frames == 3 for m in got)
+        both = {m.seq: (m.frames, m.mix_ms, m.capture_ms) for m in got if m.seq <= max(sent)}
+        assert len(both) >= 45 and both.items() <= sent.items()  # the core's very messages
+        assert sum(audible(pcm) for _at, pcm in ear.frames) > 50  # the speech, decoded
+
+
+def test_the_core_publishes_v1_to_redis_only_while_an_edge_has_v1_listeners(cluster, room, sockets):
+    _core, _edges, redis_server = cluster
+    _host, listener, space_id = room
+    pubsub = redis.Redis.from_url(redis_server.url).pubsub()
+    sockets.callback(pubsub.close)
+    opus, pcm = mix_channel(space_id, "opus").encode(), mix_channel(space_id, "pcm").encode()
+    pubsub.subscribe(opus, pcm)
+
+    def count_for(seconds: float) -> dict[bytes, int]:
+        counts = {opus: 0, pcm: 0}
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.1)
+            if message is not None and message["type"] == "message":
+                counts[message["channel"]] += 1
+        return counts
+
+    v2 = Ear(sockets.enter_context(dial_audio(listener, space_id, V2_QUERY)), wire=OpusWire())
+    sockets.callback(v2.stop)
+    wait_until(lambda: len(v2.frames) >= 30, within=10, what="Opus on the edge")
+    count_for(2.5)  # the core reads the wanted keys once a second
+    only_opus = count_for(2.0)
+    assert only_opus[opus] >= 25  # 50 ticks a second, three to a message
+    assert only_opus[pcm] == 0
+    v1 = Ear(sockets.enter_context(dial_audio(listener, space_id)))
+    sockets.callback(v1.stop)
+    wait_until(lambda: len(v1.frames) >= 50, within=10, what="PCM on the edge")
+    both = count_for(2.0)
+    assert both[pcm] >= 75 and both[opus] >= 25
 
 
 @pytest.mark.parametrize(
@@ -167,10 +241,10 @@ def test_the_terminal_client_listens_on_an_edge_and_fails_over_to_the_other(clus
     _host, listener, space_id = room
     token = Api(core.url).get_token(listener.username, PASSWORD)["token"]
     url = SpaceURL.parse(f"{core.url}/spaces/{space_id}")
-    with AudioLink(url, token) as link:
+    with AudioLink(url, token, query=CLI_V2_QUERY) as link:  # Opus, as `spaces listen` asks
         port = link.ws.remote_address[1]
         (first,) = [edge for edge in edges if edge.port == port]  # not the core: an edge
-        assert isinstance(link.recv(timeout=5), bytes)
+        assert len(audio_wire.unpack(link.recv(timeout=5)).frames) == 3
         first.kill9()
         try:
             deadline = time.monotonic() + 10
@@ -178,7 +252,7 @@ def test_the_terminal_client_listens_on_an_edge_and_fails_over_to_the_other(clus
                 link.recv(timeout=0.5)
             assert link.reconnects == 1
             assert link.ws.remote_address[1] not in (port, core.port)
-            assert isinstance(link.recv(timeout=5), bytes)  # the mix, from the other edge
+            assert audio_wire.unpack(link.recv(timeout=5)).frames  # from the other edge
         finally:
             first.start()
 
