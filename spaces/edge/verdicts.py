@@ -13,7 +13,7 @@ import logging
 
 import redis
 
-from .. import accounts, policy, rooms
+from .. import accounts, guests, policy, rooms
 from ..db import ThreadLocalDatabases
 from ..events import RoomEvent
 from ..realtime.close_codes import ENDED, LEFT, REMOVED, RESTART
@@ -43,6 +43,8 @@ def verdicts(db, event: RoomEvent) -> list[dict]:
         return [{"space_id": event.space_id, "user_id": None, "code": ENDED, "reason": "ended"}]
     found = []
     for user_id in sorted(event.removed | event.left | event.users):
+        if guests.is_guest(user_id):  # a guest gets no grant, so never listens from an edge
+            continue
         gone = (REMOVED, "removed") if user_id in event.removed else None
         gone = gone or standing(db, event.space_id, user_id)
         if gone:
