@@ -2,13 +2,18 @@
 
 Starts redis-server, the core (`python -m spaces.serve` with REDIS_URL and EDGE_URLS) and two
 edges (`python -m spaces.edge`); the host puts 10 people on stage and all 11 stream real speech to
-the core (bench/fanout's speaker process, whose host marks a burst every 0.5 s). N listeners join
-over HTTP and go where the core sends them (GET /spaces/<id>/audio-address: about half to each
-edge), reconnecting as docs/audio-protocol.md asks (testkit/edge.py's dial). Then, in order:
+the core (bench/fanout's speaker process). N listeners join over HTTP and go where the core sends
+them (GET /spaces/<id>/audio-address: about half to each edge), reconnecting as
+docs/audio-protocol.md asks (testkit/edge.py's dial), plus one reference listener on the core.
 
-1. a window of `--window` s: latency from the speaker's burst to each listener (p99), frames lost
-   by any listener (each gets the same frames between two bursts, or lost the difference), and
-   Redis's PUBLISH commands per second;
+Everyone speaks protocol v2 (Opus) by default, as browsers with WebCodecs and the terminal client
+do: latency is each listener message's age from the capture stamp of its oldest voice (one clock:
+this machine) and a loss is a gap in the sequence numbers. `--codec pcm` runs v1 instead: the host
+marks a burst every 0.5 s, latency runs from a burst's send to its arrival, and a listener with
+fewer frames between two bursts than the others lost the difference. Then, in order:
+
+1. a window of `--window` s: listeners' latency (p99), frames lost by any listener, and Redis's
+   PUBLISH commands per second;
 2. `kill -9` of one edge: the time until every one of its listeners hears the mix again from the
    other (failover_s);
 3. a removal on the core of a listener on the surviving edge: the time from the host's request
@@ -38,8 +43,10 @@ import redis
 from fanout.bursts import BURST_EVERY, read_burst
 from fanout.room import SPEAKERS, speaking_space
 
+from spaces.audio_wire import age_ms
 from testkit.edge import LiveEdge, audio_addresses, dial_audio
 from testkit.listen import Ear
+from testkit.opus_wire import V2_QUERY, OpusWire
 from testkit.redis_server import RedisServer
 from testkit.server import LiveServer, free_port
 from testkit.waiting import wait_until
@@ -58,7 +65,22 @@ def bursts(ear: Ear, since: float, until: float) -> list[tuple[int, float, int]]
     return found
 
 
-def window_figures(ears: list[Ear], sends: list, since: float, until: float):
+def opus_window(ears: list[Ear], since: float, until: float) -> tuple[list[float], int, int]:
+    """v2: latencies (s) of every message received in [since, until], from the capture stamp of
+    its oldest voice; frames lost: gaps in each listener's sequence numbers in that time (the core
+    numbers its ticks, so a gap is a message that did not reach this listener); no stream gaps to
+    tell apart (a late tick keeps its number)."""
+    latencies, lost = [], 0
+    for ear in ears:
+        got = [m for m in list(ear.wire.received) if since <= m.at <= until]
+        latencies += [age_ms(m.capture_ms, m.at_ms) / 1000 for m in got if m.capture_ms]
+        for a, b in zip(got, got[1:], strict=False):
+            gap = (b.seq - a.seq - a.frames) & 0xFFFFFFFF
+            lost += gap if gap < 2**31 else 0
+    return latencies, lost, 0
+
+
+def pcm_window(ears: list[Ear], sends: list, since: float, until: float):
     """Latencies (s) of every burst heard; frames lost: listeners hear the same frames between
     the same two bursts (a listener on the core among them), so one with fewer than the most lost
     the difference; and gaps in the stream itself (fewer frames than ticks between two bursts,
@@ -95,15 +117,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--listeners", type=int, default=100)
     parser.add_argument("--window", type=float, default=15.0)
+    parser.add_argument("--codec", choices=["opus", "pcm"], default="opus")
     parser.add_argument("--tiny", action="store_true", help="10 listeners, a 4 s window")
     args = parser.parse_args()
     if args.tiny:
         args.listeners, args.window = 10, 4.0
     with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp:
-        return run(Path(tmp), args.listeners, args.window)
+        return run(Path(tmp), args.listeners, args.window, args.codec == "opus")
 
 
-def run(tmp: Path, n: int, window: float) -> int:
+def p99_ms(latencies: list[float]) -> float:
+    return float(np.percentile(np.array(latencies) * 1000, 99)) if latencies else -1.0
+
+
+def run(tmp: Path, n: int, window: float, v2: bool) -> int:
     redis_server = RedisServer(tmp / "redis").start()
     ports = [free_port(), free_port()]
     core = LiveServer(
@@ -122,17 +149,20 @@ def run(tmp: Path, n: int, window: float) -> int:
         for i, port in enumerate(ports):
             edges.append(LiveEdge(tmp / f"edge{i}", redis_server.url, key, port).start())
         client = redis.Redis.from_url(redis_server.url)
-        with speaking_space(core.port, host, stage, "Scale-out bench") as (space, speakers):
+        query = V2_QUERY if v2 else ""
+        wire = (lambda: OpusWire(decode=False)) if v2 else (lambda: None)
+        with speaking_space(core.port, host, stage, "Scale-out bench", v2) as (space, speakers):
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(lambda p: p.act(f"/spaces/{space}/join"), crowd))
                 firsts = list(pool.map(lambda p: audio_addresses(p, space)[0], crowd))
             for person in crowd:
-                dial = (lambda p: lambda: dial_audio(p, space))(person)
-                ears.append(Ear(dial, reconnect=True, keep_text=False))
+                dial = (lambda p: lambda: dial_audio(p, space, query))(person)
+                ears.append(Ear(dial, reconnect=True, keep_text=False, wire=wire()))
             # The reference: one more listener, on the core (not in `ears`, never killed).
             (near,) = core.people(["near"])
             near.act(f"/spaces/{space}/join")
-            reference = Ear(near.websocket(f"/spaces/{space}/audio"), keep_text=False)
+            path = f"/spaces/{space}/audio" + (f"?{query}" if query else "")
+            reference = Ear(near.websocket(path), keep_text=False, wire=wire())
             wait_until(
                 lambda: all(len(ear.frames) >= 50 for ear in [*ears, reference]),
                 60,
@@ -147,12 +177,18 @@ def run(tmp: Path, n: int, window: float) -> int:
             until = time.monotonic()
             msgs_per_s = (publishes(client) - calls) / (until - since)
             sends, *_ = speakers.sends()
-            latencies, lost, gaps = window_figures(
-                [*ears, reference], sends, since + 1.0, until - 0.5
-            )
+            if v2:
+                latencies, lost, gaps = opus_window(ears, since + 1.0, until - 0.5)
+                on_core, *_ = opus_window([reference], since + 1.0, until - 0.5)
+            else:
+                latencies, lost, gaps = pcm_window(
+                    [*ears, reference], sends, since + 1.0, until - 0.5
+                )
+                on_core, *_ = pcm_window([reference], sends, since + 1.0, until - 0.5)
             reference.stop()
-            p99 = float(np.percentile(np.array(latencies) * 1000, 99)) if latencies else -1.0
-            print(f"window {window:.0f} s: {len(latencies)} bursts heard, p99 {p99:.1f} ms,"
+            p99 = p99_ms(latencies)
+            print(f"window {window:.0f} s ({'opus' if v2 else 'pcm'}): {len(latencies)} arrivals"
+                  f" timed, p99 {p99:.1f} ms (the core's own listener: {p99_ms(on_core):.1f} ms),"
                   f" lost {lost}, stream gaps {gaps} (everyone, the core's tick),"
                   f" Redis {msgs_per_s:.0f} PUBLISH/s", flush=True)  # fmt: skip
 
