@@ -152,12 +152,19 @@ def run(tmp: Path, n: int, window: float, v2: bool) -> int:
         query = V2_QUERY if v2 else ""
         wire = (lambda: OpusWire(decode=False)) if v2 else (lambda: None)
         with speaking_space(core.port, host, stage, "Scale-out bench", v2) as (space, speakers):
+
+            def seat(person) -> tuple[str, Ear]:
+                """Joins and opens the audio socket at once: a person with no socket for the
+                presence grace after joining is made to leave, and joins take a while here."""
+                person.act(f"/spaces/{space}/join")
+                first = audio_addresses(person, space)[0]
+                dial = lambda: dial_audio(person, space, query)  # noqa: E731
+                return first, Ear(dial, reconnect=True, keep_text=False, wire=wire())
+
             with ThreadPoolExecutor(8) as pool:
-                list(pool.map(lambda p: p.act(f"/spaces/{space}/join"), crowd))
-                firsts = list(pool.map(lambda p: audio_addresses(p, space)[0], crowd))
-            for person in crowd:
-                dial = (lambda p: lambda: dial_audio(p, space, query))(person)
-                ears.append(Ear(dial, reconnect=True, keep_text=False, wire=wire()))
+                seated = list(pool.map(seat, crowd))
+            firsts = [first for first, _ear in seated]
+            ears.extend(ear for _first, ear in seated)
             # The reference: one more listener, on the core (not in `ears`, never killed).
             (near,) = core.people(["near"])
             near.act(f"/spaces/{space}/join")
