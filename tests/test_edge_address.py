@@ -6,11 +6,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from spaces import accounts, grants
+from spaces import accounts, grants, guests
 from spaces import db as dbm
 from spaces.edge.verdicts import verdicts
 from spaces.events import RoomEvent
-from testkit.app import Browser
+from testkit.app import Browser, Client
 
 EDGES = "ws://edge-a.example:5101, ws://edge-b.example:5102/"
 
@@ -100,3 +100,19 @@ def test_verdicts_name_who_must_leave_an_edge_and_how(edge_app):
     }  # "asks" only asked to speak: still a listener, on the edge
     ended = verdicts(db, RoomEvent(space_id, kind="ended"))
     assert ended == [{"space_id": space_id, "user_id": None, "code": 4410, "reason": "ended"}]
+
+
+def test_a_guest_listens_from_the_core(edge_app):
+    """A guest has no account for a grant to name: their page names no address and their audio
+    socket is the core's; a room event naming a guest's id calls for no verdict."""
+    host, tab = Browser(edge_app, "host"), Client(edge_app)
+    space_id = open_room(host)
+    tab.get(f"/spaces/{space_id}")
+    assert tab.post(f"/spaces/{space_id}/listen").status_code == 200
+    page = tab.get(f"/spaces/{space_id}").data.decode()
+    assert "Leave" in page and "data-audio-address" not in page
+    assert tab.get(f"/spaces/{space_id}/audio-address").status_code == 401
+    db = dbm.connect(edge_app.config["DATABASE"])
+    guest = guests.connection_id(1)
+    event = RoomEvent(space_id, users=frozenset({guest}), left=frozenset({guest}))
+    assert verdicts(db, event) == []
