@@ -7,7 +7,7 @@ PORT ?= 5000
 DATA_DIR ?= data
 export HOST PORT DATA_DIR
 
-.PHONY: run test lint format bench drills clean
+.PHONY: run cluster test lint format bench drills clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 # It is gunicorn (spaces/serve.py); `$(BIN)/flask --app app run --debug` is the development server.
 run: $(VENV)/.installed
 	$(BIN)/python -m spaces.serve
+
+# A whole deployment on this machine: redis-server, the core and two edge nodes (README, "Edge nodes").
+cluster: $(VENV)/.installed
+	$(BIN)/python -m spaces.cluster_demo
 
 # Three workers on two cores: most tests wait on sockets, browsers and real time (the workers used
 # 1.4 cores measured). Tests marked solo judge real-time behaviour and run after, alone.

@@ -17,6 +17,9 @@ from werkzeug.routing import IntegerConverter
 from . import cluster, config, manage, migrations, stage_history, templating, times, views
 from . import db as dbm
 from .captions import CaptionWorker
+from .edge.addresses import edge_urls
+from .edge.mix_channel import MixPublisher
+from .edge.verdicts import VerdictPublisher
 from .errors import DomainError
 from .events import Broker, InProcessBroker
 from .extensions import csrf, limiter, sock
@@ -148,6 +151,13 @@ def forget_user(_exc: BaseException | None) -> None:
 def security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    edges = current_app.config["EDGE_URLS"]  # edges on origins of their own: sockets may go there
+    if "://" in edges:
+        origins = " ".join(url for url in edge_urls(edges) if "://" in url)
+        csp = response.headers["Content-Security-Policy"]
+        response.headers["Content-Security-Policy"] = csp.replace(
+            "connect-src 'self'", f"connect-src 'self' {origins}"
+        )
     if current_app.config["SESSION_COOKIE_SECURE"]:  # SECURE_COOKIES=1: served over https only
         response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
@@ -205,6 +215,12 @@ def add_realtime(app: Flask) -> None:
     )
     # Pages outside rooms (Explore, a scheduled Space, every navigation's count): site_feed.py.
     app.extensions["spaces_feed"] = SiteFeed(app, broker, hub)
+    client = app.extensions.get("spaces_redis")
+    if client is not None:  # edge nodes (spaces/edge): the mix and the verdicts through Redis
+        mix = MixPublisher(client)
+        audio.mix_sink = mix
+        broker.subscribe(VerdictPublisher(app.extensions["spaces_db"], client).on_event)
+        app.extensions["spaces_cluster"] += (mix,)
     if not app.config["CAPTIONS_ENABLED"]:
         return
     worker = CaptionWorker(  # its own process, started by serve.py

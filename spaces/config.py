@@ -71,6 +71,10 @@ def defaults() -> dict:
         # How long a node's sockets keep their people present in Redis after it stops renewing
         # (it died); it renews every third of it.
         "PRESENCE_TTL_SECONDS": float(os.environ.get("PRESENCE_TTL_SECONDS", "10")),
+        # Edge nodes serving listeners' audio (spaces/edge), comma separated base URLs (ws://...,
+        # or / behind a proxy that routes by the grant); unset: the core serves every socket.
+        "EDGE_URLS": os.environ.get("EDGE_URLS", ""),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", ""),  # unset: DATA_DIR/secret_key (app.py)
         "HOST_AWAY_MINUTES": float(os.environ.get("HOST_AWAY_MINUTES", "10")),
         "LISTENERS_SHOWN": _env_int("LISTENERS_SHOWN", 60),
         "REQUESTS_IN_FLIGHT": _env_int("REQUESTS_IN_FLIGHT", 4),

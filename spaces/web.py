@@ -28,6 +28,7 @@ TOKEN_ENDPOINTS = frozenset(
         "rooms.self_action",  # cancel a request, accept an invitation, stop speaking
         "rooms.mic",
         "audio.audio",  # the audio socket
+        "edge_address.address",  # where the audio socket goes (edge nodes)
     }
 )
 

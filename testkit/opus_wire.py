@@ -24,11 +24,14 @@ class Received:
 
 
 class OpusWire:
-    """Encodes what a Mouth sends and decodes what an Ear receives; one per socket."""
+    """Encodes what a Mouth sends and decodes what an Ear receives; one per socket. With
+    `decode=False` an Ear gets the Opus packets themselves: a crowd of listeners whose figures
+    are in the headers (sequence numbers, capture times) need not pay for decoding."""
 
-    def __init__(self) -> None:
+    def __init__(self, decode: bool = True) -> None:
         self.encoder = OpusEncoder()
         self.decoder = OpusDecoder()
+        self.decode = decode
         self.seq = 0
         self.received: list[Received] = []
         self.lost = 0  # frames missing between sequence numbers
@@ -38,7 +41,8 @@ class OpusWire:
         return pack(Message([self.encoder.encode(pcm)], self.seq, clock_ms()))
 
     def incoming(self, data: bytes) -> list[bytes]:
-        """The PCM frames of one message (raises ValueError for a message that is not v2)."""
+        """The PCM frames of one message, or its packets (`decode=False`); raises ValueError for
+        a message that is not v2."""
         message = unpack(data)
         if self.received:
             last = self.received[-1]
@@ -55,4 +59,6 @@ class OpusWire:
                 message.levels,
             )
         )
+        if not self.decode:
+            return list(message.frames)
         return [pcm for packet in message.frames for pcm in self.decoder.decode(packet)]

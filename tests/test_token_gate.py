@@ -177,6 +177,7 @@ def test_the_allow_list_is_what_the_terminal_client_uses(app):
     answers = {
         "rooms.room": client.get(f"/spaces/{space}", headers=headers),
         "rooms.join": client.post(f"/spaces/{space}/join", headers=headers),
+        "edge_address.address": client.get(f"/spaces/{space}/audio-address", headers=headers),
         "rooms.request_to_speak": client.post(f"/spaces/{space}/request", headers=headers),
         "rooms.self_action": client.post(f"/spaces/{space}/cancel-request", headers=headers),
         "rooms.leave": client.post(f"/spaces/{space}/leave", headers=headers),

@@ -129,6 +129,16 @@ class Api:
         status, _, body = self.request("POST", f"/spaces/{space_id}/join")
         self.check(status, body)
 
+    def audio_addresses(self, space_id: int) -> list[str]:
+        """Where the server sends this client's audio socket: edge nodes' URLs to try in turn
+        (listeners, when the deployment has edges), or [] for the server's own socket."""
+        try:
+            status, _, body = self.request("GET", f"/spaces/{space_id}/audio-address")
+            urls = json.loads(body)["urls"] if status == 200 else []
+        except (CliError, ValueError, KeyError, TypeError):
+            return []  # an older server, or none reachable now: its own socket, as before
+        return [u if "://" in u else "ws" + self.server.removeprefix("http") + u for u in urls]
+
     def set_mic(self, space_id: int, on: bool) -> None:
         status, _, body = self.request(
             "POST", f"/spaces/{space_id}/mic", {"on": "1" if on else "0"}

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect
 
-from .api import ENDED_MESSAGE, SpaceURL
+from .api import ENDED_MESSAGE, Api, SpaceURL
 from .exits import EXIT_ENDED, EXIT_ERROR, EXIT_OK, EXIT_REFUSED, CliError
 from .protocol import ENDED, LEFT, REMOVED, TOO_MANY
 
@@ -42,6 +42,14 @@ HANDSHAKE_MESSAGES = {
     404: ("There is no such Space.", EXIT_REFUSED),
     410: (ENDED_MESSAGE, EXIT_ENDED),
 }
+
+
+def with_query(address: str, query: str) -> str:
+    """The address with the wire format's query (V2_QUERY) added: an edge's address already has
+    a query (its grant), so the format joins it rather than starting a second one."""
+    if not query or "?" not in address:
+        return address + query
+    return address + "&" + query.removeprefix("?")
 
 
 class Closed(CliError):
@@ -86,14 +94,29 @@ class AudioLink:
             raise CliError(f"Cannot open the audio connection to {self.url.server}: {exc}") from exc
 
     def _connect(self) -> None:
-        """Raises CliError for a refusal (final), the network's own errors otherwise."""
+        """Raises CliError for a refusal (final), the network's own errors otherwise. Asks the
+        server first where to connect (edge nodes, README "Edge nodes"): an edge that does not
+        answer is passed over for the next."""
+        edges = Api(self.url.server, self.token, self.open_timeout).audio_addresses(
+            self.url.space_id
+        )
+        for n, edge in enumerate(edges):
+            try:
+                return self._dial(edge, {})  # the grant is in the URL; the token stays home
+            except (OSError, TimeoutError) as exc:
+                if n == len(edges) - 1:
+                    raise
+                self.say(f"An audio server did not answer ({exc}); trying another.")
+        return self._dial(self.url.audio, {"Authorization": f"Bearer {self.token}"})
+
+    def _dial(self, address: str, headers: dict[str, str]) -> None:
         self._stack.close()
         self._stack = contextlib.ExitStack()
         try:
             self.ws = self._stack.enter_context(
                 connect(
-                    self.url.audio + self.query,
-                    additional_headers={"Authorization": f"Bearer {self.token}"},
+                    with_query(address, self.query),
+                    additional_headers=headers,
                     compression=None,  # audio does not compress; spare both ends the CPU
                     max_size=64 * 1024,
                     open_timeout=self.open_timeout,

@@ -10,6 +10,9 @@ Two wire formats (docs/audio-protocol.md): v1 is bare PCM; v2 carries Opus with 
 levels and captions always see PCM. The mix is encoded once per tick by the room's encoder, for
 every v2 listener and for the recording; each v2 speaker's mix-minus by an encoder of their own
 (streams.py).
+
+With edge nodes (spaces/edge), each tick also hands the listeners' bytes of each room, once per
+codec, to `mix_sink`, which publishes them to Redis off this thread.
 """
 
 import itertools
@@ -20,6 +23,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from flask import Flask
 
@@ -27,6 +31,7 @@ from .. import audio_wire, recordings, rooms
 from ..audio_format import FRAME_BYTES, FRAME_SECONDS
 from ..clock import now
 from ..events import RoomEvent
+from .audio_terms import CODECS
 from .close_codes import ENDED, LEFT, REMOVED, RESTART
 from .fanout import Fanout
 from .jitter import JitterBuffer
@@ -40,6 +45,17 @@ log = logging.getLogger(__name__)
 
 LEVELS_EVERY = 5  # ticks (100 ms)
 TICK_MARGIN = 0.003  # seconds before the next tick when the listeners' fan-out yields to it
+
+
+class MixSink(Protocol):
+    """Where the tick hands listeners' bytes for edge nodes (spaces/edge/mix_channel.py), one
+    websocket payload per room, codec and tick. Neither call may block the tick."""
+
+    def wants(self, space_id: int, codec: str) -> bool:
+        """Whether some edge has listeners of this codec in this room."""
+
+    def put(self, space_id: int, codec: str, payload: bytes) -> None:
+        """Queues the payload for those edges."""
 
 
 @dataclass(eq=False)
@@ -101,6 +117,7 @@ class AudioEngine:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.caption_sink = None  # set by send_captions_to
+        self.mix_sink: MixSink | None = None  # edge nodes (spaces/edge): see MixSink
         self.stats = {"ticks": 0, "late_ticks": 0, "frames_dropped": 0}
         self.fanout = Fanout()  # listeners' messages, written after each tick's speakers
         self._writes: queue.Queue = queue.Queue()  # recording rows, written off the tick
@@ -284,6 +301,11 @@ class AudioEngine:
             conns = list(room.conns.values())
         for conn in conns:
             conn.outbox.push(data)
+        edges = self.mix_sink
+        if edges is not None:  # the same text for edge listeners of either codec
+            for codec in CODECS:
+                if edges.wants(room.space_id, codec):
+                    edges.put(room.space_id, codec, data)
 
     def _close_room(self, room: AudioRoom, code: int, reason: str) -> None:
         with self.lock:
@@ -349,11 +371,16 @@ class AudioEngine:
         # (at 1,500 listeners speakers' p99 was 128 ms behind it, 57 ms at 1,000). Listeners'
         # messages are queued here and written by `tick` after every room's speakers.
         packet, for_listeners = room.opus.tick(room.ticks, result, levels, conns, stage)
+        edges = self.mix_sink
+        edge_pcm = edges is not None and edges.wants(room.space_id, "pcm")
         pcm_conns = [c for c in conns if c.codec == "pcm"]
-        mix_frame, minus_frames = self._pcm_frames(result, levels) if pcm_conns else (b"", {})
+        pcm_due = bool(pcm_conns) or edge_pcm
+        mix_frame, minus_frames = self._pcm_frames(result, levels) if pcm_due else (b"", {})
         for conn in pcm_conns:
             if conn.user_id in stage:
                 conn.outbox.push(minus_frames.get(conn.user_id, mix_frame))
+        if edges is not None:  # only queued here: edge listeners wait no longer than ours
+            self._to_edges(edges, room.space_id, for_listeners, mix_frame if edge_pcm else None)
         if for_listeners is not None:
             listeners = [c.outbox for c in conns if c.codec == "opus" and c.user_id not in stage]
             self.fanout.add(for_listeners, listeners)
@@ -367,6 +394,19 @@ class AudioEngine:
             for user_id, data in result.frames.items():
                 if user_id in room.consent:  # plain bytes: they cross to the caption process
                     sink(room.space_id, user_id, bytes(data), offset)
+
+    def _to_edges(
+        self, edges: "MixSink", space_id: int, for_opus: bytes | None, for_pcm: bytes | None
+    ) -> None:
+        """What edge listeners receive this tick, once per codec: the v2 listeners' message when
+        the tick completed one (every third), and the v1 mix frame only when an edge has v1
+        listeners in this room. PCM is 640 bytes 50 times a second against Opus's one message
+        of about 200 bytes 17 times a second: published for nobody, it would triple the Redis
+        messages and the edges' work for what only older clients ask for."""
+        if for_opus is not None and edges.wants(space_id, "opus"):
+            edges.put(space_id, "opus", for_opus)
+        if for_pcm is not None:
+            edges.put(space_id, "pcm", for_pcm)
 
     def _pcm_frames(self, result, levels: dict | None) -> tuple[bytes, dict[int, bytes]]:
         """v1: the mix and each speaker's mix-minus as bare PCM frames, each followed by the

@@ -12,25 +12,12 @@ from simple_websocket import ConnectionClosed
 
 from .. import guest_session, guests, policy, rooms
 from ..extensions import sock
+from ..realtime.audio_terms import AUDIO_BACKLOG, AUDIO_SNDBUF, wire_codec
 from ..realtime.close_codes import ENDED, GUESTS_OFF, LEFT, REMOVED, TOO_MANY
 from ..realtime.outbox import attach
 from ..web import audio_engine, current_user, get_db, live_hub, same_origin
 
 bp = Blueprint("audio", __name__)
-
-AUDIO_BACKLOG = 8  # frames (160 ms) queued for a slow listener before the oldest are dropped
-# The kernel's send buffer per audio socket, fixed (Linux doubles it: about 0.4 s of audio).
-# Autotuned it grows to megabytes: minutes of audio queued for a slow client before the backlog
-# above drops anything, and as much kernel memory held for each stuck one.
-AUDIO_SNDBUF = 8 * 1024
-
-
-def wire_codec(args) -> str | None:
-    """The format a client asked for in the query: "pcm" (v1, the default) or "opus" (v2), or
-    None for a request this server does not speak."""
-    version = args.get("v", "1")
-    codec = args.get("codec", "pcm" if version == "1" else "opus")
-    return {("1", "pcm"): "pcm", ("2", "opus"): "opus"}.get((version, codec))
 
 
 @bp.before_request

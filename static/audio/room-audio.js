@@ -20,7 +20,7 @@
   var state = {
     ctx: null, playback: null, capture: null, micStream: null, micSource: null,
     ws: null, spaceId: null, title: "", retries: 0, retryTimer: null, wanted: false,
-    me: null, role: "", mic: "off", starting: false,
+    me: null, role: "", mic: "off", starting: false, dialing: false, audioAddress: null,
     codec: null, sender: null, receiver: null, // "opus" or "pcm", chosen before the first connect
   };
   window.SpacesAudio = state;
@@ -70,11 +70,37 @@
   }
 
   function connect() {
-    if (state.ws || !state.spaceId) return;
+    if (state.ws || state.dialing || !state.spaceId) return;
     if (!state.codec) { chooseCodec().then(connect); return; }
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var query = state.codec === "opus" ? window.SpacesOpusWire.QUERY : "";
-    var ws = new WebSocket(scheme + location.host + "/spaces/" + state.spaceId + "/audio" + query);
+    var own = scheme + location.host + "/spaces/" + state.spaceId + "/audio";
+    var address = state.audioAddress;  // kept from the room page: a docked player goes on using it
+    if (!address) return openSocket(own);
+    // Edge nodes (README, "Edge nodes"): the core says where, with a fresh grant; listeners
+    // go to an edge, the next one on each retry, speakers to the core.
+    state.dialing = true;
+    fetch(address, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { urls: [] }; })
+      .catch(function () { return { urls: [] }; })
+      .then(function (answer) {
+        state.dialing = false;
+        var urls = (answer.urls || []).map(function (u) {
+          return u.charAt(0) === "/" ? scheme + location.host + u : u;
+        });
+        if (state.wanted && !state.ws) openSocket(urls.length ? urls[state.retries % urls.length] : own);
+      });
+  }
+
+  // The codec's query goes on whichever address: the core's own, or an edge's (which already
+  // carries its grant in the query), so an edge serves the same wire format the core would.
+  function withCodec(url) {
+    if (state.codec !== "opus") return url;
+    var query = window.SpacesOpusWire.QUERY;
+    return url.indexOf("?") < 0 ? url + query : url + "&" + query.slice(1);
+  }
+
+  function openSocket(url) {
+    var ws = new WebSocket(withCodec(url));
     ws.binaryType = "arraybuffer";
     state.ws = ws;
     if (state.codec === "opus" && !state.receiver) {
@@ -208,6 +234,7 @@
     var controls = document.getElementById("my-controls");
     if (room && controls) {
       state.spaceId = room.getAttribute("data-space-id");
+      state.audioAddress = room.getAttribute("data-audio-address");
       state.title = room.getAttribute("data-space-title") || state.title;
       state.role = controls.getAttribute("data-role") || "";
       state.mic = controls.getAttribute("data-mic") || "off";

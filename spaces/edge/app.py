@@ -1,0 +1,92 @@
+"""The edge's web app: one route, the listeners' audio socket, at the core's own path and with
+the core's wire formats (`&v=2&codec=opus` for v2, nothing for v1; docs/audio-protocol.md).
+
+A socket is admitted with a grant the core signed (`?grant=`, spaces/grants.py) for this Space
+and role listener; refused before the upgrade without one (401), with a forged, expired or
+foreign one (403), after a verdict newer than the grant (403, or 410 once the Space ended), or
+asking for a format the core does not speak (400).
+After the upgrade the same caps as the core (SOCKETS_PER_ACCOUNT, SOCKETS_PER_ADDRESS: 4429).
+Nothing a listener sends is used: only the core takes microphones.
+"""
+
+import contextlib
+import socket
+
+from flask import Flask, abort, current_app, request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .. import grants
+from ..realtime.audio_terms import AUDIO_BACKLOG, AUDIO_SNDBUF, wire_codec
+from ..realtime.close_codes import ENDED, TOO_MANY
+from ..realtime.outbox import attach
+from .node import EdgeNode
+
+sock = Sock()
+
+
+def create_edge_app(settings: dict, node: EdgeNode) -> Flask:
+    app = Flask(__name__)
+    app.config.update(settings)
+    if settings["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=settings["TRUSTED_PROXIES"], x_proto=settings["TRUSTED_PROXIES"]
+        )
+    app.extensions["spaces_edge"] = node
+    app.before_request(check_grant)
+    sock.init_app(app)
+    return app
+
+
+def check_grant() -> None:
+    """Refused before the upgrade: no grant, not ours, not now, not for this Space, revoked."""
+    if "space_id" not in (request.view_args or {}):  # not the audio route (a 404 follows)
+        return
+    if wire_codec(request.args) is None:
+        abort(400)
+    token = request.args.get("grant", "")
+    if not token:
+        abort(401)
+    try:
+        grant = grants.check(current_app.config["SECRET_KEY"], token, request.view_args["space_id"])
+    except grants.GrantRefused:
+        abort(403)
+    if grant.role != "listener":
+        abort(403)
+    refusal = current_app.extensions["spaces_edge"].refusal(grant)
+    if refusal is not None:
+        abort(410 if refusal[0] == ENDED else 403)
+    request.environ["spaces.grant"] = grant
+
+
+@sock.route("/spaces/<int:space_id>/audio")
+def audio(ws, space_id: int):
+    node: EdgeNode = current_app.extensions["spaces_edge"]
+    grant = request.environ["spaces.grant"]
+    with contextlib.suppress(OSError):
+        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, AUDIO_SNDBUF)
+    outbox = attach(
+        ws,
+        max_backlog=AUDIO_BACKLOG,
+        overflow="drop-oldest",
+        send_timeout=current_app.config["SOCKET_SEND_TIMEOUT"],
+    )
+    listener = node.admit(grant, outbox, request.remote_addr, wire_codec(request.args))
+    if listener is None:
+        outbox.close(TOO_MANY, "too many connections")
+        return
+    # Asked again now that the node knows this socket: a verdict that came between the
+    # handshake's check and now found no socket to close.
+    refusal = node.refusal(grant)
+    if refusal is not None:
+        outbox.close(*refusal)
+    try:
+        while not outbox.dead:
+            ws.receive(timeout=5)  # pings and the client's close; a listener sends nothing else
+    except ConnectionClosed:
+        pass
+    finally:
+        node.release(listener)
+        if ws.connected:
+            outbox.close(1000)

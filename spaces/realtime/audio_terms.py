@@ -1,0 +1,21 @@
+"""What every audio socket shares, the core's (spaces/views/audio_socket.py) and an edge node's
+(spaces/edge/app.py): the wire formats a client may ask for, and how much a slow listener is
+allowed to fall behind. docs/audio-protocol.md is the reference."""
+
+from collections.abc import Mapping
+
+CODECS = ("opus", "pcm")  # v2 and v1, as AudioConnection.codec and the edges' mix channels
+
+AUDIO_BACKLOG = 8  # frames (160 ms) queued for a slow listener before the oldest are dropped
+# The kernel's send buffer per audio socket, fixed (Linux doubles it: about 0.4 s of audio).
+# Autotuned it grows to megabytes: minutes of audio queued for a slow client before the backlog
+# above drops anything, and as much kernel memory held for each stuck one.
+AUDIO_SNDBUF = 8 * 1024
+
+
+def wire_codec(args: Mapping[str, str]) -> str | None:
+    """The format a client asked for in the query: "pcm" (v1, the default) or "opus" (v2), or
+    None for a request this server does not speak."""
+    version = args.get("v", "1")
+    codec = args.get("codec", "pcm" if version == "1" else "opus")
+    return {("1", "pcm"): "pcm", ("2", "opus"): "opus"}.get((version, codec))
