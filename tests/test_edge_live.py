@@ -2,6 +2,7 @@
 clients that go where the core sends them (testkit/edge.py)."""
 
 import contextlib
+import json
 import time
 
 import pytest
@@ -12,8 +13,11 @@ from spaces.cli.api import Api, SpaceURL
 from spaces.cli.link import AudioLink
 from spaces.cli.protocol import V2_QUERY as CLI_V2_QUERY
 from spaces.edge.mix_channel import mix_channel
+from spaces.realtime.close_codes import REMOVED
+from spaces.realtime.message_rate import MAX_MESSAGES_PER_SECOND
 from testkit.audio import audible, speech
-from testkit.edge import LiveEdge, audio_addresses, dial_audio
+from testkit.edge import LiveEdge, audio_addresses, dial_audio, dial_live
+from testkit.html_query import parse
 from testkit.listen import Ear
 from testkit.opus_wire import V2_QUERY, OpusWire
 from testkit.passwords import PASSWORD
@@ -286,3 +290,108 @@ def test_an_edge_caps_one_accounts_sockets_as_the_core_does(cluster, room, socke
         while True:
             fifth.recv(timeout=5)
     assert fifth.close_code == 4429
+
+
+# Room pages' live sockets on edges -------------------------------------------------------------
+
+
+def page_on_edge(cluster, person, space_id: int, sockets) -> Ear:
+    """The person's room-page socket, where the core sends it (an edge, for a listener), read on
+    a thread, once its full state arrived."""
+    _core, edges, _redis = cluster
+    ws = sockets.enter_context(dial_live(person, space_id))
+    assert ws.sock.getpeername()[1] in {edge.port for edge in edges}
+    page = Ear(ws)
+    sockets.callback(page.stop)
+    assert page.wait_text(lambda text: 'id="stage"' in text, after=0, within=WITHIN)
+    return page
+
+
+def test_a_listeners_page_on_an_edge_sees_the_room_change(cluster, room, sockets):
+    core, _edges, _redis = cluster
+    host, listener, space_id = room
+    (other,) = core.sign_up("other")
+    other.act(f"/spaces/{space_id}/join")
+    assert audio_addresses(host, space_id, "live") == []  # the host's page stays on the core
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    acted = time.monotonic()
+    host.act(f"/spaces/{space_id}/edit", {"title": "Renamed on the core", "description": ""})
+    assert page.wait_text(lambda text: "Renamed on the core" in text, acted, WITHIN)
+    acted = time.monotonic()
+    host.act(f"/spaces/{space_id}/people/{other.id}/make-speaker")
+
+    def other_on_stage(text: str) -> bool:
+        stage = parse(text).by_id("stage")
+        return stage is not None and other.username in stage.text
+
+    assert page.wait_text(other_on_stage, acted, WITHIN), [t for a, t in page.texts if a >= acted]
+    assert not page.closed.is_set()
+
+
+def test_a_removal_closes_the_page_on_the_edge_with_the_removed_page(cluster, room, sockets):
+    _core, _edges, _redis = cluster
+    host, listener, space_id = room
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    acted = time.monotonic()
+    host.act(f"/spaces/{space_id}/people/{listener.id}/remove")
+    assert page.closed.wait(WITHIN), "the page's socket is still open"
+    closed_at, code = page.closes[-1]
+    assert code == REMOVED
+    assert closed_at - acted < WITHIN
+    told = [text for at, text in page.texts if at >= acted]
+    assert any("removed you from this Space" in text for text in told), told[-1:]
+
+
+def test_a_listener_made_speaker_is_sent_back_to_the_core(cluster, room, sockets):
+    _core, _edges, _redis = cluster
+    host, listener, space_id = room
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    host.act(f"/spaces/{space_id}/people/{listener.id}/make-speaker")
+    assert page.closed.wait(WITHIN)
+    assert page.closes[-1][1] == 1012  # the page asks its address again...
+    assert audio_addresses(listener, space_id, "live") == []  # ...and is sent to the core
+
+
+def test_a_pages_messages_reach_the_core_within_the_rate_limit(cluster, room, sockets):
+    _core, _edges, _redis = cluster
+    host, listener, space_id = room
+    host_page = Ear(sockets.enter_context(host.websocket(f"/spaces/{space_id}/live")))
+    sockets.callback(host_page.stop)
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    sent = time.monotonic()
+    page.ws.send(json.dumps({"type": "react", "reaction": "clap"}))
+
+    def clap(text: str) -> bool:
+        return text.startswith("{") and json.loads(text).get("kind") == "clap"
+
+    assert host_page.wait_text(clap, sent, WITHIN), "the reaction did not reach the core's page"
+    mine = page.wait_text(lambda t: clap(t) and json.loads(t).get("mine"), sent, WITHIN)
+    assert mine, "the reactor's own page did not see its reaction"
+    for _ in range(MAX_MESSAGES_PER_SECOND * 3):  # far past the limit, at once
+        page.ws.send(json.dumps({"type": "visibility", "visible": True}))
+    assert page.closed.wait(WITHIN)
+    assert page.closes[-1][1] == 1008
+
+
+def test_the_edges_live_socket_refuses_what_the_audio_socket_refuses(cluster, room):
+    core, (edge, _other), _redis = cluster
+    _host, listener, space_id = room
+    key, uid, sid = core._secret_key(), listener.id, space_id
+
+    def live(space: int, token: str) -> str:
+        return f"/spaces/{space}/live?grant={token}"
+
+    refusals = {
+        "no grant": (f"/spaces/{sid}/live", 401),
+        "forged": (live(sid, grants.issue("not-the-key", uid, sid, "listener")), 403),
+        "expired": (live(sid, grants.issue(key, uid, sid, "listener", seconds=-1)), 403),
+        "another Space": (live(sid + 1, grants.issue(key, uid, sid, "listener")), 403),
+        "a speaker's": (live(sid, grants.issue(key, uid, sid, "speaker")), 403),
+    }
+    for what, (path, status) in refusals.items():
+        with pytest.raises(Refused) as refused:
+            WebSocket.connect(edge.port, path)
+        assert refused.value.status == status, what
+    (stranger,) = core.sign_up("stranger")  # not in the Space: no address at all
+    status, _ = stranger.request("GET", f"/spaces/{space_id}/live-address")
+    assert status == 403
