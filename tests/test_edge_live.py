@@ -395,3 +395,54 @@ def test_the_edges_live_socket_refuses_what_the_audio_socket_refuses(cluster, ro
     (stranger,) = core.sign_up("stranger")  # not in the Space: no address at all
     status, _ = stranger.request("GET", f"/spaces/{space_id}/live-address")
     assert status == 403
+
+
+def is_caption_push(text: str) -> bool:
+    """Caption lines pushed by the core's captions relay (a full state carries the stage too)."""
+    return ("caption-partials" in text or 'class="caption"' in text) and 'id="stage"' not in text
+
+
+@pytest.mark.model
+def test_captions_reach_a_visible_page_on_an_edge_that_turned_them_on_not_a_hidden_one(
+    tmp_path, sockets
+):
+    """A deployment of its own (a core with the caption model, one edge, its own Redis: the
+    module's core would answer this edge's requests too). The core says who may view captions;
+    the edge keeps which of its pages are visible and turned them on, and filters."""
+    redis_server = RedisServer(tmp_path / "redis").start()
+    sockets.callback(redis_server.stop)
+    port = free_port()
+    core = LiveServer(
+        tmp_path / "core",
+        CAPTIONS="1",
+        REDIS_URL=redis_server.url,
+        EDGE_URLS=f"ws://127.0.0.1:{port}",
+    ).start()
+    sockets.callback(core.stop)
+    edge = LiveEdge(tmp_path / "edge", redis_server.url, core._secret_key(), port).start()
+    sockets.callback(edge.stop)
+    host, shown, hidden, off = core.sign_up("host", "shown", "hidden", "off")
+    space_id = host.open_space("Captioned")
+    room = f"/spaces/{space_id}"
+    host.act(f"{room}/captions-consent", {"allow": "1"})
+    host.act(f"{room}/mic", {"on": "1"})
+    for person in (shown, hidden, off):
+        person.join(space_id)
+    for person in (shown, hidden):
+        person.act(f"{room}/captions-view", {"on": "1"})
+    pages = {}
+    for person in (shown, hidden, off):
+        ws = sockets.enter_context(dial_live(person, space_id))
+        assert ws.sock.getpeername()[1] == port
+        pages[person.username] = page = Ear(ws)
+        sockets.callback(page.stop)
+        assert page.wait_text(lambda text: 'id="stage"' in text, after=0, within=WITHIN)
+    pages[hidden.username].ws.send(json.dumps({"type": "visibility", "visible": False}))
+    hid = time.monotonic()
+    mouth = host.speak(f"{room}/audio", speech("jfk"))
+    sockets.callback(mouth.stop)
+    first = pages[shown.username].wait_text(is_caption_push, after=0, within=60.0)
+    assert first, "no captions on the visible page on the edge"
+    time.sleep(2.0)  # more captions meanwhile, none of them for the others
+    for name in (hidden.username, off.username):
+        assert not [t for at, t in pages[name].texts if at > hid and is_caption_push(t)], name
