@@ -373,6 +373,24 @@ def test_a_pages_messages_reach_the_core_within_the_rate_limit(cluster, room, so
     assert page.closes[-1][1] == 1008
 
 
+def test_a_page_shown_again_on_an_edge_gets_its_captions_section_from_the_core(
+    cluster, room, sockets
+):
+    _core, _edges, _redis = cluster
+    _host, listener, space_id = room
+    listener.act(f"/spaces/{space_id}/captions-view", {"on": "1"})
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    page.ws.send(json.dumps({"type": "visibility", "visible": False}))
+    shown = time.monotonic()
+    page.ws.send(json.dumps({"type": "visibility", "visible": True}))
+
+    def captions_alone(text: str) -> bool:
+        doc = parse(text)
+        return doc.by_id("captions") is not None and doc.by_id("stage") is None
+
+    assert page.wait_text(captions_alone, shown, WITHIN), "no captions section from the core"
+
+
 def test_the_edges_live_socket_refuses_what_the_audio_socket_refuses(cluster, room):
     core, (edge, _other), _redis = cluster
     _host, listener, space_id = room
