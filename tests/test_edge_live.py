@@ -391,6 +391,22 @@ def test_a_page_shown_again_on_an_edge_gets_its_captions_section_from_the_core(
     assert page.wait_text(captions_alone, shown, WITHIN), "no captions section from the core"
 
 
+def test_after_a_redis_restart_a_page_on_an_edge_is_resynced_and_sees_changes(
+    cluster, room, sockets
+):
+    _core, _edges, redis_server = cluster
+    host, listener, space_id = room
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    redis_server.restart()
+    restarted = time.monotonic()
+    # The edge asks the core for the page's full state again (changes may have been missed)
+    assert page.wait_text(lambda text: 'id="stage"' in text, restarted, 20.0), "no resync"
+    acted = time.monotonic()
+    host.act(f"/spaces/{space_id}/edit", {"title": "After Redis came back", "description": ""})
+    assert page.wait_text(lambda text: "After Redis came back" in text, acted, WITHIN)
+    assert not page.closed.is_set()  # the same socket
+
+
 def test_the_edges_live_socket_refuses_what_the_audio_socket_refuses(cluster, room):
     core, (edge, _other), _redis = cluster
     _host, listener, space_id = room

@@ -180,7 +180,7 @@ class EdgeNode:
                 del self.verdicts[key]
 
     def _listen(self) -> None:
-        delay, lost = BACKOFF_FIRST, False
+        delay, verdicts_heard = BACKOFF_FIRST, False
         while not self._stopping.is_set():
             pubsub = self.client.pubsub()
             try:
@@ -196,9 +196,12 @@ class EdgeNode:
                     message = pubsub.get_message(timeout=0.05)
                     while message is not None:
                         if message["type"] == "subscribe":
-                            if delay > BACKOFF_FIRST or lost:  # Redis is back: pages resync
-                                self._resync.set()
-                            lost = False
+                            if message["channel"] == VERDICTS.encode():
+                                # subscribed again (redis-py's own reconnection, or ours after
+                                # an error): Redis is back, and pages may have missed changes
+                                if verdicts_heard:
+                                    self._resync.set()
+                                verdicts_heard = True
                             self.subscribed.set()
                             delay = BACKOFF_FIRST
                         elif message["type"] == "message":
@@ -206,7 +209,6 @@ class EdgeNode:
                         message = pubsub.get_message(timeout=0)
                     self._close_pages_due()
             except redis.RedisError as exc:
-                lost = True
                 self.subscribed.clear()
                 log.warning("edge: lost Redis (%s); trying again", exc)
                 self._stopping.wait(delay)
@@ -318,7 +320,7 @@ class EdgeNode:
             elif shared is not None:
                 page.outbox.push(shared)
 
-    def full_state(self, page: EdgeListener) -> bool:
+    def full_state(self, page: EdgeListener, wait: float = FULL_STATE_WAIT) -> bool:
         """Asks the core for this page's full state and pushes it (or what the core says takes
         the room's place, and the close); False when the core did not answer in time."""
         request_id = next(self._ids)
@@ -336,7 +338,7 @@ class EdgeNode:
             self.client.publish(LIVE_REQUESTS, json.dumps(request))
         except redis.RedisError:
             return False
-        deadline = time.monotonic() + FULL_STATE_WAIT
+        deadline = time.monotonic() + wait
         with self._answered:
             while request_id not in self._answers:
                 left = deadline - time.monotonic()
@@ -394,7 +396,8 @@ class EdgeNode:
         with self.lock:
             pages = [ln for (_s, codec), room in self.rooms.items() if codec == LIVE for ln in room]
         for page in pages:
-            if page.open and not self.full_state(page):
+            # The core may subscribe again a moment after this edge: asked a few times
+            if page.open and not any(self.full_state(page, wait=2.0) for _ in range(3)):
                 page.outbox.close(RESYNC_CLOSE, "try again later")
 
 
