@@ -8,6 +8,11 @@ and is remembered for GRANT_SECONDS, so a grant issued before it cannot open a n
 Another thread keeps this edge's wanted keys alive (the core publishes only wanted rooms and
 codecs); presence goes into Redis as on the core, so the core knows a listener whose only open
 socket is here is still in the Space.
+
+Room pages' live sockets are listeners of the "codec" LIVE, on the Space's page channel
+(live_channel.py): each message is one flush of the core's hub, written to every page here as
+the message says (the listener kind's frame, or a person's own). A page's full state, at connect
+and again after Redis returns, is asked of the core and awaited; a page's messages go to the core.
 """
 
 import itertools
@@ -79,7 +84,7 @@ class EdgeNode:
         # (space, user or None for everyone) -> (code, reason, when: time.time())
         self.verdicts: dict[tuple[int, int | None], tuple[int, str, float]] = {}
         self.subscribed = threading.Event()
-        self._answers: dict[int, dict] = {}  # full states from the core, by request id
+        self._answers: dict[int, dict | None] = {}  # full states asked for, by request id
         self._answered = threading.Condition(self.lock)
         self._ids = itertools.count(1)
         self._page_closes: list[tuple[float, EdgeListener, int, str]] = []
@@ -331,18 +336,23 @@ class EdgeNode:
             "space_id": page.space_id,
             "user_id": page.user_id,
         }
+        with self.lock:
+            self._answers[request_id] = None
         try:
             # Wanted at once (not at the next renewal): the core reads the wanted keys every
             # second and would drop this Space until then
             self.client.set(wanted_key(page.space_id, LIVE), self.node, ex=WANTED_TTL)
             self.client.publish(LIVE_REQUESTS, json.dumps(request))
         except redis.RedisError:
+            with self.lock:
+                del self._answers[request_id]
             return False
         deadline = time.monotonic() + wait
         with self._answered:
-            while request_id not in self._answers:
+            while self._answers[request_id] is None:
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    del self._answers[request_id]  # an answer after this is dropped
                     return False
                 self._answered.wait(left)
             answer = self._answers.pop(request_id)
@@ -361,8 +371,9 @@ class EdgeNode:
         except (ValueError, KeyError, TypeError):
             return
         with self._answered:
-            self._answers[request_id] = answer
-            self._answered.notify_all()
+            if request_id in self._answers:  # still waited for
+                self._answers[request_id] = answer
+                self._answered.notify_all()
 
     def forward(self, page: EdgeListener, message: str) -> None:
         """A message from a room page, for the core (the caller kept the rate limit). Whether
