@@ -86,6 +86,38 @@ def test_only_people_in_a_live_space_get_an_address(edge_app):
     assert addresses(host, space_id, "live")[0] == 410
 
 
+def test_who_is_sent_where_by_role(edge_app):
+    """The live address as the audio address: `policy.can(who, "leave")` (present in the Space)
+    to ask at all; edges only for listeners (a requester is one), the core for the stage."""
+    host = Browser(edge_app, "host")
+    space_id = open_room(host)
+    people = {name: Browser(edge_app, name) for name in ("listener", "requester", "speaker")}
+    people |= {name: Browser(edge_app, name) for name in ("removed", "blocked", "left")}
+    for person in people.values():
+        person.post(f"/spaces/{space_id}/join")
+    ids = {name: user_id(edge_app, name) for name in people}
+    people["requester"].post(f"/spaces/{space_id}/request")
+    host.post(f"/spaces/{space_id}/people/{ids['speaker']}/make-speaker")
+    host.post(f"/spaces/{space_id}/people/{ids['removed']}/remove")
+    host.post(f"/spaces/{space_id}/people/{ids['blocked']}/block")
+    people["left"].post(f"/spaces/{space_id}/leave")
+    expected = {
+        "listener": "edges",
+        "requester": "edges",
+        "speaker": "core",
+        "removed": 403,
+        "blocked": 403,
+        "left": 403,
+    }
+    for socket in ("audio", "live"):
+        found = {}
+        for name, person in people.items():
+            status, urls = addresses(person, space_id, socket)
+            found[name] = status if status != 200 else ("edges" if urls else "core")
+        assert found == expected, socket
+    assert addresses(host, space_id, "live") == (200, [])
+
+
 def test_verdicts_name_who_must_leave_an_edge_and_how(edge_app):
     host = Browser(edge_app, "host")
     people = {name: Browser(edge_app, name) for name in ("stays", "asks", "promoted", "gone")}

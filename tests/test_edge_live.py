@@ -13,7 +13,7 @@ from spaces.cli.api import Api, SpaceURL
 from spaces.cli.link import AudioLink
 from spaces.cli.protocol import V2_QUERY as CLI_V2_QUERY
 from spaces.edge.mix_channel import mix_channel
-from spaces.realtime.close_codes import REMOVED
+from spaces.realtime.close_codes import ENDED, LEFT, REMOVED
 from spaces.realtime.message_rate import MAX_MESSAGES_PER_SECOND
 from testkit.audio import audible, speech
 from testkit.edge import LiveEdge, audio_addresses, dial_audio, dial_live
@@ -340,6 +340,60 @@ def test_a_removal_closes_the_page_on_the_edge_with_the_removed_page(cluster, ro
     assert closed_at - acted < WITHIN
     told = [text for at, text in page.texts if at >= acted]
     assert any("removed you from this Space" in text for text in told), told[-1:]
+
+
+@pytest.mark.parametrize(
+    ("how", "code", "told"),
+    [
+        ("end", ENDED, "This Space has ended"),
+        ("logout", LEFT, "Join this Space"),
+        ("leave", LEFT, "Join this Space"),
+    ],
+)
+def test_the_end_and_leaving_close_the_page_on_the_edge_with_what_the_core_shows(
+    cluster, room, sockets, how, code, told
+):
+    _core, _edges, _redis = cluster
+    host, listener, space_id = room
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    acted = time.monotonic()
+    if how == "end":
+        host.act(f"/spaces/{space_id}/end")
+    elif how == "logout":
+        assert listener.clone().post("/logout", htmx=False)[0] == 200
+    else:
+        listener.act(f"/spaces/{space_id}/leave")
+    assert page.closed.wait(WITHIN), "the page's socket is still open"
+    closed_at, closed_with = page.closes[-1]
+    assert closed_with == code
+    assert closed_at - acted < WITHIN
+    assert any(told in text for at, text in page.texts if at >= acted)
+
+
+def test_a_page_on_an_edge_keeps_its_listener_present_and_gets_their_own_changes(
+    cluster, room, sockets
+):
+    """Their only socket is the page on the edge (no audio): past the grace period (2 s here)
+    they are still in the Space; an invitation to speak reaches their controls and the
+    navigation's count."""
+    core, _edges, _redis = cluster
+    host, listener, space_id = room
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    time.sleep(5)
+    listeners = parse(host.get(f"/spaces/{space_id}")).by_id("listeners")
+    assert listener.username in listeners.text
+    acted = time.monotonic()
+    host.act(f"/spaces/{space_id}/people/{listener.id}/invite")
+
+    def invited(text: str) -> bool:
+        controls = parse(text).by_id("my-controls")
+        return controls is not None and "Accept invitation to speak" in controls.text
+
+    assert page.wait_text(invited, acted, WITHIN), "no invitation on the page"
+    counted = page.wait_text(
+        lambda t: 'id="nav-notifications"' in t and "badge" in t, acted, WITHIN
+    )
+    assert counted, "the navigation's count did not reach the page on the edge"
 
 
 def test_a_listener_made_speaker_is_sent_back_to_the_core(cluster, room, sockets):

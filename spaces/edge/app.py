@@ -27,7 +27,8 @@ from ..realtime.close_codes import ENDED, TOO_MANY
 from ..realtime.message_rate import POLICY_VIOLATION, MessageRate
 from ..realtime.outbox import attach
 from .live_channel import LIVE
-from .node import RESYNC_CLOSE, EdgeNode
+from .node import EdgeNode
+from .pages import RESYNC_CLOSE
 
 sock = Sock()
 
@@ -123,12 +124,13 @@ def live(ws, space_id: int):
         rate = MessageRate()
         while not outbox.dead:
             message = ws.receive(timeout=5)
-            if message is None or not isinstance(message, str):
+            if message is None:
                 continue
-            if not rate.allow():
+            if not rate.allow():  # every message counts, as on the core
                 outbox.close(POLICY_VIOLATION, "too many messages")
                 break
-            node.forward(page, message)
+            if isinstance(message, str):
+                node.forward(page, message)
     except ConnectionClosed:
         pass
     finally:

@@ -10,7 +10,6 @@ frame once, and frames of their own for the few listeners who need one.
 
 import json
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .. import accounts, guests, policy, room_render, rooms
@@ -106,6 +105,16 @@ class EdgeLiveBridge:
             message = {"shared": shared, "users": users, "close": close}
             self.publisher.publish(space["id"], message)
 
+    def to_person(self, db, user_id: int, html: str) -> None:
+        """A frame for one person's room pages wherever they are (the navigation's counts,
+        site_feed.py): published to the Spaces they are in that edges have pages of."""
+        rows = db.execute(
+            "SELECT space_id FROM participants WHERE user_id = ? AND present = 1", [user_id]
+        ).fetchall()
+        for (space_id,) in rows:
+            if self.wants(space_id):
+                self.publisher.publish(space_id, {"users": {str(user_id): html}})
+
     def captions(self, space_id: int, html: str) -> None:
         if self.wants(space_id):
             self.publisher.publish(space_id, {"captions": html})
@@ -174,13 +183,6 @@ class EdgeLiveBridge:
         elif data.get("type") in reactions_relay.MESSAGES:
             with self.hub.render_context() as db:
                 reactions_relay.receive(db, self.hub, self.board, self.broker, conn, data)
-
-
-def listener_notices(dirt_notices) -> dict[int, list[str]]:
-    notices = defaultdict(list)
-    for user_id, text in dirt_notices:
-        notices[user_id].append(text)
-    return notices
 
 
 def _html(data: bytes) -> str:

@@ -56,6 +56,10 @@ class LivePublisher:
         self.queue: queue.Queue[tuple[str, str]] = queue.Queue(QUEUE_MESSAGES)
         self.wanted: set[int] = set()
         self._seen: set[int] = set()
+        # Spaces an edge just asked a full state of, by when: wanted at once, and kept wanted
+        # by a read of the keys that began before the edge set its key
+        self._fresh: dict[int, float] = {}
+        self._wanted_lock = threading.Lock()  # the two threads that change `wanted`
         self.answer: Callable[[dict], dict | None] = lambda request: None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -118,18 +122,30 @@ class LivePublisher:
 
     def _read_wanted(self) -> None:
         rooms, self._seen = sorted(self._seen | self.wanted), set()
-        if not rooms:
-            self.wanted = set()
-            return
-        try:
-            with self.client.pipeline(transaction=False) as pipe:
-                for space_id in rooms:
-                    pipe.exists(wanted_key(space_id, LIVE))
-                answers = pipe.execute()
-        except redis.RedisError as exc:
-            log.warning("edges' wanted room pages not read, Redis did not answer: %s", exc)
-            return
-        self.wanted = {space_id for space_id, on in zip(rooms, answers, strict=True) if on}
+        found: set[int] = set()
+        if rooms:
+            try:
+                with self.client.pipeline(transaction=False) as pipe:
+                    for space_id in rooms:
+                        pipe.exists(wanted_key(space_id, LIVE))
+                    answers = pipe.execute()
+            except redis.RedisError as exc:
+                log.warning("edges' wanted room pages not read, Redis did not answer: %s", exc)
+                return
+            found = {space_id for space_id, on in zip(rooms, answers, strict=True) if on}
+        with self._wanted_lock:
+            self.wanted = found | self._still_fresh()
+
+    def _still_fresh(self) -> set[int]:
+        """Spaces asked for in the last two reads (read after the keys, so none is missed)."""
+        t = time.monotonic()
+        fresh = set()
+        for space_id, at in list(self._fresh.items()):
+            if t - at < 2 * WANTED_EVERY:
+                fresh.add(space_id)
+            else:
+                self._fresh.pop(space_id, None)
+        return fresh
 
     def _hear(self) -> None:
         """The edges' requests, each answered in turn (a full state is one render)."""
@@ -150,7 +166,10 @@ class LivePublisher:
                         continue
                     if answer is not None:
                         if request.get("type") == "full":  # the Space's changes go out from now
-                            self.wanted.add(int(request["space_id"]))
+                            space_id = int(request["space_id"])
+                            with self._wanted_lock:
+                                self._fresh[space_id] = time.monotonic()
+                                self.wanted = self.wanted | {space_id}
                         self.reply(str(request["node"]), answer)
             except redis.RedisError as exc:
                 log.warning("edges' requests not heard, Redis did not answer: %s", exc)

@@ -12,25 +12,24 @@ socket is here is still in the Space.
 Room pages' live sockets are listeners of the "codec" LIVE, on the Space's page channel
 (live_channel.py): each message is one flush of the core's hub, written to every page here as
 the message says (the listener kind's frame, or a person's own). A page's full state, at connect
-and again after Redis returns, is asked of the core and awaited; a page's messages go to the core.
+and again after Redis returns, is asked of the core and awaited; a page's messages go to the core
+(pages.py).
 """
 
-import itertools
 import json
 import logging
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 import redis
 
 from ..grants import GRANT_SECONDS, Grant
 from ..presence import RedisPresence
-from ..realtime.close_codes import RESTART
-from ..realtime.outbox import Outbox, frame
+from ..realtime.outbox import Outbox
 from ..realtime.socket_caps import SocketCaps
-from .live_channel import LIVE, LIVE_REQUESTS, live_channel, reply_channel
+from .listener import EdgeListener
+from .live_channel import LIVE, live_channel, reply_channel
 from .mix_channel import (
     VERDICTS,
     WANTED_EVERY,
@@ -39,38 +38,14 @@ from .mix_channel import (
     mix_channel,
     wanted_key,
 )
+from .pages import EdgePages
 
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
-RESYNC_CLOSE = 1013  # as the hub's: the page reconnects and gets a full state
-FULL_STATE_WAIT = 5.0  # seconds an edge waits for the core's full state before giving up
-PAGE_CLOSE_AFTER = 0.7  # a verdict closes a room page after this, if the core's page did not
 
 
-@dataclass(eq=False)
-class EdgeListener:
-    space_id: int
-    user_id: int
-    outbox: Outbox
-    address: str
-    issued_at: float  # when the core signed the grant it came with
-    codec: str = "pcm"  # "pcm" (v1) or "opus" (v2), as AudioConnection.codec on the core;
-    # LIVE for a room page's live socket (spaces/edge/live_channel.py)
-    account: tuple = ()
-    open: bool = True
-    frames: int = field(default=0)
-    # A room page's (as the hub's Connection): captions go to visible pages that turned them on
-    # and whose person may view them (the core's word, with the full state; verdicts take it back)
-    visible: bool = True
-    captions_on: bool = False
-    may_view_captions: bool = False
-
-    def __post_init__(self) -> None:
-        self.account = (self.space_id, self.user_id, "live" if self.codec == LIVE else "audio")
-
-
-class EdgeNode:
+class EdgeNode(EdgePages):
     def __init__(
         self, client: redis.Redis, node: str, presence: RedisPresence, caps: SocketCaps
     ) -> None:
@@ -84,11 +59,7 @@ class EdgeNode:
         # (space, user or None for everyone) -> (code, reason, when: time.time())
         self.verdicts: dict[tuple[int, int | None], tuple[int, str, float]] = {}
         self.subscribed = threading.Event()
-        self._answers: dict[int, dict | None] = {}  # full states asked for, by request id
-        self._answered = threading.Condition(self.lock)
-        self._ids = itertools.count(1)
-        self._page_closes: list[tuple[float, EdgeListener, int, str]] = []
-        self._resync = threading.Event()
+        self._init_pages()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self.stats = {"messages": 0, "verdicts": 0}
@@ -188,6 +159,8 @@ class EdgeNode:
         delay, verdicts_heard = BACKOFF_FIRST, False
         while not self._stopping.is_set():
             pubsub = self.client.pubsub()
+            with self.lock:
+                self._channels = set()
             try:
                 pubsub.subscribe(VERDICTS, reply_channel(self.node))
                 heard: set[tuple[int, str]] = set()
@@ -200,6 +173,8 @@ class EdgeNode:
                     heard = wanted
                     message = pubsub.get_message(timeout=0.05)
                     while message is not None:
+                        if message["type"] in ("subscribe", "unsubscribe"):
+                            self._note_channel(message["type"], message["channel"])
                         if message["type"] == "subscribe":
                             if message["channel"] == VERDICTS.encode():
                                 # subscribed again (redis-py's own reconnection, or ours after
@@ -256,160 +231,11 @@ class EdgeNode:
                 for ln in room
                 if user_id is None or ln.user_id == user_id
             ]
-        due = time.monotonic() + PAGE_CLOSE_AFTER
         for listener in doomed:
-            if listener.codec != LIVE or code == RESTART:
+            if listener.codec == LIVE:
+                self._close_page_later(listener, code, reason)
+            else:
                 listener.outbox.close(code, reason)
-                continue
-            # A room page gets the core's page first (removed, left, ended: the hub's flush, a
-            # tenth of a second on), as on the core; the verdict closes it if that is lost.
-            listener.may_view_captions = False
-            with self.lock:
-                self._page_closes.append((due, listener, code, reason))
-
-    # Room pages ----------------------------------------------------------------------------------
-
-    def _close_pages_due(self) -> None:
-        if not self._page_closes:
-            return
-        t = time.monotonic()
-        with self.lock:
-            due = [entry for entry in self._page_closes if entry[0] <= t]
-            self._page_closes = [entry for entry in self._page_closes if entry[0] > t]
-        for _when, listener, code, reason in due:
-            listener.outbox.close(code, reason)
-
-    def pages(self, space_id: int) -> list[EdgeListener]:
-        with self.lock:
-            return list(self.rooms.get((space_id, LIVE), ()))
-
-    def _deliver_pages(self, space_id: int, data: bytes) -> None:
-        """One flush of the core's hub (or captions, a reaction...), to this edge's room pages
-        of the Space: live_channel.py has the message's fields."""
-        try:
-            message = json.loads(data)
-        except ValueError:
-            log.warning("edge: dropped a page message that is not JSON")
-            return
-        pages = self.pages(space_id)
-        end = message.get("end")
-        if end:
-            data = frame(end[2])
-            for page in pages:
-                page.outbox.push(data)
-                page.outbox.close(end[0], end[1])
-            return
-        for uid, on in (message.get("captions_on") or {}).items():
-            for page in pages:
-                if str(page.user_id) == uid:
-                    page.captions_on = bool(on)
-        if message.get("captions"):
-            data = frame(message["captions"])
-            for page in pages:
-                if page.visible and page.captions_on and page.may_view_captions:
-                    page.outbox.push(data)
-        close = message.get("close") or {}
-        users = message.get("users") or {}
-        frames = {uid: frame(html) for uid, html in users.items()}
-        shared = frame(message["shared"]) if message.get("shared") else None
-        for page in pages:
-            uid = str(page.user_id)
-            if uid in close:
-                code, reason, html = close[uid]
-                page.may_view_captions = False
-                if html:
-                    page.outbox.push(frame(html))
-                page.outbox.close(code, reason)
-            elif uid in frames:
-                page.outbox.push(frames[uid])
-            elif shared is not None:
-                page.outbox.push(shared)
-
-    def full_state(self, page: EdgeListener, wait: float = FULL_STATE_WAIT) -> bool:
-        """Asks the core for this page's full state and pushes it (or what the core says takes
-        the room's place, and the close); False when the core did not answer in time."""
-        request_id = next(self._ids)
-        request = {
-            "type": "full",
-            "id": request_id,
-            "node": self.node,
-            "space_id": page.space_id,
-            "user_id": page.user_id,
-        }
-        with self.lock:
-            self._answers[request_id] = None
-        try:
-            # Wanted at once (not at the next renewal): the core reads the wanted keys every
-            # second and would drop this Space until then
-            self.client.set(wanted_key(page.space_id, LIVE), self.node, ex=WANTED_TTL)
-            self.client.publish(LIVE_REQUESTS, json.dumps(request))
-        except redis.RedisError:
-            with self.lock:
-                del self._answers[request_id]
-            return False
-        deadline = time.monotonic() + wait
-        with self._answered:
-            while self._answers[request_id] is None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    del self._answers[request_id]  # an answer after this is dropped
-                    return False
-                self._answered.wait(left)
-            answer = self._answers.pop(request_id)
-        page.captions_on = bool(answer.get("captions_on"))
-        page.may_view_captions = bool(answer.get("may_view_captions"))
-        for html in answer.get("frames") or ():
-            page.outbox.push(frame(html))
-        if answer.get("close"):
-            page.outbox.close(*answer["close"])
-        return True
-
-    def _answer(self, data: bytes) -> None:
-        try:
-            answer = json.loads(data)
-            request_id = int(answer["id"])
-        except (ValueError, KeyError, TypeError):
-            return
-        with self._answered:
-            if request_id in self._answers:  # still waited for
-                self._answers[request_id] = answer
-                self._answered.notify_all()
-
-    def forward(self, page: EdgeListener, message: str) -> None:
-        """A message from a room page, for the core (the caller kept the rate limit). Whether
-        the page is showing is kept here too: the captions' filter runs on the edge."""
-        try:
-            data = json.loads(message)
-        except ValueError:
-            return
-        if not isinstance(data, dict):
-            return
-        if data.get("type") == "visibility" and isinstance(data.get("visible"), bool):
-            shown_again = data["visible"] and not page.visible
-            page.visible = data["visible"]
-            if not (shown_again and page.captions_on):
-                return  # the core only needs to hear that a page wants its recent captions
-        request = {
-            "type": "message",
-            "node": self.node,
-            "space_id": page.space_id,
-            "user_id": page.user_id,
-            "message": message,
-        }
-        try:
-            self.client.publish(LIVE_REQUESTS, json.dumps(request))
-        except redis.RedisError as exc:
-            log.warning("edge: a page's message not forwarded, Redis did not answer: %s", exc)
-
-    def _resync_pages(self) -> None:
-        """After Redis came back: every room page here gets its full state again (changes may
-        have been missed meanwhile)."""
-        with self.lock:
-            pages = [ln for (_s, codec), room in self.rooms.items() if codec == LIVE for ln in room]
-        for page in pages:
-            # The core may subscribe again a moment after this edge: asked a few times
-            if page.open and not any(self.full_state(page, wait=2.0) for _ in range(3)):
-                page.outbox.close(RESYNC_CLOSE, "try again later")
 
 
 def room_channel(space_id: int, codec: str) -> str:
