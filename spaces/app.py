@@ -18,6 +18,8 @@ from . import cluster, config, manage, migrations, stage_history, templating, ti
 from . import db as dbm
 from .captions import CaptionWorker
 from .edge.addresses import edge_urls
+from .edge.live_bridge import EdgeLiveBridge
+from .edge.live_channel import LivePublisher
 from .edge.mix_channel import MixPublisher
 from .edge.verdicts import VerdictPublisher
 from .errors import DomainError
@@ -220,7 +222,9 @@ def add_realtime(app: Flask) -> None:
         mix = MixPublisher(client)
         audio.mix_sink = mix
         broker.subscribe(VerdictPublisher(app.extensions["spaces_db"], client).on_event)
-        app.extensions["spaces_cluster"] += (mix,)
+        live = LivePublisher(client)  # and listeners' room pages (live_bridge.py)
+        hub.edges = EdgeLiveBridge(hub, live, board, broker)
+        app.extensions["spaces_cluster"] += (mix, live)
     if not app.config["CAPTIONS_ENABLED"]:
         return
     worker = CaptionWorker(  # its own process, started by serve.py

@@ -180,6 +180,10 @@ class RoomRender:
         listed = any(user_id in self._listed.get(name, ()) for name in sections)
         return (self._kind(user_id), user_id if listed else None)
 
+    def listed(self, sections: Iterable[str]) -> set[int]:
+        """Everyone listed in `sections` (each sees their own item there): edges' listeners."""
+        return set().union(*(self._listed.get(name, ()) for name in sections))
+
     def fragments(
         self,
         user_id: int,

@@ -1,6 +1,6 @@
 """Edge nodes for tests, drills and the demo cluster: `python -m spaces.edge` in a subprocess
-beside a LiveServer core, and the way a client dials the audio address the core gives
-(GET /spaces/<id>/audio-address, then each URL in turn until one answers)."""
+beside a LiveServer core, and the way a client dials the address the core gives
+(GET /spaces/<id>/audio-address or live-address, then each URL in turn until one answers)."""
 
 import json
 import os
@@ -61,9 +61,10 @@ class LiveEdge:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def audio_addresses(person: HttpUser, space_id: int) -> list[str]:
-    """What the core tells this person's client: the audio socket URLs to try, in order."""
-    return json.loads(person.get(f"/spaces/{space_id}/audio-address"))["urls"]
+def audio_addresses(person: HttpUser, space_id: int, socket: str = "audio") -> list[str]:
+    """What the core tells this person's client: the socket URLs to try, in order (`socket`:
+    "audio", or "live" for the room page's live socket)."""
+    return json.loads(person.get(f"/spaces/{space_id}/{socket}-address"))["urls"]
 
 
 def dial_audio(person: HttpUser, space_id: int, query: str = "", **options) -> WebSocket:
@@ -83,5 +84,23 @@ def dial_audio(person: HttpUser, space_id: int, query: str = "", **options) -> W
         except Refused:
             raise
         except OSError as exc:  # this edge does not answer: the next one
+            error = exc
+    raise error
+
+
+def dial_live(person: HttpUser, space_id: int, **options) -> WebSocket:
+    """Opens this person's room-page socket where the core says, as static/edge-live.js does
+    (the core's own when it names no edge)."""
+    urls = audio_addresses(person, space_id, "live")
+    if not urls:
+        return person.websocket(f"/spaces/{space_id}/live", **options)
+    error: OSError | None = None
+    for url in urls:
+        parts = urlsplit(url)
+        try:
+            return WebSocket.connect(parts.port, f"{parts.path}?{parts.query}", **options)
+        except Refused:
+            raise
+        except OSError as exc:
             error = exc
     raise error

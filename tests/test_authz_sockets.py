@@ -20,7 +20,7 @@ import pytest
 from test_policy import CELLS, GUEST_CELLS
 
 from spaces.realtime.close_codes import ENDED, GUESTS_OFF, LEFT, REMOVED
-from spaces.views.live_socket import MAX_MESSAGES_PER_SECOND
+from spaces.realtime.message_rate import MAX_MESSAGES_PER_SECOND
 from testkit.audio import audible, magnitude, speech, tone
 from testkit.guest import Guest
 from testkit.html_query import parse

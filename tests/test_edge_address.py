@@ -1,5 +1,6 @@
-"""Where the core sends each audio socket (spaces/edge/addresses.py, views/edge_address.py), and
-the verdicts it publishes for listeners on edges (spaces/edge/verdicts.py)."""
+"""Where the core sends each audio socket and room page's live socket (spaces/edge/addresses.py,
+views/edge_address.py), and the verdicts it publishes for listeners on edges
+(spaces/edge/verdicts.py)."""
 
 import json
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -33,8 +34,8 @@ def user_id(app, name: str) -> int:
     return accounts.by_username(dbm.connect(app.config["DATABASE"]), name)["id"]
 
 
-def addresses(who: Browser, space_id: int) -> tuple[int, list[str]]:
-    response = who.get(f"/spaces/{space_id}/audio-address")
+def addresses(who: Browser, space_id: int, socket: str = "audio") -> tuple[int, list[str]]:
+    response = who.get(f"/spaces/{space_id}/{socket}-address")
     urls = json.loads(response.data)["urls"] if response.status_code == 200 else []
     return response.status_code, urls
 
@@ -51,8 +52,14 @@ def test_a_listener_is_sent_to_every_edge_with_a_grant_and_a_speaker_to_the_core
     grant = grants.check(edge_app.config["SECRET_KEY"], token, space_id)
     assert (grant.user_id, grant.role) == (user_id(edge_app, "listener"), "listener")
     assert addresses(host, space_id) == (200, [])  # the host speaks: the core's own socket
+    status, live = addresses(listener, space_id, "live")  # the room page's socket, alike
+    assert status == 200 and [url.split("?")[0] for url in live] == [
+        url.replace("/audio?", "/live?").split("?")[0] for url in urls
+    ]
+    assert addresses(host, space_id, "live") == (200, [])
     page = listener.get(f"/spaces/{space_id}").data.decode()
     assert f'data-audio-address="/spaces/{space_id}/audio-address"' in page
+    assert f'data-live-address="/spaces/{space_id}/live-address"' in page
     csp = listener.get(f"/spaces/{space_id}").headers["Content-Security-Policy"]
     assert "connect-src 'self' ws://edge-a.example:5101 ws://edge-b.example:5102" in csp
 
@@ -62,17 +69,53 @@ def test_without_edges_everyone_uses_the_core_and_the_page_says_nothing(app):
     space_id = open_room(host)
     listener.post(f"/spaces/{space_id}/join")
     assert addresses(listener, space_id) == (200, [])
-    assert "data-audio-address" not in listener.get(f"/spaces/{space_id}").data.decode()
+    assert addresses(listener, space_id, "live") == (200, [])
+    page = listener.get(f"/spaces/{space_id}").data.decode()
+    assert "data-audio-address" not in page and "data-live-address" not in page
 
 
 def test_only_people_in_a_live_space_get_an_address(edge_app):
     host, outsider = Browser(edge_app, "host"), Browser(edge_app, "outsider")
     space_id = open_room(host)
-    assert addresses(outsider, space_id)[0] == 403  # not in the Space
-    signed_out = edge_app.test_client().get(f"/spaces/{space_id}/audio-address")
-    assert signed_out.status_code == 401
+    for socket in ("audio", "live"):
+        assert addresses(outsider, space_id, socket)[0] == 403  # not in the Space
+        signed_out = edge_app.test_client().get(f"/spaces/{space_id}/{socket}-address")
+        assert signed_out.status_code == 401
     host.post(f"/spaces/{space_id}/end")
     assert addresses(host, space_id)[0] == 410
+    assert addresses(host, space_id, "live")[0] == 410
+
+
+def test_who_is_sent_where_by_role(edge_app):
+    """The live address as the audio address: `policy.can(who, "leave")` (present in the Space)
+    to ask at all; edges only for listeners (a requester is one), the core for the stage."""
+    host = Browser(edge_app, "host")
+    space_id = open_room(host)
+    people = {name: Browser(edge_app, name) for name in ("listener", "requester", "speaker")}
+    people |= {name: Browser(edge_app, name) for name in ("removed", "blocked", "left")}
+    for person in people.values():
+        person.post(f"/spaces/{space_id}/join")
+    ids = {name: user_id(edge_app, name) for name in people}
+    people["requester"].post(f"/spaces/{space_id}/request")
+    host.post(f"/spaces/{space_id}/people/{ids['speaker']}/make-speaker")
+    host.post(f"/spaces/{space_id}/people/{ids['removed']}/remove")
+    host.post(f"/spaces/{space_id}/people/{ids['blocked']}/block")
+    people["left"].post(f"/spaces/{space_id}/leave")
+    expected = {
+        "listener": "edges",
+        "requester": "edges",
+        "speaker": "core",
+        "removed": 403,
+        "blocked": 403,
+        "left": 403,
+    }
+    for socket in ("audio", "live"):
+        found = {}
+        for name, person in people.items():
+            status, urls = addresses(person, space_id, socket)
+            found[name] = status if status != 200 else ("edges" if urls else "core")
+        assert found == expected, socket
+    assert addresses(host, space_id, "live") == (200, [])
 
 
 def test_verdicts_name_who_must_leave_an_edge_and_how(edge_app):
@@ -111,7 +154,9 @@ def test_a_guest_listens_from_the_core(edge_app):
     assert tab.post(f"/spaces/{space_id}/listen").status_code == 200
     page = tab.get(f"/spaces/{space_id}").data.decode()
     assert "Leave" in page and "data-audio-address" not in page
+    assert "data-live-address" not in page
     assert tab.get(f"/spaces/{space_id}/audio-address").status_code == 401
+    assert tab.get(f"/spaces/{space_id}/live-address").status_code == 401
     db = dbm.connect(edge_app.config["DATABASE"])
     guest = guests.connection_id(1)
     event = RoomEvent(space_id, users=frozenset({guest}), left=frozenset({guest}))

@@ -2,6 +2,7 @@
 clients that go where the core sends them (testkit/edge.py)."""
 
 import contextlib
+import json
 import time
 
 import pytest
@@ -12,8 +13,11 @@ from spaces.cli.api import Api, SpaceURL
 from spaces.cli.link import AudioLink
 from spaces.cli.protocol import V2_QUERY as CLI_V2_QUERY
 from spaces.edge.mix_channel import mix_channel
+from spaces.realtime.close_codes import ENDED, LEFT, REMOVED
+from spaces.realtime.message_rate import MAX_MESSAGES_PER_SECOND
 from testkit.audio import audible, speech
-from testkit.edge import LiveEdge, audio_addresses, dial_audio
+from testkit.edge import LiveEdge, audio_addresses, dial_audio, dial_live
+from testkit.html_query import parse
 from testkit.listen import Ear
 from testkit.opus_wire import V2_QUERY, OpusWire
 from testkit.passwords import PASSWORD
@@ -286,3 +290,247 @@ def test_an_edge_caps_one_accounts_sockets_as_the_core_does(cluster, room, socke
         while True:
             fifth.recv(timeout=5)
     assert fifth.close_code == 4429
+
+
+# Room pages' live sockets on edges -------------------------------------------------------------
+
+
+def page_on_edge(cluster, person, space_id: int, sockets) -> Ear:
+    """The person's room-page socket, where the core sends it (an edge, for a listener), read on
+    a thread, once its full state arrived."""
+    _core, edges, _redis = cluster
+    ws = sockets.enter_context(dial_live(person, space_id))
+    assert ws.sock.getpeername()[1] in {edge.port for edge in edges}
+    page = Ear(ws)
+    sockets.callback(page.stop)
+    assert page.wait_text(lambda text: 'id="stage"' in text, after=0, within=WITHIN)
+    return page
+
+
+def test_a_listeners_page_on_an_edge_sees_the_room_change(cluster, room, sockets):
+    core, _edges, _redis = cluster
+    host, listener, space_id = room
+    (other,) = core.sign_up("other")
+    other.act(f"/spaces/{space_id}/join")
+    assert audio_addresses(host, space_id, "live") == []  # the host's page stays on the core
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    acted = time.monotonic()
+    host.act(f"/spaces/{space_id}/edit", {"title": "Renamed on the core", "description": ""})
+    assert page.wait_text(lambda text: "Renamed on the core" in text, acted, WITHIN)
+    acted = time.monotonic()
+    host.act(f"/spaces/{space_id}/people/{other.id}/make-speaker")
+
+    def other_on_stage(text: str) -> bool:
+        stage = parse(text).by_id("stage")
+        return stage is not None and other.username in stage.text
+
+    assert page.wait_text(other_on_stage, acted, WITHIN), [t for a, t in page.texts if a >= acted]
+    assert not page.closed.is_set()
+
+
+def test_a_removal_closes_the_page_on_the_edge_with_the_removed_page(cluster, room, sockets):
+    _core, _edges, _redis = cluster
+    host, listener, space_id = room
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    acted = time.monotonic()
+    host.act(f"/spaces/{space_id}/people/{listener.id}/remove")
+    assert page.closed.wait(WITHIN), "the page's socket is still open"
+    closed_at, code = page.closes[-1]
+    assert code == REMOVED
+    assert closed_at - acted < WITHIN
+    told = [text for at, text in page.texts if at >= acted]
+    assert any("removed you from this Space" in text for text in told), told[-1:]
+
+
+@pytest.mark.parametrize(
+    ("how", "code", "told"),
+    [
+        ("end", ENDED, "This Space has ended"),
+        ("logout", LEFT, "Join this Space"),
+        ("leave", LEFT, "Join this Space"),
+    ],
+)
+def test_the_end_and_leaving_close_the_page_on_the_edge_with_what_the_core_shows(
+    cluster, room, sockets, how, code, told
+):
+    _core, _edges, _redis = cluster
+    host, listener, space_id = room
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    acted = time.monotonic()
+    if how == "end":
+        host.act(f"/spaces/{space_id}/end")
+    elif how == "logout":
+        assert listener.clone().post("/logout", htmx=False)[0] == 200
+    else:
+        listener.act(f"/spaces/{space_id}/leave")
+    assert page.closed.wait(WITHIN), "the page's socket is still open"
+    closed_at, closed_with = page.closes[-1]
+    assert closed_with == code
+    assert closed_at - acted < WITHIN
+    assert any(told in text for at, text in page.texts if at >= acted)
+
+
+def test_a_page_on_an_edge_keeps_its_listener_present_and_gets_their_own_changes(
+    cluster, room, sockets
+):
+    """Their only socket is the page on the edge (no audio): past the grace period (2 s here)
+    they are still in the Space; an invitation to speak reaches their controls and the
+    navigation's count."""
+    core, _edges, _redis = cluster
+    host, listener, space_id = room
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    time.sleep(5)
+    listeners = parse(host.get(f"/spaces/{space_id}")).by_id("listeners")
+    assert listener.username in listeners.text
+    acted = time.monotonic()
+    host.act(f"/spaces/{space_id}/people/{listener.id}/invite")
+
+    def invited(text: str) -> bool:
+        controls = parse(text).by_id("my-controls")
+        return controls is not None and "Accept invitation to speak" in controls.text
+
+    assert page.wait_text(invited, acted, WITHIN), "no invitation on the page"
+    counted = page.wait_text(
+        lambda t: 'id="nav-notifications"' in t and "badge" in t, acted, WITHIN
+    )
+    assert counted, "the navigation's count did not reach the page on the edge"
+
+
+def test_a_listener_made_speaker_is_sent_back_to_the_core(cluster, room, sockets):
+    _core, _edges, _redis = cluster
+    host, listener, space_id = room
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    host.act(f"/spaces/{space_id}/people/{listener.id}/make-speaker")
+    assert page.closed.wait(WITHIN)
+    assert page.closes[-1][1] == 1012  # the page asks its address again...
+    assert audio_addresses(listener, space_id, "live") == []  # ...and is sent to the core
+
+
+def test_a_pages_messages_reach_the_core_within_the_rate_limit(cluster, room, sockets):
+    _core, _edges, _redis = cluster
+    host, listener, space_id = room
+    host_page = Ear(sockets.enter_context(host.websocket(f"/spaces/{space_id}/live")))
+    sockets.callback(host_page.stop)
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    sent = time.monotonic()
+    page.ws.send(json.dumps({"type": "react", "reaction": "clap"}))
+
+    def clap(text: str) -> bool:
+        return text.startswith("{") and json.loads(text).get("kind") == "clap"
+
+    assert host_page.wait_text(clap, sent, WITHIN), "the reaction did not reach the core's page"
+    mine = page.wait_text(lambda t: clap(t) and json.loads(t).get("mine"), sent, WITHIN)
+    assert mine, "the reactor's own page did not see its reaction"
+    for _ in range(MAX_MESSAGES_PER_SECOND * 3):  # far past the limit, at once
+        page.ws.send(json.dumps({"type": "visibility", "visible": True}))
+    assert page.closed.wait(WITHIN)
+    assert page.closes[-1][1] == 1008
+
+
+def test_a_page_shown_again_on_an_edge_gets_its_captions_section_from_the_core(
+    cluster, room, sockets
+):
+    _core, _edges, _redis = cluster
+    _host, listener, space_id = room
+    listener.act(f"/spaces/{space_id}/captions-view", {"on": "1"})
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    page.ws.send(json.dumps({"type": "visibility", "visible": False}))
+    shown = time.monotonic()
+    page.ws.send(json.dumps({"type": "visibility", "visible": True}))
+
+    def captions_alone(text: str) -> bool:
+        doc = parse(text)
+        return doc.by_id("captions") is not None and doc.by_id("stage") is None
+
+    assert page.wait_text(captions_alone, shown, WITHIN), "no captions section from the core"
+
+
+def test_after_a_redis_restart_a_page_on_an_edge_is_resynced_and_sees_changes(
+    cluster, room, sockets
+):
+    _core, _edges, redis_server = cluster
+    host, listener, space_id = room
+    page = page_on_edge(cluster, listener, space_id, sockets)
+    redis_server.restart()
+    restarted = time.monotonic()
+    # The edge asks the core for the page's full state again (changes may have been missed)
+    assert page.wait_text(lambda text: 'id="stage"' in text, restarted, 20.0), "no resync"
+    acted = time.monotonic()
+    host.act(f"/spaces/{space_id}/edit", {"title": "After Redis came back", "description": ""})
+    assert page.wait_text(lambda text: "After Redis came back" in text, acted, WITHIN)
+    assert not page.closed.is_set()  # the same socket
+
+
+def test_the_edges_live_socket_refuses_what_the_audio_socket_refuses(cluster, room):
+    core, (edge, _other), _redis = cluster
+    _host, listener, space_id = room
+    key, uid, sid = core._secret_key(), listener.id, space_id
+
+    def live(space: int, token: str) -> str:
+        return f"/spaces/{space}/live?grant={token}"
+
+    refusals = {
+        "no grant": (f"/spaces/{sid}/live", 401),
+        "forged": (live(sid, grants.issue("not-the-key", uid, sid, "listener")), 403),
+        "expired": (live(sid, grants.issue(key, uid, sid, "listener", seconds=-1)), 403),
+        "another Space": (live(sid + 1, grants.issue(key, uid, sid, "listener")), 403),
+        "a speaker's": (live(sid, grants.issue(key, uid, sid, "speaker")), 403),
+    }
+    for what, (path, status) in refusals.items():
+        with pytest.raises(Refused) as refused:
+            WebSocket.connect(edge.port, path)
+        assert refused.value.status == status, what
+    (stranger,) = core.sign_up("stranger")  # not in the Space: no address at all
+    status, _ = stranger.request("GET", f"/spaces/{space_id}/live-address")
+    assert status == 403
+
+
+def is_caption_push(text: str) -> bool:
+    """Caption lines pushed by the core's captions relay (a full state carries the stage too)."""
+    return ("caption-partials" in text or 'class="caption"' in text) and 'id="stage"' not in text
+
+
+@pytest.mark.model
+def test_captions_reach_a_visible_page_on_an_edge_that_turned_them_on_not_a_hidden_one(
+    tmp_path, sockets
+):
+    """A deployment of its own (a core with the caption model, one edge, its own Redis: the
+    module's core would answer this edge's requests too). The core says who may view captions;
+    the edge keeps which of its pages are visible and turned them on, and filters."""
+    redis_server = RedisServer(tmp_path / "redis").start()
+    sockets.callback(redis_server.stop)
+    port = free_port()
+    core = LiveServer(
+        tmp_path / "core",
+        CAPTIONS="1",
+        REDIS_URL=redis_server.url,
+        EDGE_URLS=f"ws://127.0.0.1:{port}",
+    ).start()
+    sockets.callback(core.stop)
+    edge = LiveEdge(tmp_path / "edge", redis_server.url, core._secret_key(), port).start()
+    sockets.callback(edge.stop)
+    host, shown, hidden, off = core.sign_up("host", "shown", "hidden", "off")
+    space_id = host.open_space("Captioned")
+    room = f"/spaces/{space_id}"
+    host.act(f"{room}/captions-consent", {"allow": "1"})
+    host.act(f"{room}/mic", {"on": "1"})
+    for person in (shown, hidden, off):
+        person.join(space_id)
+    for person in (shown, hidden):
+        person.act(f"{room}/captions-view", {"on": "1"})
+    pages = {}
+    for person in (shown, hidden, off):
+        ws = sockets.enter_context(dial_live(person, space_id))
+        assert ws.sock.getpeername()[1] == port
+        pages[person.username] = page = Ear(ws)
+        sockets.callback(page.stop)
+        assert page.wait_text(lambda text: 'id="stage"' in text, after=0, within=WITHIN)
+    pages[hidden.username].ws.send(json.dumps({"type": "visibility", "visible": False}))
+    hid = time.monotonic()
+    mouth = host.speak(f"{room}/audio", speech("jfk"))
+    sockets.callback(mouth.stop)
+    first = pages[shown.username].wait_text(is_caption_push, after=0, within=60.0)
+    assert first, "no captions on the visible page on the edge"
+    time.sleep(2.0)  # more captions meanwhile, none of them for the others
+    for name in (hidden.username, off.username):
+        assert not [t for at, t in pages[name].texts if at > hid and is_caption_push(t)], name

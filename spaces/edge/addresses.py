@@ -1,5 +1,5 @@
-"""Where a participant's audio socket goes: the core for speakers and the host, an edge for
-listeners (EDGE_URLS set), with the grant that edge checks.
+"""Where a participant's audio socket and room page's live socket go: the core for speakers and
+the host, an edge for listeners (EDGE_URLS set), with the grant that edge checks.
 
 Each listener gets every edge, starting at one picked by their id (so a Space's listeners spread
 over the edges and a person returns to the same one), and tries the next when one does not
@@ -19,12 +19,18 @@ def edge_urls(setting: str) -> list[str]:
 
 
 def audio_addresses(
-    edges: list[str], secret_key: str, user_id: int, space_id: int, role: str | None
+    edges: list[str],
+    secret_key: str,
+    user_id: int,
+    space_id: int,
+    role: str | None,
+    socket: str = "audio",
 ) -> list[str]:
-    """The audio socket URLs to try in turn; [] means the core's own (same origin, no grant)."""
+    """The socket URLs to try in turn (`socket`: "audio", or "live" for the room page's);
+    [] means the core's own (same origin, no grant)."""
     if not edges or role != "listener":
         return []
     token = quote(grants.issue(secret_key, user_id, space_id, "listener"))
     first = user_id % len(edges)
     ordered = edges[first:] + edges[:first]
-    return [f"{base}/spaces/{space_id}/audio?grant={token}" for base in ordered]
+    return [f"{base}/spaces/{space_id}/{socket}?grant={token}" for base in ordered]

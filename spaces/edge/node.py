@@ -8,6 +8,12 @@ and is remembered for GRANT_SECONDS, so a grant issued before it cannot open a n
 Another thread keeps this edge's wanted keys alive (the core publishes only wanted rooms and
 codecs); presence goes into Redis as on the core, so the core knows a listener whose only open
 socket is here is still in the Space.
+
+Room pages' live sockets are listeners of the "codec" LIVE, on the Space's page channel
+(live_channel.py): each message is one flush of the core's hub, written to every page here as
+the message says (the listener kind's frame, or a person's own). A page's full state, at connect
+and again after Redis returns, is asked of the core and awaited; a page's messages go to the core
+(pages.py).
 """
 
 import json
@@ -15,7 +21,6 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 import redis
 
@@ -23,6 +28,8 @@ from ..grants import GRANT_SECONDS, Grant
 from ..presence import RedisPresence
 from ..realtime.outbox import Outbox
 from ..realtime.socket_caps import SocketCaps
+from .listener import EdgeListener
+from .live_channel import LIVE, live_channel, reply_channel
 from .mix_channel import (
     VERDICTS,
     WANTED_EVERY,
@@ -31,29 +38,14 @@ from .mix_channel import (
     mix_channel,
     wanted_key,
 )
+from .pages import EdgePages
 
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
 
 
-@dataclass(eq=False)
-class EdgeListener:
-    space_id: int
-    user_id: int
-    outbox: Outbox
-    address: str
-    issued_at: float  # when the core signed the grant it came with
-    codec: str = "pcm"  # "pcm" (v1) or "opus" (v2), as AudioConnection.codec on the core
-    account: tuple = ()
-    open: bool = True
-    frames: int = field(default=0)
-
-    def __post_init__(self) -> None:
-        self.account = (self.space_id, self.user_id, "audio")
-
-
-class EdgeNode:
+class EdgeNode(EdgePages):
     def __init__(
         self, client: redis.Redis, node: str, presence: RedisPresence, caps: SocketCaps
     ) -> None:
@@ -67,6 +59,7 @@ class EdgeNode:
         # (space, user or None for everyone) -> (code, reason, when: time.time())
         self.verdicts: dict[tuple[int, int | None], tuple[int, str, float]] = {}
         self.subscribed = threading.Event()
+        self._init_pages()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self.stats = {"messages": 0, "verdicts": 0}
@@ -151,6 +144,9 @@ class EdgeNode:
             except redis.RedisError as exc:
                 log.warning("edge: wanted rooms not renewed, Redis did not answer: %s", exc)
             self._forget_old_verdicts()
+            if self._resync.is_set():
+                self._resync.clear()
+                threading.Thread(target=self._resync_pages, daemon=True, name="edge-resync").start()
             self._stopping.wait(WANTED_EVERY)
 
     def _forget_old_verdicts(self) -> None:
@@ -160,27 +156,38 @@ class EdgeNode:
                 del self.verdicts[key]
 
     def _listen(self) -> None:
-        delay = BACKOFF_FIRST
+        delay, verdicts_heard = BACKOFF_FIRST, False
         while not self._stopping.is_set():
             pubsub = self.client.pubsub()
+            with self.lock:
+                self._channels = set()
             try:
-                pubsub.subscribe(VERDICTS)
+                pubsub.subscribe(VERDICTS, reply_channel(self.node))
                 heard: set[tuple[int, str]] = set()
                 while not self._stopping.is_set():
                     wanted = self.wanted()
                     if wanted - heard:
-                        pubsub.subscribe(*[mix_channel(*key) for key in wanted - heard])
+                        pubsub.subscribe(*[room_channel(*key) for key in wanted - heard])
                     if heard - wanted:
-                        pubsub.unsubscribe(*[mix_channel(*key) for key in heard - wanted])
+                        pubsub.unsubscribe(*[room_channel(*key) for key in heard - wanted])
                     heard = wanted
                     message = pubsub.get_message(timeout=0.05)
                     while message is not None:
+                        if message["type"] in ("subscribe", "unsubscribe"):
+                            self._note_channel(message["type"], message["channel"])
                         if message["type"] == "subscribe":
+                            if message["channel"] == VERDICTS.encode():
+                                # subscribed again (redis-py's own reconnection, or ours after
+                                # an error): Redis is back, and pages may have missed changes
+                                if verdicts_heard:
+                                    self._resync.set()
+                                verdicts_heard = True
                             self.subscribed.set()
                             delay = BACKOFF_FIRST
                         elif message["type"] == "message":
                             self._deliver(message["channel"], message["data"])
                         message = pubsub.get_message(timeout=0)
+                    self._close_pages_due()
             except redis.RedisError as exc:
                 self.subscribed.clear()
                 log.warning("edge: lost Redis (%s); trying again", exc)
@@ -193,6 +200,12 @@ class EdgeNode:
         self.stats["messages"] += 1
         if channel == VERDICTS.encode():
             self._judge(data)
+            return
+        if channel == reply_channel(self.node).encode():
+            self._answer(data)
+            return
+        if channel.startswith(b"spaces:live:"):
+            self._deliver_pages(int(channel.rsplit(b":", 1)[1]), data)
             return
         space_id, codec = channel_room(channel)
         with self.lock:
@@ -219,4 +232,12 @@ class EdgeNode:
                 if user_id is None or ln.user_id == user_id
             ]
         for listener in doomed:
-            listener.outbox.close(code, reason)
+            if listener.codec == LIVE:
+                self._close_page_later(listener, code, reason)
+            else:
+                listener.outbox.close(code, reason)
+
+
+def room_channel(space_id: int, codec: str) -> str:
+    """What an edge subscribes to for its sockets of one Space and codec (LIVE: room pages)."""
+    return live_channel(space_id) if codec == LIVE else mix_channel(space_id, codec)

@@ -106,3 +106,5 @@ class CaptionsRelay:
                 data = frame(html)
                 for conn in self.hub.caption_viewers(space_id):
                     conn.outbox.push(data)
+                if self.hub.edges is not None:  # listeners' pages on edges filter for themselves
+                    self.hub.edges.captions(space_id, html)

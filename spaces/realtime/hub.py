@@ -96,6 +96,8 @@ class LiveHub:
         )
         self._thread: threading.Thread | None = None
         self._stopping = False
+        # Listeners' room pages on edge nodes (spaces/edge/live_bridge.py; REDIS_URL set)
+        self.edges = None
         broker.subscribe(self.on_event)
 
     # Events ------------------------------------------------------------------------------------
@@ -218,6 +220,8 @@ class LiveHub:
     def set_captions(self, space_id: int, user_id: int, on: bool) -> None:
         for conn in self.connections(space_id, user_id):
             conn.captions_on = on
+        if self.edges is not None:
+            self.edges.set_captions(space_id, user_id, on)
 
     def caption_viewers(self, space_id: int) -> list[Connection]:
         """Room pages that get captions: visible, turned on, and allowed to (in the Space)."""
@@ -345,11 +349,14 @@ class LiveHub:
 
     def _flush_room(self, db, space_id: int, dirt: RoomDirt) -> None:
         conns = self.connections(space_id)
-        if not conns and not self.guest_sockets(space_id):
+        edges = self.edges if self.edges is not None and self.edges.wants(space_id) else None
+        if not conns and not self.guest_sockets(space_id) and edges is None:
             return
         space = rooms.get(db, space_id)
         if dirt.ended or space["ended_at"] is not None:
             _replace_room(conns, room_render.ended(space), ENDED, "ended")
+            if edges is not None:
+                edges.ended(space)
             return
         has_guests = bool(self.guest_sockets(space_id))
         conns = [c for c in conns if not c.guest]
@@ -370,6 +377,8 @@ class LiveHub:
             html = room_render.membership(db, space, user, notices.get(user["id"], ()))
             _close_left([c for c in conns if c.user_id == user["id"]], html)
         conns = [c for c in conns if c.user_id not in out]
+        if edges is not None:
+            edges.flush(db, space, dirt, render, notices)
         for conn in conns:
             conn.may_view_captions = policy.can(render.viewer(conn.user_id), "view_captions", space)
         users = accounts.by_ids(db, list(dirt.users - out))

@@ -95,3 +95,5 @@ def send(hub: LiveHub, space_id: int, message: dict, sender: int | None = None) 
     own = frame(json.dumps({**message, "mine": True})) if sender is not None else data
     for conn in hub.connections(space_id):
         conn.outbox.push(own if conn.user_id == sender else data)
+    if hub.edges is not None:
+        hub.edges.reaction(space_id, message, sender)

@@ -127,12 +127,15 @@ class SiteFeed:
             return
         with self.hub.render_context() as db:
             for user_id in users:
-                data = frame(self._count(db, user_id))
+                count = self._count(db, user_id)
+                data = frame(count)
                 for w in watchers:
                     if w.user_id == user_id:
                         w.outbox.push(data)
                 for conn in self.hub.pages_of(user_id):
                     conn.outbox.push(data)
+                if self.hub.edges is not None:  # their room page may be on an edge
+                    self.hub.edges.to_person(db, user_id, count)
             if lists:
                 self._push_lists(db, [w for w in watchers if w.page == "explore"])
                 for space_id in spaces:

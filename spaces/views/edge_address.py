@@ -16,6 +16,17 @@ bp = Blueprint("edge_address", __name__)
 
 @bp.get("/spaces/<int:space_id>/audio-address")
 def address(space_id: int):
+    return jsonify(urls=_addresses(space_id, "audio"))
+
+
+@bp.get("/spaces/<int:space_id>/live-address")
+def live_address(space_id: int):
+    """Where the room page's live socket goes: asked by static/edge-live.js before each
+    connection (when the page carries `data-live-address`), as the audio address is."""
+    return jsonify(urls=_addresses(space_id, "live"))
+
+
+def _addresses(space_id: int, socket: str) -> list[str]:
     user = current_user()
     if user is None:
         abort(401)
@@ -27,7 +38,5 @@ def address(space_id: int):
     if not policy.can(who, "leave", space):  # i.e. present in the Space, as the audio socket
         abort(403)
     settings = current_app.config
-    urls = audio_addresses(
-        edge_urls(settings["EDGE_URLS"]), settings["SECRET_KEY"], user["id"], space_id, who.role
-    )
-    return jsonify(urls=urls)
+    edges = edge_urls(settings["EDGE_URLS"])
+    return audio_addresses(edges, settings["SECRET_KEY"], user["id"], space_id, who.role, socket)

@@ -1,7 +1,6 @@
 """The room's live socket: HTML fragments pushed to the page, a few small messages from it."""
 
 import json
-import time
 
 from flask import Blueprint, abort, current_app, request
 from simple_websocket import ConnectionClosed
@@ -10,13 +9,11 @@ from .. import guest_session, rooms
 from ..extensions import sock
 from ..realtime import reactions_relay
 from ..realtime.close_codes import TOO_MANY
+from ..realtime.message_rate import POLICY_VIOLATION, MessageRate
 from ..realtime.outbox import attach
 from ..web import broker, current_user, get_db, live_hub, reactions_board, same_origin
 
 bp = Blueprint("live", __name__)
-
-MAX_MESSAGES_PER_SECOND = 10
-POLICY_VIOLATION = 1008
 
 
 @bp.before_request
@@ -52,20 +49,14 @@ def live(ws, space_id: int):
         conn.captions_on = guest_session.captions_on()
     try:
         hub.full_state(conn)
-        allowance, last = MAX_MESSAGES_PER_SECOND, time.monotonic()
+        rate = MessageRate()
         while not outbox.dead:
             message = ws.receive(timeout=5)
             if message is None:
                 continue
-            t = time.monotonic()
-            allowance = min(
-                MAX_MESSAGES_PER_SECOND, allowance + (t - last) * MAX_MESSAGES_PER_SECOND
-            )
-            last = t
-            if allowance < 1:
+            if not rate.allow():
                 outbox.close(POLICY_VIOLATION, "too many messages")
                 break
-            allowance -= 1
             handle_message(hub, conn, message)
     except ConnectionClosed:
         pass
