@@ -33,7 +33,6 @@ from ..clock import now
 from ..events import RoomEvent
 from .audio_terms import CODECS
 from .close_codes import ENDED, LEFT, REMOVED, RESTART
-from .fanout import Fanout
 from .jitter import JitterBuffer
 from .mixer import mix_tick
 from .opus import OpusDecoder
@@ -44,7 +43,6 @@ from .streams import Captured, OpusStreams
 log = logging.getLogger(__name__)
 
 LEVELS_EVERY = 5  # ticks (100 ms)
-TICK_MARGIN = 0.003  # seconds before the next tick when the listeners' fan-out yields to it
 
 
 class MixSink(Protocol):
@@ -119,7 +117,6 @@ class AudioEngine:
         self.caption_sink = None  # set by send_captions_to
         self.mix_sink: MixSink | None = None  # edge nodes (spaces/edge): see MixSink
         self.stats = {"ticks": 0, "late_ticks": 0, "frames_dropped": 0}
-        self.fanout = Fanout()  # listeners' messages, written after each tick's speakers
         self._writes: queue.Queue = queue.Queue()  # recording rows, written off the tick
         self._writer: threading.Thread | None = None
 
@@ -333,7 +330,7 @@ class AudioEngine:
         while not self._stopping:
             next_tick += FRAME_SECONDS
             try:
-                self.tick(until=next_tick - TICK_MARGIN)
+                self.tick()
             except Exception:
                 log.exception("audio tick failed")
             delay = next_tick - time.monotonic()
@@ -344,15 +341,12 @@ class AudioEngine:
                 if delay < -0.2:  # far behind (a stall): skip ahead rather than burst
                     next_tick = time.monotonic()
 
-    def tick(self, until: float | None = None) -> None:
-        """Every room's speakers, then listeners' messages until the monotonic time `until`
-        (None: all of them); the rest go out after the next tick's speakers (fanout.py)."""
+    def tick(self) -> None:
         self.stats["ticks"] += 1
         with self.lock:
             rooms_now = list(self.rooms.values())
         for room in rooms_now:
             self._tick_room(room)
-        self.fanout.run(until)
 
     def _tick_room(self, room: AudioRoom) -> None:
         with self.lock:
@@ -368,8 +362,7 @@ class AudioEngine:
         levels = self._levels(room, result.levels)
         # Every speaker hears the others before any listener is sent anything: speakers are in
         # the conversation, and a fan-out to thousands of listeners takes a good part of a tick
-        # (at 1,500 listeners speakers' p99 was 128 ms behind it, 57 ms at 1,000). Listeners'
-        # messages are queued here and written by `tick` after every room's speakers.
+        # (at 1,500 listeners speakers' p99 was 128 ms behind it, 57 ms at 1,000).
         packet, for_listeners = room.opus.tick(room.ticks, result, levels, conns, stage)
         edges = self.mix_sink
         edge_pcm = edges is not None and edges.wants(room.space_id, "pcm")
@@ -382,9 +375,12 @@ class AudioEngine:
         if edges is not None:  # only queued here: edge listeners wait no longer than ours
             self._to_edges(edges, room.space_id, for_listeners, mix_frame if edge_pcm else None)
         if for_listeners is not None:
-            listeners = [c.outbox for c in conns if c.codec == "opus" and c.user_id not in stage]
-            self.fanout.add(for_listeners, listeners)
-        self.fanout.add(mix_frame, [c.outbox for c in pcm_conns if c.user_id not in stage])
+            for conn in conns:
+                if conn.codec == "opus" and conn.user_id not in stage:
+                    conn.outbox.push(for_listeners)
+        for conn in pcm_conns:
+            if conn.user_id not in stage:
+                conn.outbox.push(mix_frame)
         if room.recorder is not None:
             room.recorder.write_packet(packet)
             if room.recorder.error and not room.error_reported:
