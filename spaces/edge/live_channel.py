@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 import redis
 
+from .batches import next_batch, publish_all
 from .mix_channel import WANTED_EVERY, wanted_key
 
 log = logging.getLogger(__name__)
@@ -100,25 +101,9 @@ class LivePublisher:
             if time.monotonic() - checked >= WANTED_EVERY:
                 self._read_wanted()
                 checked = time.monotonic()
-            try:
-                batch = [self.queue.get(timeout=0.1)]
-            except queue.Empty:
-                continue
-            while len(batch) < 100:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                with self.client.pipeline(transaction=False) as pipe:
-                    for channel, data in batch:
-                        pipe.publish(channel, data)
-                    pipe.execute()
-                self.stats["published"] += len(batch)
-            except redis.RedisError as exc:
-                if not self.stats["failed"]:
-                    log.warning("pages' changes not published to the edges: %s", exc)
-                self.stats["failed"] += len(batch)
+            batch = next_batch(self.queue, 100)
+            if batch:
+                publish_all(self.client, batch, self.stats, "pages' changes")
 
     def _read_wanted(self) -> None:
         rooms, self._seen = sorted(self._seen | self.wanted), set()

@@ -21,6 +21,7 @@ import time
 import redis
 
 from ..realtime.audio_terms import CODECS
+from .batches import next_batch, publish_all
 
 log = logging.getLogger(__name__)
 
@@ -84,28 +85,10 @@ class MixPublisher:
             if time.monotonic() - checked >= WANTED_EVERY:
                 self._read_wanted()
                 checked = time.monotonic()
-            try:
-                batch = [self.queue.get(timeout=0.1)]
-            except queue.Empty:
-                continue
-            while len(batch) < QUEUE_TICKS:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._publish(batch)
-
-    def _publish(self, batch: list[tuple[int, str, bytes]]) -> None:
-        try:
-            with self.client.pipeline(transaction=False) as pipe:
-                for space_id, codec, payload in batch:
-                    pipe.publish(mix_channel(space_id, codec), payload)
-                pipe.execute()
-            self.stats["published"] += len(batch)
-        except redis.RedisError as exc:
-            if not self.stats["failed"]:
-                log.warning("mix not published to the edges, Redis did not answer: %s", exc)
-            self.stats["failed"] += len(batch)
+            batch = next_batch(self.queue, QUEUE_TICKS)
+            if batch:
+                messages = [(mix_channel(s, codec), payload) for s, codec, payload in batch]
+                publish_all(self.client, messages, self.stats, "mix")
 
     def _read_wanted(self) -> None:
         rooms, self._seen = sorted(self._seen), set()
