@@ -13,16 +13,13 @@ The grant, not a cookie, says who the socket is for (the edge has no sessions): 
 site cannot ride a listener's cookies here, so no Origin check is needed as on the core.
 """
 
-import contextlib
-import socket
-
 from flask import Flask, abort, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import grants
-from ..realtime.audio_terms import AUDIO_BACKLOG, AUDIO_SNDBUF, wire_codec
+from ..realtime.audio_terms import audio_outbox, wire_codec
 from ..realtime.close_codes import ENDED, TOO_MANY
 from ..realtime.message_rate import POLICY_VIOLATION, MessageRate
 from ..realtime.outbox import attach
@@ -71,14 +68,7 @@ def check_grant() -> None:
 def audio(ws, space_id: int):
     node: EdgeNode = current_app.extensions["spaces_edge"]
     grant = request.environ["spaces.grant"]
-    with contextlib.suppress(OSError):
-        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, AUDIO_SNDBUF)
-    outbox = attach(
-        ws,
-        max_backlog=AUDIO_BACKLOG,
-        overflow="drop-oldest",
-        send_timeout=current_app.config["SOCKET_SEND_TIMEOUT"],
-    )
+    outbox = audio_outbox(ws, current_app.config["SOCKET_SEND_TIMEOUT"])
     listener = node.admit(grant, outbox, request.remote_addr, wire_codec(request.args))
     if listener is None:
         outbox.close(TOO_MANY, "too many connections")

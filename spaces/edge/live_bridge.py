@@ -16,6 +16,7 @@ from .. import accounts, guests, policy, room_render, rooms
 from ..realtime import reactions_relay
 from ..realtime.close_codes import ENDED, LEFT, REMOVED, RESTART
 from ..realtime.hub import Connection, LiveHub
+from ..realtime.message_rate import page_message
 from .live_channel import LivePublisher
 
 log = logging.getLogger(__name__)
@@ -165,20 +166,18 @@ class EdgeLiveBridge:
     def message(self, space_id: int, user_id: int, message: str) -> None:
         """A message from a page on an edge (the edge kept the rate limit): applied as the core's
         live socket applies its own (views/live_socket.py, handle_message)."""
-        try:
-            data = json.loads(message)
-        except ValueError:
-            return
-        if not isinstance(data, dict):
+        data = page_message(message)
+        if data is None:
             return
         conn = Connection(0, space_id, user_id, EdgeOutbox(self.publisher, space_id, user_id))
         if data.get("type") == "visibility" and data.get("visible") is True:
             # Shown again (the edge only says so then): the recent captions, if they are on
             with self.hub.render_context() as db:
                 user = accounts.get(db, user_id)
+                if user is None or not user["view_captions"]:
+                    return
                 space = rooms.get(db, space_id)
-                who = rooms.actor(db, space, user)
-                if user and user["view_captions"] and policy.can(who, "view_captions", space):
+                if policy.can(rooms.actor(db, space, user), "view_captions", space):
                     self.hub.push_captions_section(conn)
         elif data.get("type") in reactions_relay.MESSAGES:
             with self.hub.render_context() as db:

@@ -15,6 +15,7 @@ import time
 import redis
 
 from ..realtime.close_codes import RESTART
+from ..realtime.message_rate import page_message
 from ..realtime.outbox import frame
 from .listener import EdgeListener
 from .live_channel import LIVE, LIVE_REQUESTS, live_channel
@@ -173,11 +174,8 @@ class EdgePages:
     def forward(self, page: EdgeListener, message: str) -> None:
         """A message from a room page, for the core (the caller kept the rate limit). Whether
         the page is showing is kept here too: the captions' filter runs on the edge."""
-        try:
-            data = json.loads(message)
-        except ValueError:
-            return
-        if not isinstance(data, dict):
+        data = page_message(message)
+        if data is None:
             return
         if data.get("type") == "visibility" and isinstance(data.get("visible"), bool):
             shown_again = data["visible"] and not page.visible

@@ -2,7 +2,11 @@
 (spaces/edge/app.py): the wire formats a client may ask for, and how much a slow listener is
 allowed to fall behind. docs/audio-protocol.md is the reference."""
 
+import contextlib
+import socket
 from collections.abc import Mapping
+
+from .outbox import Outbox, attach
 
 CODECS = ("opus", "pcm")  # v2 and v1, as AudioConnection.codec and the edges' mix channels
 
@@ -19,3 +23,11 @@ def wire_codec(args: Mapping[str, str]) -> str | None:
     version = args.get("v", "1")
     codec = args.get("codec", "pcm" if version == "1" else "opus")
     return {("1", "pcm"): "pcm", ("2", "opus"): "opus"}.get((version, codec))
+
+
+def audio_outbox(ws, send_timeout: float) -> Outbox:
+    """A listener's or speaker's audio socket: a small kernel buffer and a short backlog, the
+    oldest frames dropped for a client that falls behind."""
+    with contextlib.suppress(OSError):
+        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, AUDIO_SNDBUF)
+    return attach(ws, max_backlog=AUDIO_BACKLOG, overflow="drop-oldest", send_timeout=send_timeout)

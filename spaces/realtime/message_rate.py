@@ -1,6 +1,8 @@
-"""The rate limit on what a room page sends on its live socket, on the core and on the edges: a
-token bucket of MAX_MESSAGES_PER_SECOND; a page past it is closed with POLICY_VIOLATION."""
+"""What a room page sends on its live socket, on the core and on the edges: a rate limit (a token
+bucket of MAX_MESSAGES_PER_SECOND; a page past it is closed with POLICY_VIOLATION), and the one
+shape a message may have (a JSON object)."""
 
+import json
 import time
 
 MAX_MESSAGES_PER_SECOND = 10
@@ -22,3 +24,14 @@ class MessageRate:
             return False
         self.allowance -= 1
         return True
+
+
+def page_message(message) -> dict | None:
+    """A page's message as the JSON object it must be, or None for anything else (ignored)."""
+    if not isinstance(message, str):
+        return None
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

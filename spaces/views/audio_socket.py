@@ -4,17 +4,13 @@ The protocol is documented in docs/audio-protocol.md: v1 (bare PCM) unless the c
 v2 (`?v=2&codec=opus`).
 """
 
-import contextlib
-import socket
-
 from flask import Blueprint, abort, current_app, request
 from simple_websocket import ConnectionClosed
 
 from .. import guest_session, guests, policy, rooms
 from ..extensions import sock
-from ..realtime.audio_terms import AUDIO_BACKLOG, AUDIO_SNDBUF, wire_codec
+from ..realtime.audio_terms import audio_outbox, wire_codec
 from ..realtime.close_codes import ENDED, GUESTS_OFF, LEFT, REMOVED, TOO_MANY
-from ..realtime.outbox import attach
 from ..web import audio_engine, current_user, get_db, live_hub, same_origin
 
 bp = Blueprint("audio", __name__)
@@ -63,14 +59,7 @@ def audio(ws, space_id: int):
     engine = audio_engine()
     hub = live_hub()
     user = current_user()
-    with contextlib.suppress(OSError):
-        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, AUDIO_SNDBUF)
-    outbox = attach(
-        ws,
-        max_backlog=AUDIO_BACKLOG,
-        overflow="drop-oldest",
-        send_timeout=current_app.config["SOCKET_SEND_TIMEOUT"],
-    )
+    outbox = audio_outbox(ws, current_app.config["SOCKET_SEND_TIMEOUT"])
     who = user["id"] if user else guests.connection_id(guest_session.number())
     presence = hub.admit(space_id, who, outbox, "audio", request.remote_addr)
     if presence is None:

@@ -1,7 +1,5 @@
 """The room's live socket: HTML fragments pushed to the page, a few small messages from it."""
 
-import json
-
 from flask import Blueprint, abort, current_app, request
 from simple_websocket import ConnectionClosed
 
@@ -9,7 +7,7 @@ from .. import guest_session, rooms
 from ..extensions import sock
 from ..realtime import reactions_relay
 from ..realtime.close_codes import TOO_MANY
-from ..realtime.message_rate import POLICY_VIOLATION, MessageRate
+from ..realtime.message_rate import POLICY_VIOLATION, MessageRate, page_message
 from ..realtime.outbox import attach
 from ..web import broker, current_user, get_db, live_hub, reactions_board, same_origin
 
@@ -70,13 +68,8 @@ def live(ws, space_id: int):
 def handle_message(hub, conn, message) -> None:
     """Messages the page sends: whether the room is visible (captions go only to visible pages),
     and reactions and raised hands (reactions_relay.py)."""
-    if not isinstance(message, str):
-        return
-    try:
-        data = json.loads(message)
-    except ValueError:
-        return
-    if not isinstance(data, dict):
+    data = page_message(message)
+    if data is None:
         return
     if data.get("type") == "visibility" and isinstance(data.get("visible"), bool):
         hub.set_visible(conn, data["visible"])
