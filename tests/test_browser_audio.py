@@ -134,6 +134,9 @@ def equally_loud(name: str, directory: Path, rms: float = 0.1) -> str:
     return str(path)
 
 
+# Judged by what the model understands of audio played in real time: beside two other workers
+# it once lost half the quieter clip's words (the browsers' voice processing starved), so alone.
+@pytest.mark.solo
 def test_two_people_on_stage_hear_each_other_over_opus(live_server, whisper, tmp_path):
     """The host (jfk.wav) and a listener made speaker (sample01.wav) both turn their microphones
     on: each page plays the other's words, and not its own (mix-minus), over Opus both ways.
