@@ -211,6 +211,9 @@ def test_finding_people_by_name_and_seeing_follow_requests_and_posts(server):
         hana.get_by_role("link", name="Home").click()
         hana.get_by_label("What's happening?").fill("Seeds are in")
         hana.get_by_role("button", name="Post").click()
+        # Posted once her own timeline shows it (the finder's page is loaded after, not before).
+        mine = hana.get_by_role("region", name="Timeline").get_by_role("listitem").first
+        expect(mine).to_contain_text("Seeds are in")
         finder.goto(url + "/")
         post = finder.get_by_role("region", name="Timeline").get_by_role("listitem").first
         expect(post).to_contain_text("Seeds are in")
