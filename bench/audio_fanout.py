@@ -24,6 +24,13 @@ ms, speakers' p99 <= 100 ms, nothing lost or dropped. Before the ladder, a quali
     audio_fanout speakers=11 listeners=N p50_ms=X p99_ms=Y speaker_p99_ms=S lost=Z kbps=K
         codec=opus baseline_listeners=M ratio=R wer_pcm=A wer_opus=B   (on one line)
 
+`--only edge` measures the product scaled out instead (issue 16): Redis, the core with the 11
+speakers and one edge node serving every listener, all on this machine, each listener at the
+edge address and grant the core gives. Its last line is
+
+    audio_fanout_edge speakers=11 listeners=N p50_ms=X p99_ms=Y speaker_p99_ms=S lost=Z kbps=K
+        edge_cpu=E core_cpu=C redis_cpu=R   (percent of one core; on one line)
+
 docs/bench-audio.md has the method and figures.
 """
 
@@ -36,6 +43,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fanout.listeners import Pool
 from fanout.quality import word_error_rates
@@ -43,7 +51,10 @@ from fanout.room import SPEAKERS, speaking_space
 from fanout.speakers import Speakers
 from fanout.window import HEADER, Step, measure
 
+from spaces.realtime.streams import LISTENER_FRAMES
+from testkit.edge import LiveEdge, audio_addresses
 from testkit.http_user import HttpUser
+from testkit.redis_server import RedisServer
 from testkit.server import LiveServer, free_port, stop_process, wait_for_port
 
 LADDER = [100, 250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500, 4000]
@@ -52,7 +63,7 @@ TINY_LADDER = [20, 200]
 V2_QUERY = "?v=2&codec=opus"
 
 
-def search(target: str, ladder: list[int], pool: Pool, speakers: Speakers, pid: int, add, args):
+def search(target: str, ladder, pool: Pool, speakers: Speakers, pids: list[int], add, args):
     """Adds listeners step by step; stops after a step that fails (its retry too)."""
     steps = []
     have = 0
@@ -68,7 +79,7 @@ def search(target: str, ladder: list[int], pool: Pool, speakers: Speakers, pid: 
             step.connected = sum(r[1] for r in replies)
             for r in replies:
                 step.errors.extend(r[2])
-            measure(step, pool, speakers, pid, args.window, args.quiet_wait)
+            measure(step, pool, speakers, pids, args.window, args.quiet_wait)
             print(step.row() + f" ramp {ramp:.0f} s", flush=True)
             if step.errors:
                 print("    errors:", "; ".join(sorted(set(map(str, step.errors)))[:5]), flush=True)
@@ -89,7 +100,7 @@ def best(steps: list[Step]) -> Step | None:
 
 
 def run_spaces(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
-    server = LiveServer(tmp / "spaces")
+    server = LiveServer(tmp / "spaces", AUDIO_LISTENER_FRAMES=str(args.listener_frames))
     names = [f"listener{i:05d}" for i in range(max(ladder))]
     t = time.monotonic()
     # Signed in already, on the room page: the CSRF token is the page's.
@@ -117,7 +128,7 @@ def run_spaces(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
 
             if args.profile:
                 profile_when(args, server.pid, tmp)
-            return search("spaces", ladder, pool, speakers, server.pid, add, args)
+            return search("spaces", ladder, pool, speakers, [server.pid], add, args)
     finally:
         pool.close()
         server.stop()
@@ -145,6 +156,56 @@ def profile_when(args, pid: int, tmp: Path) -> None:
     print(f"py-spy will record {args.profile} s at +{args.profile_at} s into {out}", flush=True)
 
 
+# One edge ----------------------------------------------------------------------------------------
+
+
+def run_edge(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
+    """The product scaled out on this machine: Redis, the core with the 11 speakers, and one edge
+    (`python -m spaces.edge`) serving every listener at the address the core gives them
+    (GET /spaces/<id>/audio-address, each with its own grant). The edge's capacity, with the
+    clients, the core and Redis on the same two cores; its CPU shows first, then the core's and
+    Redis's."""
+    redis_server = RedisServer(tmp / "redis").start()
+    edge_port = free_port()
+    server = LiveServer(
+        tmp / "core",
+        REDIS_URL=redis_server.url,
+        EDGE_URLS=f"ws://127.0.0.1:{edge_port}",
+        AUDIO_LISTENER_FRAMES=str(args.listener_frames),
+    )
+    edge = LiveEdge(tmp / "edge", redis_server.url, server._secret_key(), edge_port)
+    crowd = server.people([f"listener{i:05d}" for i in range(max(ladder))])
+    host, *stage = server.people([f"speaker{i:02d}" for i in range(SPEAKERS)])
+    try:
+        server.start()
+        edge.start()
+        v2 = args.codec == "opus"
+        with speaking_space(server.port, host, stage, "Edge bench", v2) as (space, speakers):
+            print(f"Space {space}: {SPEAKERS} speakers on the core, listeners on one edge")
+
+            def join(i: int) -> tuple[str, str]:
+                """Joins on the core; the edge's path with this listener's grant, and cookie."""
+                crowd[i].act(f"/spaces/{space}/join")
+                (url, *_) = audio_addresses(crowd[i], space)
+                parts = urlsplit(url)
+                query = parts.query + ("&" + V2_QUERY[1:] if v2 else "")
+                return f"{parts.path}?{query}", crowd[i].cookie_header()
+
+            def add(have: int, n: int) -> None:
+                with ThreadPoolExecutor(args.http_threads) as ex:
+                    for start in range(have, n, 100):
+                        seats = list(ex.map(join, range(start, min(n, start + 100))))
+                        pool.connect(edge.port, [p for p, _ in seats], [c for _, c in seats])
+
+            pids = [edge.pid, server.pid, redis_server.proc.pid]
+            return search("edge", ladder, pool, speakers, pids, add, args)
+    finally:
+        pool.close()
+        edge.stop()
+        server.stop()
+        redis_server.stop()
+
+
 # The baseline ------------------------------------------------------------------------------------
 
 
@@ -159,6 +220,8 @@ def run_baseline(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
             str(port),
             "--codec",
             args.codec,
+            "--frames",
+            str(args.listener_frames),
         ],
         stdout=open(log, "ab"),  # noqa: SIM115 (the child keeps it)
         stderr=subprocess.STDOUT,
@@ -171,7 +234,7 @@ def run_baseline(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
             def add(have: int, n: int) -> None:
                 pool.connect(port, "/audio", [""] * (n - have))
 
-            return search("baseline", ladder, pool, speakers, relay.pid, add, args)
+            return search("baseline", ladder, pool, speakers, [relay.pid], add, args)
     finally:
         pool.close()
         stop_process(relay)
@@ -189,6 +252,12 @@ def parse_args() -> tuple[argparse.Namespace, list[int]]:
         "--no-quality", action="store_true", help="skip the transcription of what listeners got"
     )
     parser.add_argument("--max-listeners", type=int, default=None)
+    parser.add_argument(
+        "--listener-frames",
+        type=int,
+        default=LISTENER_FRAMES,
+        help="20 ms frames per v2 listener message (the server's AUDIO_LISTENER_FRAMES)",
+    )
     parser.add_argument("--ladder", help="comma-separated listener counts")
     parser.add_argument("--window", type=float, default=None, help="seconds measured per step")
     parser.add_argument("--settle", type=float, default=None, help="seconds before measuring")
@@ -207,7 +276,9 @@ def parse_args() -> tuple[argparse.Namespace, list[int]]:
         "--client-nice", type=int, default=0, help="niceness of the listener processes"
     )
     parser.add_argument("--http-signups", action="store_true", help="sign listeners up over HTTP")
-    parser.add_argument("--only", choices=["spaces", "baseline"])
+    parser.add_argument(
+        "--only", choices=["spaces", "baseline", "edge"], help="edge: one edge node, not compared"
+    )
     parser.add_argument("--keep", help="keep the server's data and logs in this directory")
     parser.add_argument(
         "--quiet-wait",
@@ -251,9 +322,12 @@ def main() -> None:
                 tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-audio-"))
             ours = theirs = []
             rates = {}
-            if not args.no_quality:
+            if not args.no_quality and args.only != "edge":
                 rates = word_error_rates(Path(tmp), quick=args.quick or args.tiny)
                 print(f"quality: WER {rates}", flush=True)
+            if args.only == "edge":
+                edge_summary(run_edge(args, ladder, pool, Path(tmp)), started)
+                return
             if args.only != "baseline":
                 ours = run_spaces(args, ladder, pool, Path(tmp))
             if args.only != "spaces":
@@ -261,6 +335,24 @@ def main() -> None:
     finally:
         pool.exit()
     summary(ours, theirs, started, args.codec, rates)
+
+
+def edge_summary(steps: list[Step], started: float) -> None:
+    """The table, and a last line for one edge: its largest passing step and where the CPU went
+    (percent of one core: the edge, the core with its speakers, Redis)."""
+    print(f"\n{HEADER}")
+    for step in steps:
+        print(step.row())
+    print(f"\nwall time {time.monotonic() - started:.0f} s")
+    top = best(steps)
+    shown = top or (steps[0] if steps else Step("edge", 0))
+    edge_cpu, core_cpu, redis_cpu = shown.cpu_parts or [float("nan")] * 3
+    print(
+        f"audio_fanout_edge speakers={SPEAKERS} listeners={top.listeners if top else 0}"
+        f" p50_ms={shown.p50_ms:.1f} p99_ms={shown.p99_ms:.1f}"
+        f" speaker_p99_ms={shown.speaker_p99_ms:.1f} lost={shown.lost} kbps={shown.kbps:.0f}"
+        f" edge_cpu={edge_cpu:.0f} core_cpu={core_cpu:.0f} redis_cpu={redis_cpu:.0f}"
+    )
 
 
 def summary(ours: list[Step], theirs: list[Step], started: float, codec: str, rates) -> None:

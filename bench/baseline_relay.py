@@ -34,8 +34,8 @@ LEVELS_EVERY = 5  # ticks (100 ms), as the product
 
 
 class Relay:
-    def __init__(self, opus: bool = False) -> None:
-        self.opus = opus
+    def __init__(self, opus: bool = False, frames_per_message: int = LISTENER_FRAMES) -> None:
+        self.opus, self.frames_per_message = opus, frames_per_message
         self.encoder = OpusEncoder() if opus else None
         self.minus_encoders: dict[int, OpusEncoder] = {}
         self.batch: list[bytes] = []
@@ -102,8 +102,9 @@ class Relay:
             broadcast(list(self.speakers.values()), message)
 
     def tick_opus(self, result, levels: dict | None) -> None:
-        """v2: one encode of the mix, broadcast three frames a message; a mix-minus each, sent
-        before the listeners' broadcast as the product does (speakers first)."""
+        """v2: one encode of the mix, broadcast `frames_per_message` frames a message; a
+        mix-minus each, sent before the listeners' broadcast as the product does (speakers
+        first)."""
         mix_ms = clock_ms()
         if not self.batch:
             self.batch_head, self.batch_voices = (self.ticks, mix_ms), []
@@ -119,7 +120,7 @@ class Relay:
             packet = encoder.encode(result.minus.get(uid, result.mix))
             message = Message([packet], self.ticks, earliest(others, mix_ms), mix_ms, levels)
             broadcast((ws,), pack(message))
-        if len(self.batch) >= LISTENER_FRAMES:
+        if len(self.batch) >= self.frames_per_message:
             seq, first_ms = self.batch_head
             capture = earliest(self.batch_voices, mix_ms)
             message = Message(self.batch, seq, capture, first_ms, self.batch_levels)
@@ -139,8 +140,8 @@ class Relay:
             await asyncio.sleep(max(0.0, delay))
 
 
-async def main(port: int, codec: str = "pcm") -> None:
-    relay = Relay(codec == "opus")
+async def main(port: int, codec: str = "pcm", frames: int = LISTENER_FRAMES) -> None:
+    relay = Relay(codec == "opus", frames)
     async with serve(
         relay.handler,
         "127.0.0.1",
@@ -156,5 +157,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--codec", choices=["pcm", "opus"], default="pcm")
+    parser.add_argument("--frames", type=int, default=LISTENER_FRAMES, help="per listener message")
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.codec))
+    asyncio.run(main(args.port, args.codec, args.frames))

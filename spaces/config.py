@@ -74,6 +74,9 @@ def defaults() -> dict:
         # Edge nodes serving listeners' audio (spaces/edge), comma separated base URLs (ws://...,
         # or / behind a proxy that routes by the grant); unset: the core serves every socket.
         "EDGE_URLS": os.environ.get("EDGE_URLS", ""),
+        # Frames (20 ms each) per message to a v2 listener: fewer, larger messages carry more
+        # listeners per core, and the first frame of each waits (frames - 1) x 20 ms longer.
+        "AUDIO_LISTENER_FRAMES": _env_int("AUDIO_LISTENER_FRAMES", 3),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),  # unset: DATA_DIR/secret_key (app.py)
         "HOST_AWAY_MINUTES": float(os.environ.get("HOST_AWAY_MINUTES", "10")),
         "LISTENERS_SHOWN": _env_int("LISTENERS_SHOWN", 60),

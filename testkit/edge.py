@@ -3,62 +3,27 @@ beside a LiveServer core, and the way a client dials the address the core gives
 (GET /spaces/<id>/audio-address or live-address, then each URL in turn until one answers)."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from .http_user import HttpUser
-from .server import ROOT, free_port, stop_process, wait_for_port
+from .server import ServedProcess, free_port
 from .websocket import Refused, WebSocket
 
 
-class LiveEdge:
+class LiveEdge(ServedProcess):
     """One edge on 127.0.0.1, sharing the core's secret key and Redis."""
+
+    module = "spaces.edge"
 
     def __init__(
         self, directory: Path, redis_url: str, secret_key: str, port: int | None = None, **env
     ) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
+        port = port or free_port()
+        own = {"DATA_DIR": str(Path(directory)), "REDIS_URL": redis_url, "SECRET_KEY": secret_key}
+        address = {"EDGE_HOST": "127.0.0.1", "EDGE_PORT": str(port)}
+        super().__init__(directory, port, {**own, **address, **env}, "edge.log")
         self.url = f"ws://127.0.0.1:{self.port}"
-        self.log = self.directory / "edge.log"
-        self.env = {
-            **os.environ,
-            "DATA_DIR": str(self.directory),
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": secret_key,
-            "EDGE_HOST": "127.0.0.1",
-            "EDGE_PORT": str(self.port),
-            "RATELIMIT_ENABLED": "0",
-            **env,
-        }
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "LiveEdge":
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "spaces.edge"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=open(self.log, "ab"),  # noqa: SIM115 (the child keeps it)
-            stderr=subprocess.STDOUT,
-        )
-        wait_for_port(self.port, self.proc, self.log)
-        return self
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-
-    def kill9(self) -> None:
-        """kill -9 of gunicorn's master; its worker dies with it (PR_SET_PDEATHSIG)."""
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 def audio_addresses(person: HttpUser, space_id: int, socket: str = "audio") -> list[str]:

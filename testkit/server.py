@@ -76,32 +76,24 @@ def stop_process(proc: subprocess.Popen | None) -> None:
             proc.wait()
 
 
-class LiveServer:
-    """A Spaces server with its own DATA_DIR, rate limits and captions off unless the environment
-    given says otherwise (`CAPTIONS="1"`). Restartable on the same port and data."""
+class ServedProcess:
+    """A `python -m <module>` served by gunicorn on 127.0.0.1 (the core or an edge), logging to
+    `log`: started, stopped, killed and measured the same way."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
-        self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    module = ""
+
+    def __init__(self, directory: Path, port: int | None, env: dict, log_name: str) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.db_path = self.data_dir / "spaces.db"
-        self.log = self.data_dir / "server.log"
-        self.env = {
-            **os.environ,
-            "DATA_DIR": str(self.data_dir),
-            "PORT": str(self.port),
-            "HOST": "127.0.0.1",
-            "RATELIMIT_ENABLED": "0",
-            "CAPTIONS": "0",
-            **env,
-        }
+        self.log = self.directory / log_name
+        self.env = {**os.environ, "RATELIMIT_ENABLED": "0", **env}
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "LiveServer":
+    def start(self):
         wait_for_port_free(self.port)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "spaces.serve"],
+            [sys.executable, "-m", self.module],
             cwd=ROOT,
             env=self.env,
             stdout=open(self.log, "ab"),  # noqa: SIM115 (the child keeps it)
@@ -129,19 +121,38 @@ class LiveServer:
         return self.proc.pid
 
     def kill9(self) -> list[int]:
-        """kill -9; answers the server's child processes (they must go by themselves)."""
+        """kill -9 of gunicorn's master; answers its child processes (they must go by
+        themselves: the worker dies with the master, PR_SET_PDEATHSIG)."""
         children = self.children()
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
         return children
 
     def children(self) -> list[int]:
-        """Every process below the server's: gunicorn's worker and the caption process."""
+        """Every process below the launched one: gunicorn's worker and the caption process."""
         pids, todo = [], child_pids(self.proc.pid)
         while todo:
             pids.append(todo.pop())
             todo += child_pids(pids[-1])
         return pids
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+class LiveServer(ServedProcess):
+    """A Spaces server with its own DATA_DIR, rate limits and captions off unless the environment
+    given says otherwise (`CAPTIONS="1"`). Restartable on the same port and data."""
+
+    module = "spaces.serve"
+
+    def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
+        port = port or free_port()
+        base = {"DATA_DIR": str(Path(data_dir)), "PORT": str(port), "HOST": "127.0.0.1"}
+        super().__init__(data_dir, port, {**base, "CAPTIONS": "0", **env}, "server.log")
+        self.data_dir = self.directory
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db_path = self.data_dir / "spaces.db"
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         """One statement on the server's database, from another connection."""
@@ -150,9 +161,6 @@ class LiveServer:
             return db.execute(query, params).fetchall()
         finally:
             db.close()
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def sign_up(self, *names: str) -> list[HttpUser]:
         """New accounts signed up over HTTP, at once; each name gets a suffix, so tests that share

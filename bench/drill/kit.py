@@ -116,7 +116,7 @@ class ListenerPool(Pool):
 
     def measure(self, speakers: Speakers, server: LiveServer, seconds: float) -> Step:
         """One measuring window of the fan-out benchmark (latency, frames lost, dropped, CPU)."""
-        return measure(Step("spaces", 0), self, speakers, server.pid, seconds)
+        return measure(Step("spaces", 0), self, speakers, [server.pid], seconds)
 
 
 def join_many(room: str, crowd: list[HttpUser], threads: int = 8) -> list[str]:

@@ -35,10 +35,11 @@ RECV_SIZE = 16384  # under malloc's mmap threshold (256 KiB recvs cost more than
 class Pool:
     """The listener worker processes, one in `probe_every` of them probing latency.
 
-    Commands (answered by every worker): ("connect", port, path, cookies) opens one socket per
-    Cookie header ("" for none) in the background; ("sync",) answers ("connected", open, errors,
-    error count) once no handshake is in flight; ("start",) and ("stop",) bound a measuring window,
-    "stop" answering every socket's figures; ("close",) closes every socket; ("exit",) ends."""
+    Commands (answered by every worker): ("connect", port, [(path, cookie), ...]) opens one
+    socket per pair (cookie "" for none) in the background; ("sync",) answers ("connected", open,
+    errors, error count) once no handshake is in flight; ("start",) and ("stop",) bound a
+    measuring window, "stop" answering every socket's figures; ("close",) closes every socket;
+    ("exit",) ends."""
 
     def __init__(
         self, count: int, probe_every: int, lazy_every: float, nice: int = 0, v2: bool = False
@@ -59,14 +60,17 @@ class Pool:
             self.procs.append(proc)
         self.next = 0
 
-    def connect(self, port: int, path: str, cookies: list[str]) -> None:
+    def connect(self, port: int, path: str | list[str], cookies: list[str]) -> None:
+        """One socket per Cookie header, spread over the workers; `path` is every socket's, or
+        a list of one path per socket (an edge's grants are each listener's own)."""
+        paths = [path] * len(cookies) if isinstance(path, str) else path
         shares = [[] for _ in self.pipes]
-        for cookie in cookies:
-            shares[self.next].append(cookie)
+        for pair in zip(paths, cookies, strict=True):
+            shares[self.next].append(pair)
             self.next = (self.next + 1) % len(self.pipes)
         for pipe, share in zip(self.pipes, shares, strict=True):
             if share:
-                pipe.send(("connect", port, path, share))
+                pipe.send(("connect", port, share))
 
     def ask(self, command: tuple) -> list:
         for pipe in self.pipes:
@@ -176,8 +180,8 @@ class Listeners:
         """Carries out one command; False to exit."""
         kind = command[0]
         if kind == "connect":
-            _, port, path, cookies = command
-            self.waiting[:0] = [(port, handshake(port, path, c)) for c in reversed(cookies)]
+            _, port, pairs = command
+            self.waiting[:0] = [(port, handshake(port, p, c)) for p, c in reversed(pairs)]
             self.start_more()
         elif kind == "sync":
             self.sync_asked = True

@@ -56,6 +56,7 @@ class Step:
     errors: list = field(default_factory=list)
     v2: bool = False
     speaker_p99_ms: float = float("nan")  # v2: the speakers' mix-minus
+    cpu_parts: list = field(default_factory=list)  # percent of a core, per server process
 
     @property
     def passed(self) -> bool:
@@ -102,14 +103,22 @@ def wait_for_quiet(pids: list[int], limit: float, threshold: float = 25.0) -> fl
 
 
 def measure(
-    step: Step, pool: Pool, speakers: Speakers, pid: int, window: float, quiet_wait: float = 0
+    step: Step,
+    pool: Pool,
+    speakers: Speakers,
+    pids: list[int],
+    window: float,
+    quiet_wait: float = 0,
 ) -> Step:
-    """Measures `window` seconds of the server `pid` with the pool's listeners into `step`."""
+    """Measures `window` seconds of the server with the pool's listeners into `step`. `pids`:
+    the server's processes, the one serving listeners first (its RSS, threads and busiest thread
+    are shown; the CPU is all of theirs: with edges, the edge, the core and Redis)."""
+    pid = pids[0]
     client_pids = [p.pid for p in pool.procs] + [speakers.proc.pid]
     if quiet_wait:
-        wait_for_quiet([pid, *client_pids], quiet_wait)
+        wait_for_quiet([*pids, *client_pids], quiet_wait)
     started = pool.ask(("start",))
-    cpu = CpuWindow(pid, client_pids)
+    cpu = CpuWindow(pids, client_pids)
     time.sleep(window)
     cpu.end(step)
     step.rss_mb = procfs.rss_mb(pid)
@@ -156,19 +165,23 @@ def score_v2(step: Step, results: list, speaker_ages: list[int]) -> None:
 class CpuWindow:
     """CPU time of the server, its threads, the clients and the machine over a window."""
 
-    def __init__(self, pid: int, client_pids: list[int]) -> None:
-        self.pid, self.client_pids = pid, client_pids
+    def __init__(self, pids: list[int], client_pids: list[int]) -> None:
+        self.pids, self.client_pids = pids, client_pids
         self.t0 = time.monotonic()
-        self.threads0 = procfs.thread_cpu_seconds(pid)
-        self.server0, self.machine0 = procfs.cpu_seconds(pid), procfs.machine_busy_seconds()
+        self.threads0 = procfs.thread_cpu_seconds(pids[0])
+        self.server0 = [procfs.cpu_seconds(p) for p in pids]
+        self.machine0 = procfs.machine_busy_seconds()
         self.clients0 = sum(map(procfs.cpu_seconds, client_pids))
 
     def end(self, step: Step) -> None:
-        server1, machine1 = procfs.cpu_seconds(self.pid), procfs.machine_busy_seconds()
-        threads1 = procfs.thread_cpu_seconds(self.pid)
+        server1 = [procfs.cpu_seconds(p) for p in self.pids]
+        machine1 = procfs.machine_busy_seconds()
+        threads1 = procfs.thread_cpu_seconds(self.pids[0])
         clients1 = sum(map(procfs.cpu_seconds, self.client_pids))
         step.window_s = seconds = time.monotonic() - self.t0
-        step.server_cpu = 100 * (server1 - self.server0) / seconds
+        spent = zip(self.server0, server1, strict=True)
+        step.cpu_parts = [100 * (b - a) / seconds for a, b in spent]
+        step.server_cpu = sum(step.cpu_parts)
         busiest = max((t - self.threads0.get(tid, 0.0) for tid, t in threads1.items()), default=0)
         step.busiest_thread_cpu = 100 * busiest / seconds
         step.clients_cpu = 100 * (clients1 - self.clients0) / seconds
