@@ -28,8 +28,11 @@ ms, speakers' p99 <= 100 ms, nothing lost or dropped. Before the ladder, a quali
 speakers and one edge node serving every listener, all on this machine, each listener at the
 edge address and grant the core gives. Its last line is
 
-    audio_fanout_edge speakers=11 listeners=N p50_ms=X p99_ms=Y speaker_p99_ms=S lost=Z kbps=K
-        edge_cpu=E core_cpu=C redis_cpu=R   (percent of one core; on one line)
+    audio_fanout_edge speakers=11 edges=1 listeners=N p50_ms=X p99_ms=Y speaker_p99_ms=S lost=Z
+        kbps=K edge_cpu=E core_cpu=C redis_cpu=R   (percent of one core; on one line)
+
+`--edges 2` runs two edges on the machine, the listeners split between them as the core sends
+them.
 
 docs/bench-audio.md has the method and figures.
 """
@@ -160,48 +163,56 @@ def profile_when(args, pid: int, tmp: Path) -> None:
 
 
 def run_edge(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
-    """The product scaled out on this machine: Redis, the core with the 11 speakers, and one edge
-    (`python -m spaces.edge`) serving every listener at the address the core gives them
-    (GET /spaces/<id>/audio-address, each with its own grant). The edge's capacity, with the
-    clients, the core and Redis on the same two cores; its CPU shows first, then the core's and
-    Redis's."""
+    """The product scaled out on this machine: Redis, the core with the 11 speakers, and
+    `--edges` edge nodes (`python -m spaces.edge`) serving every listener at the address the core
+    gives them (GET /spaces/<id>/audio-address: its first URL, each with its own grant). The
+    edges' capacity, with the clients, the core and Redis on the same two cores; the CPU shows
+    the first edge's threads and RSS, and the sum of every process."""
     redis_server = RedisServer(tmp / "redis").start()
-    edge_port = free_port()
+    ports = [free_port() for _ in range(args.edges)]
     server = LiveServer(
         tmp / "core",
         REDIS_URL=redis_server.url,
-        EDGE_URLS=f"ws://127.0.0.1:{edge_port}",
+        EDGE_URLS=",".join(f"ws://127.0.0.1:{port}" for port in ports),
         AUDIO_LISTENER_FRAMES=str(args.listener_frames),
     )
-    edge = LiveEdge(tmp / "edge", redis_server.url, server._secret_key(), edge_port)
+    key = server._secret_key()
+    edges = [LiveEdge(tmp / f"edge{i}", redis_server.url, key, p) for i, p in enumerate(ports)]
     crowd = server.people([f"listener{i:05d}" for i in range(max(ladder))])
     host, *stage = server.people([f"speaker{i:02d}" for i in range(SPEAKERS)])
     try:
         server.start()
-        edge.start()
+        for edge in edges:
+            edge.start()
         v2 = args.codec == "opus"
         with speaking_space(server.port, host, stage, "Edge bench", v2) as (space, speakers):
-            print(f"Space {space}: {SPEAKERS} speakers on the core, listeners on one edge")
+            print(
+                f"Space {space}: {SPEAKERS} speakers on the core, listeners on {len(edges)} edges"
+            )
 
-            def join(i: int) -> tuple[str, str]:
-                """Joins on the core; the edge's path with this listener's grant, and cookie."""
+            def join(i: int) -> tuple[int, str, str]:
+                """Joins on the core: the edge's port, path with this listener's grant, cookie."""
                 crowd[i].act(f"/spaces/{space}/join")
                 (url, *_) = audio_addresses(crowd[i], space)
                 parts = urlsplit(url)
                 query = parts.query + ("&" + V2_QUERY[1:] if v2 else "")
-                return f"{parts.path}?{query}", crowd[i].cookie_header()
+                return parts.port, f"{parts.path}?{query}", crowd[i].cookie_header()
 
             def add(have: int, n: int) -> None:
                 with ThreadPoolExecutor(args.http_threads) as ex:
                     for start in range(have, n, 100):
                         seats = list(ex.map(join, range(start, min(n, start + 100))))
-                        pool.connect(edge.port, [p for p, _ in seats], [c for _, c in seats])
+                        for port in ports:
+                            mine = [(p, c) for to, p, c in seats if to == port]
+                            if mine:
+                                pool.connect(port, [p for p, _ in mine], [c for _, c in mine])
 
-            pids = [edge.pid, server.pid, redis_server.proc.pid]
+            pids = [edge.pid for edge in edges] + [server.pid, redis_server.proc.pid]
             return search("edge", ladder, pool, speakers, pids, add, args)
     finally:
         pool.close()
-        edge.stop()
+        for edge in edges:
+            edge.stop()
         server.stop()
         redis_server.stop()
 
@@ -252,6 +263,7 @@ def parse_args() -> tuple[argparse.Namespace, list[int]]:
         "--no-quality", action="store_true", help="skip the transcription of what listeners got"
     )
     parser.add_argument("--max-listeners", type=int, default=None)
+    parser.add_argument("--edges", type=int, default=1, help="edge nodes, with --only edge")
     parser.add_argument(
         "--listener-frames",
         type=int,
@@ -346,12 +358,14 @@ def edge_summary(steps: list[Step], started: float) -> None:
     print(f"\nwall time {time.monotonic() - started:.0f} s")
     top = best(steps)
     shown = top or (steps[0] if steps else Step("edge", 0))
-    edge_cpu, core_cpu, redis_cpu = shown.cpu_parts or [float("nan")] * 3
+    *edge_cpu, core_cpu, redis_cpu = shown.cpu_parts or [float("nan")] * 3
     print(
-        f"audio_fanout_edge speakers={SPEAKERS} listeners={top.listeners if top else 0}"
+        f"audio_fanout_edge speakers={SPEAKERS} edges={len(edge_cpu)}"
+        f" listeners={top.listeners if top else 0}"
         f" p50_ms={shown.p50_ms:.1f} p99_ms={shown.p99_ms:.1f}"
         f" speaker_p99_ms={shown.speaker_p99_ms:.1f} lost={shown.lost} kbps={shown.kbps:.0f}"
-        f" edge_cpu={edge_cpu:.0f} core_cpu={core_cpu:.0f} redis_cpu={redis_cpu:.0f}"
+        f" edge_cpu={'+'.join(f'{c:.0f}' for c in edge_cpu)} core_cpu={core_cpu:.0f}"
+        f" redis_cpu={redis_cpu:.0f}"
     )
 
 

@@ -5,9 +5,12 @@ import secrets
 from pathlib import Path
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, low: int | None = None, high: int | None = None) -> int:
     value = os.environ.get(name)
-    return int(value) if value else default
+    number = int(value) if value else default
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ValueError(f"{name} must be from {low} to {high}, not {number}")
+    return number
 
 
 def data_dir() -> Path:
@@ -76,7 +79,7 @@ def defaults() -> dict:
         "EDGE_URLS": os.environ.get("EDGE_URLS", ""),
         # Frames (20 ms each) per message to a v2 listener: fewer, larger messages carry more
         # listeners per core, and the first frame of each waits (frames - 1) x 20 ms longer.
-        "AUDIO_LISTENER_FRAMES": _env_int("AUDIO_LISTENER_FRAMES", 3),
+        "AUDIO_LISTENER_FRAMES": _env_int("AUDIO_LISTENER_FRAMES", 3, 1, 50),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),  # unset: DATA_DIR/secret_key (app.py)
         "HOST_AWAY_MINUTES": float(os.environ.get("HOST_AWAY_MINUTES", "10")),
         "LISTENERS_SHOWN": _env_int("LISTENERS_SHOWN", 60),

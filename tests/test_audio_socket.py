@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from spaces import accounts, audio_wire, rooms
+from spaces import accounts, audio_wire, config, rooms
 from spaces.realtime.audio import AudioEngine
 from spaces.realtime.close_codes import LEFT, REMOVED
 from testkit.audio import FRAME_BYTES, SILENCE, hushed, magnitude, silent, tone
@@ -569,6 +569,27 @@ def test_every_speaker_hears_the_others_before_any_listener_is_sent_anything(eng
     for tick in sent_by_tick:
         assert tick.count("speaker") == 2
         assert tick == sorted(tick, key=lambda who: who != "speaker"), tick
+
+
+def test_the_frames_per_listener_message_follow_the_setting(app, engine_room):
+    """AUDIO_LISTENER_FRAMES trades listeners' delay for fewer messages: with 2, a v2 listener
+    gets every tick's frame, two a message, numbered by their first tick."""
+    engine, db, space_id, host, _guest, fan = engine_room
+    app.config["AUDIO_LISTENER_FRAMES"] = 2
+    engine.on_event(rooms.set_mic(db, space_id, host, True))
+    fan_box = FakeOutbox()
+    engine.connect(space_id, fan["id"], fan_box, "opus")
+    for _ in range(6):
+        engine.tick()
+    messages = [audio_wire.unpack(m) for m in fan_box.audio()]
+    assert [(m.seq, len(m.frames)) for m in messages] == [(1, 2), (3, 2), (5, 2)]
+
+
+@pytest.mark.parametrize("value", ["0", "51", "-3"])
+def test_a_listener_frames_setting_out_of_range_is_refused_at_start(monkeypatch, value):
+    monkeypatch.setenv("AUDIO_LISTENER_FRAMES", value)
+    with pytest.raises(ValueError, match="AUDIO_LISTENER_FRAMES must be from 1 to 50"):
+        config.defaults()
 
 
 def test_opus_listeners_share_one_encode_in_messages_of_three_frames(engine_room):

@@ -1,7 +1,7 @@
 """The audio fan-out benchmark's smallest versions (`bench/audio_fanout.py --tiny`, one step of 20
 listeners, no transcription): the product on one node, and scaled out with every listener on one
-edge node. Latency is not judged here (the suite shares the machine); every listener hearing the
-11 speakers with no frame lost and no socket dropped is. docs/bench-audio.md has the figures."""
+edge node. Latency is not judged here; every listener hearing the 11 speakers with no frame lost
+and no socket dropped is, so it runs solo. docs/bench-audio.md has the figures."""
 
 import os
 import re
@@ -12,7 +12,8 @@ import pytest
 
 from testkit.server import ROOT
 
-pytestmark = pytest.mark.live
+# Frames are lost when the tick falls behind: beside other workers it did (a fresh run: 854).
+pytestmark = [pytest.mark.live, pytest.mark.solo]
 
 
 def bench(*options: str) -> tuple[str, list[str]]:

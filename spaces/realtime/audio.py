@@ -192,9 +192,7 @@ class AudioEngine:
             db = self._db()
             space = rooms.get(db, space_id)
             room = AudioRoom(space, self.app.config["RECORDINGS_DIR"])
-            room.opus.frames_per_message = self.app.config.get(
-                "AUDIO_LISTENER_FRAMES", room.opus.frames_per_message
-            )
+            room.opus.frames_per_message = self.app.config["AUDIO_LISTENER_FRAMES"]
             self._refresh(db, room)
         if space["ended_at"] is not None:  # ended since the handshake: a room that never ticks
             return room  # (nor records); the socket view closes the connection
