@@ -30,6 +30,7 @@ from .reactions import Board
 from .realtime.audio import AudioEngine
 from .realtime.captions_relay import CaptionsRelay
 from .realtime.hub import LiveHub
+from .realtime.listener_relay import ListenerRelay
 from .realtime.site_feed import SiteFeed
 from .redis_broker import RedisBroker
 from .web import error_page, token_request
@@ -208,6 +209,8 @@ def add_realtime(app: Flask) -> None:
     if isinstance(broker, RedisBroker):  # events missed while Redis was away: re-render all
         broker.after_reconnect(hub.resync)
     audio = AudioEngine(app)
+    if app.config["LISTENER_RELAY"]:  # its process starts with the first listener's socket
+        audio.relay = ListenerRelay(app.config["SOCKET_SEND_TIMEOUT"])
     broker.subscribe(audio.on_event)
     broker.subscribe(functools.partial(stage_history.on_event, app.extensions["spaces_db"]))
     board = Board()

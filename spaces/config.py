@@ -80,6 +80,8 @@ def defaults() -> dict:
         # Frames (20 ms each) per message to a v2 listener: fewer, larger messages carry more
         # listeners per core, and the first frame of each waits (frames - 1) x 20 ms longer.
         "AUDIO_LISTENER_FRAMES": _env_int("AUDIO_LISTENER_FRAMES", 3, 1, 50),
+        # Listeners' audio written by a process of its own (spaces/realtime/listener_relay.py).
+        "LISTENER_RELAY": os.environ.get("LISTENER_RELAY", "1") == "1",
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),  # unset: DATA_DIR/secret_key (app.py)
         "HOST_AWAY_MINUTES": float(os.environ.get("HOST_AWAY_MINUTES", "10")),
         "LISTENERS_SHOWN": _env_int("LISTENERS_SHOWN", 60),

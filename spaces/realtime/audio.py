@@ -12,7 +12,9 @@ every v2 listener and for the recording; each v2 speaker's mix-minus by an encod
 (streams.py).
 
 With edge nodes (spaces/edge), each tick also hands the listeners' bytes of each room, once per
-codec, to `mix_sink`, which publishes them to Redis off this thread.
+codec, to `mix_sink`, which publishes them to Redis off this thread. With the listener relay
+(listener_relay.py, on by default) the same bytes go once to a process of its own, which writes
+them to this node's listeners: the core writes only to people on stage.
 """
 
 import itertools
@@ -31,9 +33,10 @@ from .. import audio_wire, recordings, rooms
 from ..audio_format import FRAME_BYTES, FRAME_SECONDS
 from ..clock import now
 from ..events import RoomEvent
-from .audio_terms import CODECS
+from .audio_terms import CODECS, audio_outbox
 from .close_codes import ENDED, LEFT, REMOVED, RESTART
 from .jitter import JitterBuffer
+from .listener_relay import ListenerRelay, RelayOutbox
 from .mixer import mix_tick
 from .opus import OpusDecoder
 from .outbox import Outbox, frame
@@ -63,6 +66,7 @@ class AudioConnection:
     user_id: int
     outbox: Outbox
     codec: str = "pcm"  # "pcm" (v1, no header) or "opus" (v2)
+    relayed: bool = False  # the listener relay writes this socket (the room's bytes reach it)
     decoder: OpusDecoder | None = None  # a v2 speaker's packets, made on their first one
     frames_in: int = 0
     frames_dropped: int = 0  # not on air, wrong size, or over the rate
@@ -116,6 +120,7 @@ class AudioEngine:
         self._stopping = False
         self.caption_sink = None  # set by send_captions_to
         self.mix_sink: MixSink | None = None  # edge nodes (spaces/edge): see MixSink
+        self.relay: ListenerRelay | None = None  # this node's listeners (listener_relay.py)
         self.stats = {"ticks": 0, "late_ticks": 0, "frames_dropped": 0}
         self._writes: queue.Queue = queue.Queue()  # recording rows, written off the tick
         self._writer: threading.Thread | None = None
@@ -130,10 +135,26 @@ class AudioEngine:
 
     # Connections -------------------------------------------------------------------------------
 
+    def outbox_for(self, ws, space_id: int, user_id: int, codec: str, send_timeout: float):
+        """Who writes this new audio socket: the listener relay for a listener, the core for
+        people on stage (and for everyone without a relay)."""
+        relay = self.relay
+        if relay is not None and user_id not in self._room(space_id).stage:
+            outbox = relay.adopt(ws, space_id, codec)
+            if outbox is not None:
+                return outbox
+        return audio_outbox(ws, send_timeout)
+
+    def _room(self, space_id: int) -> AudioRoom:
+        with self.lock:
+            room = self.rooms.get(space_id)
+        return room if room is not None else self._open_room(space_id)
+
     def connect(
         self, space_id: int, user_id: int, outbox: Outbox, codec: str = "pcm"
     ) -> AudioConnection:
         conn = AudioConnection(next(self._ids), space_id, user_id, outbox, codec)
+        conn.relayed = isinstance(outbox, RelayOutbox)
         with self.lock:
             room = self.rooms.get(space_id)
         if room is None:
@@ -288,6 +309,8 @@ class AudioEngine:
                 conn.outbox.close(REMOVED, "removed")
             elif conn.user_id in left:
                 conn.outbox.close(LEFT, "left")
+            elif conn.relayed and conn.user_id in room.stage:  # on stage: the core writes it
+                conn.outbox.close(RESTART, "moved to the core")
 
     def _tell(self, room: AudioRoom, message: dict) -> None:
         """A text message to everyone on the room's audio socket."""
@@ -295,12 +318,16 @@ class AudioEngine:
         with self.lock:
             conns = list(room.conns.values())
         for conn in conns:
-            conn.outbox.push(data)
-        edges = self.mix_sink
-        if edges is not None:  # the same text for edge listeners of either codec
+            if not conn.relayed:
+                conn.outbox.push(data)
+        for sink in self._sinks():  # the same text for others' listeners of either codec
             for codec in CODECS:
-                if edges.wants(room.space_id, codec):
-                    edges.put(room.space_id, codec, data)
+                if sink.wants(room.space_id, codec):
+                    sink.put(room.space_id, codec, data)
+
+    def _sinks(self) -> list[MixSink]:
+        """Where listeners' bytes go besides the core's own writes: the relay, then edges."""
+        return [s for s in (self.relay, self.mix_sink) if s is not None]
 
     def _close_room(self, room: AudioRoom, code: int, reason: str) -> None:
         with self.lock:
@@ -322,6 +349,8 @@ class AudioEngine:
         self._stopping = True
         for room in list(self.rooms.values()):
             self._close_room(room, RESTART, "restart")
+        if self.relay is not None:
+            self.relay.stop()
 
     def _run(self) -> None:
         next_tick = time.monotonic()
@@ -362,19 +391,20 @@ class AudioEngine:
         # the conversation, and a fan-out to thousands of listeners takes a good part of a tick
         # (at 1,500 listeners speakers' p99 was 128 ms behind it, 57 ms at 1,000).
         packet, for_listeners = room.opus.tick(room.ticks, result, levels, conns, stage)
-        edges = self.mix_sink
-        edge_pcm = edges is not None and edges.wants(room.space_id, "pcm")
-        pcm_conns = [c for c in conns if c.codec == "pcm"]
-        pcm_due = bool(pcm_conns) or edge_pcm
+        sinks = self._sinks()
+        sinks_pcm = [s for s in sinks if s.wants(room.space_id, "pcm")]
+        pcm_conns = [c for c in conns if c.codec == "pcm" and not c.relayed]
+        pcm_due = bool(pcm_conns) or bool(sinks_pcm)
         mix_frame, minus_frames = self._pcm_frames(result, levels) if pcm_due else (b"", {})
         for conn in pcm_conns:
             if conn.user_id in stage:
                 conn.outbox.push(minus_frames.get(conn.user_id, mix_frame))
-        if edges is not None:  # only queued here: edge listeners wait no longer than ours
-            self._to_edges(edges, room.space_id, for_listeners, mix_frame if edge_pcm else None)
+        for sink in sinks:  # only queued here: their listeners wait no longer than ours
+            for_pcm = mix_frame if sink in sinks_pcm else None
+            self._to_sink(sink, room.space_id, for_listeners, for_pcm)
         if for_listeners is not None:
             for conn in conns:
-                if conn.codec == "opus" and conn.user_id not in stage:
+                if conn.codec == "opus" and conn.user_id not in stage and not conn.relayed:
                     conn.outbox.push(for_listeners)
         for conn in pcm_conns:
             if conn.user_id not in stage:
@@ -389,18 +419,18 @@ class AudioEngine:
                 if user_id in room.consent:  # plain bytes: they cross to the caption process
                     sink(room.space_id, user_id, bytes(data), offset)
 
-    def _to_edges(
-        self, edges: "MixSink", space_id: int, for_opus: bytes | None, for_pcm: bytes | None
+    def _to_sink(
+        self, sink: "MixSink", space_id: int, for_opus: bytes | None, for_pcm: bytes | None
     ) -> None:
-        """What edge listeners receive this tick, once per codec: the v2 listeners' message when
-        the tick completed one (every third), and the v1 mix frame only when an edge has v1
-        listeners in this room. PCM is 640 bytes 50 times a second against Opus's one message
-        of about 200 bytes 17 times a second: published for nobody, it would triple the Redis
-        messages and the edges' work for what only older clients ask for."""
-        if for_opus is not None and edges.wants(space_id, "opus"):
-            edges.put(space_id, "opus", for_opus)
+        """What the relay's or edges' listeners receive this tick, once per codec: the v2
+        listeners' message when the tick completed one (every third), and the v1 mix frame only
+        when the sink has v1 listeners in this room. PCM is 640 bytes 50 times a second against
+        Opus's one message of about 200 bytes 17 times a second: sent for nobody, it would triple
+        the Redis messages and the edges' or relay's work for what only older clients ask for."""
+        if for_opus is not None and sink.wants(space_id, "opus"):
+            sink.put(space_id, "opus", for_opus)
         if for_pcm is not None:
-            edges.put(space_id, "pcm", for_pcm)
+            sink.put(space_id, "pcm", for_pcm)
 
     def _pcm_frames(self, result, levels: dict | None) -> tuple[bytes, dict[int, bytes]]:
         """v1: the mix and each speaker's mix-minus as bare PCM frames, each followed by the

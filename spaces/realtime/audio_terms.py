@@ -25,9 +25,14 @@ def wire_codec(args: Mapping[str, str]) -> str | None:
     return {("1", "pcm"): "pcm", ("2", "opus"): "opus"}.get((version, codec))
 
 
+def audio_socket_buffer(sock) -> None:
+    """An audio socket's small, fixed kernel send buffer (AUDIO_SNDBUF)."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, AUDIO_SNDBUF)
+
+
 def audio_outbox(ws, send_timeout: float) -> Outbox:
     """A listener's or speaker's audio socket: a small kernel buffer and a short backlog, the
     oldest frames dropped for a client that falls behind."""
-    with contextlib.suppress(OSError):
-        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, AUDIO_SNDBUF)
+    audio_socket_buffer(ws.sock)
     return attach(ws, max_backlog=AUDIO_BACKLOG, overflow="drop-oldest", send_timeout=send_timeout)

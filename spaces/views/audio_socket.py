@@ -9,7 +9,7 @@ from simple_websocket import ConnectionClosed
 
 from .. import guest_session, guests, policy, rooms
 from ..extensions import sock
-from ..realtime.audio_terms import audio_outbox, wire_codec
+from ..realtime.audio_terms import wire_codec
 from ..realtime.close_codes import ENDED, GUESTS_OFF, LEFT, REMOVED, TOO_MANY
 from ..web import audio_engine, current_user, get_db, live_hub, same_origin
 
@@ -59,14 +59,16 @@ def audio(ws, space_id: int):
     engine = audio_engine()
     hub = live_hub()
     user = current_user()
-    outbox = audio_outbox(ws, current_app.config["SOCKET_SEND_TIMEOUT"])
     who = user["id"] if user else guests.connection_id(guest_session.number())
+    codec = wire_codec(request.args)
+    send_timeout = current_app.config["SOCKET_SEND_TIMEOUT"]
+    outbox = engine.outbox_for(ws, space_id, who, codec, send_timeout)  # the relay, for listeners
     presence = hub.admit(space_id, who, outbox, "audio", request.remote_addr)
     if presence is None:
         outbox.close(TOO_MANY, "too many connections")
         return
     # A guest (a negative id) is never on air: the relay takes frames from people on stage only.
-    conn = engine.connect(space_id, who, outbox, wire_codec(request.args))
+    conn = engine.connect(space_id, who, outbox, codec)
     # Asked again now that the relay knows this socket: a leave, a removal or the end published
     # between the handshake's check and now found no socket of theirs to close.
     gone = standing(get_db(), space_id, user)

@@ -1,0 +1,190 @@
+"""Listeners' audio written by a process of its own (relay_process.py), beside the core's tick.
+
+In one process every listener's write shares the GIL with the tick and the speakers' sockets: at
+1,000 listeners the speakers' return path was already at the 100 ms limit here, while an edge
+node's process beside the core carried 2,500 (docs/bench-audio.md). So the core hands each
+listener's audio socket, once its handshake and checks are done, to a relay process (the file
+descriptor passed over a Unix socket) and sends that process each room's listeners' message
+once. The core still reads every socket, decides everything and says whom to close with which
+code; the relay only writes. People on stage stay with the core, and a listener brought on stage
+is closed with 1012, as on an edge, and reconnects to a socket the core writes itself.
+
+`LISTENER_RELAY=0` keeps every write in the core. If the relay process dies its listeners are
+closed with 1012 (they reconnect) and the core writes to everyone from then on.
+"""
+
+import contextlib
+import itertools
+import logging
+import socket
+import struct
+import subprocess
+import sys
+import threading
+from collections import Counter
+
+from .audio_terms import CODECS, audio_socket_buffer
+from .close_codes import RESTART
+from .outbox import SocketShim, close_frame
+from .relay_process import ADOPT, CLOSE, FORGET, HEAD, ONE, ROOM
+
+log = logging.getLogger(__name__)
+
+CONTROL_BUFFER = 4 * 1024 * 1024  # bytes queued for the relay process: seconds of every room
+CONTROL_STALL = 1.0  # seconds a message that must arrive (a close) may wait for the relay
+
+
+def message(kind: bytes, conn_id: int = 0, space_id: int = 0, small: int = 0) -> bytes:
+    return kind + HEAD.pack(conn_id, space_id, small)
+
+
+class ListenerRelay:
+    """The core's side: starts the process on first use, hands it sockets, feeds it rooms. It is
+    a MixSink (audio.py): the tick puts each room's listeners' bytes once per codec."""
+
+    def __init__(self, send_timeout: float) -> None:
+        self.send_timeout = send_timeout
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+        self.broken = False
+        self.counts: Counter = Counter()  # (Space, codec) -> sockets the relay writes
+        self.dropped = 0  # room messages not queued: the relay process was behind
+        self.outboxes: dict[int, RelayOutbox] = {}
+        self._ids = itertools.count(1)
+
+    def _start_locked(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CONTROL_BUFFER)
+        whole = int(CONTROL_STALL)
+        stall = struct.pack("@ll", whole, int((CONTROL_STALL - whole) * 1_000_000))
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, stall)
+        fd = theirs.fileno()
+        args = [sys.executable, "-m", "spaces.realtime.relay_process", str(fd)]
+        self.proc = subprocess.Popen([*args, str(self.send_timeout)], pass_fds=(fd,))
+        theirs.close()
+        self.control = ours
+        log.info("listener relay started (pid %d)", self.proc.pid)
+
+    def adopt(self, ws, space_id: int, codec: str) -> "RelayOutbox | None":
+        """Hands this flask-sock socket's writing to the relay; None when the relay cannot take
+        it (then the core writes it, as without a relay)."""
+        raw = ws.sock
+        audio_socket_buffer(raw)
+        with self.lock:
+            if self.broken:
+                return None
+            if self.proc is None:
+                self._start_locked()
+            conn_id = next(self._ids)
+            head = message(ADOPT, conn_id, space_id, CODECS.index(codec))
+            try:
+                socket.send_fds(self.control, [head], [raw.fileno()])
+            except OSError:
+                self._broke_locked()
+                return None
+            self.counts[(space_id, codec)] += 1
+            outbox = self.outboxes[conn_id] = RelayOutbox(self, conn_id, space_id, codec, raw)
+        ws.sock = SocketShim(raw, outbox)  # simple-websocket's pongs and closes go there too
+        return outbox
+
+    def wants(self, space_id: int, codec: str) -> bool:
+        return self.counts[(space_id, codec)] > 0
+
+    def put(self, space_id: int, codec: str, payload: bytes) -> None:
+        """Never waits: a relay so far behind that seconds of audio are queued loses this one."""
+        data = message(ROOM, 0, space_id, CODECS.index(codec)) + payload
+        self.send(data, wait=False)
+
+    def send(self, data: bytes, wait: bool = True) -> bool:
+        """One message to the relay process; False when it is gone (or, not waiting, behind)."""
+        control = self.control
+        if control is None or self.broken:
+            return False
+        try:
+            control.send(data, 0 if wait else socket.MSG_DONTWAIT)
+            return True
+        except BlockingIOError:
+            if wait:  # stalled past CONTROL_STALL: the process is stuck
+                with self.lock:
+                    self._broke_locked()
+            else:
+                self.dropped += 1
+            return False
+        except OSError:
+            with self.lock:
+                self._broke_locked()
+            return False
+
+    def forget(self, outbox: "RelayOutbox") -> None:
+        with self.lock:
+            self.counts[(outbox.space_id, outbox.codec)] -= 1
+            self.outboxes.pop(outbox.conn_id, None)
+        self.send(message(FORGET, outbox.conn_id))
+
+    def _broke_locked(self) -> None:
+        """The process died or hangs: every socket it wrote is closed with 1012 by the core
+        (clients reconnect, and the core writes to them from then on)."""
+        if self.broken:
+            return
+        self.broken = True
+        log.error("listener relay process gone: its listeners reconnect to the core")
+        orphans = list(self.outboxes.values())
+        threading.Thread(target=lambda: [o.close(RESTART, "restart") for o in orphans]).start()
+
+    def stop(self) -> None:
+        """After the engine closed every room: the relay writes the close frames, then ends."""
+        with self.lock:
+            control, proc = self.control, self.proc
+        if control is not None:
+            with contextlib.suppress(OSError):
+                control.shutdown(socket.SHUT_WR)
+        if proc is not None:
+            try:
+                proc.wait(3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class RelayOutbox:
+    """What an audio socket's Outbox does (push, close, finish, dead), carried out by the relay
+    process, which writes this socket and nobody else does."""
+
+    def __init__(self, relay: ListenerRelay, conn_id: int, space_id: int, codec: str, raw):
+        self.relay, self.conn_id, self.space_id, self.codec = relay, conn_id, space_id, codec
+        self.raw = raw
+        self.dead = False
+        self.forgotten = False
+        self.lock = threading.Lock()
+
+    def push(self, data: bytes) -> bool:
+        """A message for this socket alone (a title, a pong)."""
+        if self.dead:
+            return False
+        if not self.relay.send(message(ONE, self.conn_id) + bytes(data)):
+            self.dead = True  # the relay is gone: the socket's handler closes it (below)
+            return False
+        return True
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        with self.lock:
+            if self.dead and not self.relay.broken:
+                return
+            self.dead = True
+        note = struct.pack("!H", code) + reason.encode()[:120]
+        if self.relay.send(message(CLOSE, self.conn_id) + note):
+            return
+        # The relay process is gone, so nothing else writes this socket: the core says goodbye,
+        # with 1012 where the close meant nothing more, so the client comes back.
+        code = RESTART if code == 1000 else code
+        with contextlib.suppress(OSError):
+            self.raw.send(close_frame(code, reason), socket.MSG_DONTWAIT)
+            self.raw.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        """The handler is done: the relay closes its copy once its close frame is out."""
+        with self.lock:
+            if self.forgotten:
+                return
+            self.forgotten = True
+        self.relay.forget(self)

@@ -1,0 +1,165 @@
+"""The listener relay: a process of the core's own that writes listeners' audio
+(spaces/realtime/listener_relay.py, relay_process.py). The process itself on socket pairs, then a
+live server: listeners hear through it in both formats, people on stage are written by the core,
+a listener brought on stage is moved to the core with 1012, and a relay that dies hands its
+listeners back to the core."""
+
+import os
+import signal
+import socket
+import struct
+import threading
+from pathlib import Path
+
+import pytest
+
+from spaces.realtime.listener_relay import message
+from spaces.realtime.outbox import frame
+from spaces.realtime.relay_process import ADOPT, CLOSE, FORGET, ONE, ROOM, RelayProcess
+from testkit.audio import audible, tone
+from testkit.listen import Ear
+from testkit.opus_wire import V2_QUERY, OpusWire
+from testkit.server import child_pids
+from testkit.speak import Mouth
+from testkit.waiting import wait_until
+from testkit.websocket import WebSocket
+
+# The process, on socket pairs ------------------------------------------------------------------
+
+
+@pytest.fixture
+def relay():
+    """A RelayProcess reading its control socket on a thread; answers (control, client)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    process = RelayProcess(theirs, send_timeout=2.0)
+    thread = threading.Thread(target=process.run, daemon=True)
+    thread.start()
+    clients = []
+
+    def client(conn_id: int, space_id: int, codec: int = 0) -> socket.socket:
+        """A listener's socket handed to the relay; answers the listener's end."""
+        server_end, client_end = socket.socketpair()
+        socket.send_fds(ours, [message(ADOPT, conn_id, space_id, codec)], [server_end.fileno()])
+        server_end.close()  # the relay holds its own copy, as the core's is closed by gunicorn
+        client_end.settimeout(2)
+        clients.append(client_end)
+        return client_end
+
+    yield ours, client
+    ours.close()
+    thread.join(2)
+    for c in clients:
+        c.close()
+
+
+def test_a_rooms_message_reaches_its_listeners_of_that_format_only(relay):
+    control, client = relay
+    first, second = client(1, space_id=7), client(2, space_id=7)
+    other_room, other_format = client(3, space_id=8), client(4, space_id=7, codec=1)
+    control.send(message(ROOM, 0, 7, 0) + frame(b"opus bytes"))
+    control.send(message(ONE, 3) + frame(b"just for 3"))
+    assert first.recv(100) == frame(b"opus bytes")
+    assert second.recv(100) == frame(b"opus bytes")
+    assert other_room.recv(100) == frame(b"just for 3")  # and not the other room's
+    other_format.settimeout(0.3)
+    with pytest.raises(TimeoutError):
+        other_format.recv(100)
+
+
+def test_a_close_sends_the_code_and_forgetting_lets_the_connection_go(relay):
+    control, client = relay
+    listener = client(5, space_id=7)
+    control.send(message(CLOSE, 5) + struct.pack("!H", 4403) + b"removed")
+    data = listener.recv(100)
+    assert data[0] == 0x88 and struct.unpack("!H", data[2:4])[0] == 4403
+    control.send(message(FORGET, 5))
+    assert listener.recv(100) == b""  # the relay's copy closed: the client sees the end
+    control.send(message(ROOM, 0, 7, 0) + frame(b"after"))  # nobody left to write to
+
+
+# A live server ---------------------------------------------------------------------------------
+
+live = pytest.mark.live
+
+
+def relay_pids(server) -> list[int]:
+    return [
+        pid
+        for pid in child_pids(server.pid)
+        if b"relay_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+@pytest.fixture
+def room(server):
+    host, listener = server.sign_up("relayhost", "relaylistener")
+    space_id = host.open_space("Relay")
+    listener.act(f"/spaces/{space_id}/join")
+    host.act(f"/spaces/{space_id}/mic", {"on": "1"})
+    yield host, listener, space_id
+    host.post(f"/spaces/{space_id}/end")
+
+
+def dial(server, person, space_id: int, codec: str):
+    path = f"/spaces/{space_id}/audio" + ("?" + V2_QUERY if codec == "opus" else "")
+    return lambda: WebSocket.connect(server.port, path, person.cookie_header())
+
+
+def wire(codec: str):
+    return OpusWire() if codec == "opus" else None
+
+
+@live
+@pytest.mark.parametrize("codec", ["pcm", "opus"])
+def test_listeners_hear_the_host_through_the_relay_process(server, room, codec):
+    host, listener, space_id = room
+    mouth = Mouth(dial(server, host, space_id, codec)(), tone(500), wire=wire(codec))
+    ear = Ear(dial(server, listener, space_id, codec)(), wire=wire(codec))
+    try:
+        ear.until(audible, what="the host's tone")
+        assert relay_pids(server), "no relay process under the server"
+    finally:
+        mouth.stop()
+        ear.stop()
+
+
+@live
+def test_a_listener_brought_on_stage_moves_to_the_core_and_is_heard(server, room):
+    host, listener, space_id = room
+    ear = Ear(dial(server, listener, space_id, "opus"), reconnect=True, wire=OpusWire())
+    host_ear = Ear(dial(server, host, space_id, "opus")(), wire=OpusWire())
+    try:
+        assert ear.heard_from_server()
+        host.act(f"/spaces/{space_id}/people/{listener.id}/make-speaker")
+        wait_until(lambda: ear.closes, 3, what="the listener's socket closed")
+        assert ear.closes[0][1] == 1012  # moved: the client comes back at once
+        wait_until(lambda: len(ear.connects) >= 2, 5, what="the reconnection")
+        ear.stop()  # the reconnected socket is the core's; a speaking client opens its own
+        listener.act(f"/spaces/{space_id}/mic", {"on": "1"})
+        mouth = Mouth(dial(server, listener, space_id, "opus")(), tone(700), wire=OpusWire())
+        try:
+            host_ear.until(audible, within=5, what="the new speaker's tone")
+        finally:
+            mouth.stop()
+    finally:
+        ear.stop()
+        host_ear.stop()
+
+
+@live
+def test_when_the_relay_process_dies_its_listeners_come_back_to_the_core(server, room):
+    host, listener, space_id = room
+    mouth = Mouth(dial(server, host, space_id, "opus")(), tone(500), wire=OpusWire())
+    ear = Ear(dial(server, listener, space_id, "opus"), reconnect=True, wire=OpusWire())
+    try:
+        ear.until(audible, what="the host's tone")
+        for pid in relay_pids(server):
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: ear.closes, 3, what="the listener's socket closed")
+        assert ear.closes[0][1] == 1012
+        wait_until(lambda: len(ear.connects) >= 2, 5, what="the reconnection")
+        back = len(ear.frames)
+        ear.until(lambda f: len(ear.frames) > back + 10 and audible(f), within=5, what="audio")
+    finally:
+        mouth.stop()
+        ear.stop()
