@@ -19,7 +19,7 @@ from simple_websocket import ConnectionClosed
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import grants
-from ..realtime.audio_terms import audio_outbox, wire_codec
+from ..realtime.audio_terms import RECEIVE_WAIT, audio_outbox, wire_codec
 from ..realtime.close_codes import ENDED, TOO_MANY
 from ..realtime.message_rate import POLICY_VIOLATION, MessageRate
 from ..realtime.outbox import attach
@@ -80,7 +80,7 @@ def audio(ws, space_id: int):
         outbox.close(*refusal)
     try:
         while not outbox.dead:
-            ws.receive(timeout=5)  # pings and the client's close; a listener sends nothing else
+            ws.receive(timeout=RECEIVE_WAIT)  # pings and the client's close; nothing else
     except ConnectionClosed:
         pass
     finally:

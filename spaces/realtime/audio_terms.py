@@ -15,6 +15,11 @@ AUDIO_BACKLOG = 8  # frames (160 ms) queued for a slow listener before the oldes
 # Autotuned it grows to megabytes: minutes of audio queued for a slow client before the backlog
 # above drops anything, and as much kernel memory held for each stuck one.
 AUDIO_SNDBUF = 8 * 1024
+# Seconds an audio socket's handler waits for a message before it looks again whether the socket
+# was closed. A close wakes it at once (the socket is shut), so this only paces the wake-ups of
+# listeners' handlers, which hear from their client hardly ever: at 5 s, 2,000 listeners woke the
+# core 400 times a second, each taking the GIL from the tick and the speakers' threads.
+RECEIVE_WAIT = 60.0
 
 
 def wire_codec(args: Mapping[str, str]) -> str | None:

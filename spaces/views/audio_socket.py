@@ -9,7 +9,7 @@ from simple_websocket import ConnectionClosed
 
 from .. import guest_session, guests, policy, rooms
 from ..extensions import sock
-from ..realtime.audio_terms import wire_codec
+from ..realtime.audio_terms import RECEIVE_WAIT, wire_codec
 from ..realtime.close_codes import ENDED, GUESTS_OFF, LEFT, REMOVED, TOO_MANY
 from ..web import audio_engine, current_user, get_db, live_hub, same_origin
 
@@ -76,7 +76,7 @@ def audio(ws, space_id: int):
         outbox.close(*gone)
     try:
         while not outbox.dead:
-            data = ws.receive(timeout=5)
+            data = ws.receive(timeout=RECEIVE_WAIT)
             if data is not None:
                 engine.receive(conn, data)
     except ConnectionClosed:
