@@ -109,6 +109,13 @@ def wire(codec: str):
     return OpusWire() if codec == "opus" else None
 
 
+def closed_with_1012_and_back(ear: Ear) -> None:
+    """The server closed this listener's socket with 1012 and its client came back."""
+    wait_until(lambda: ear.closes, 3, what="the listener's socket closed")
+    assert ear.closes[0][1] == 1012
+    wait_until(lambda: len(ear.connects) >= 2, 5, what="the reconnection")
+
+
 @live
 @pytest.mark.parametrize("codec", ["pcm", "opus"])
 def test_listeners_hear_the_host_through_the_relay_process(server, room, codec):
@@ -131,9 +138,7 @@ def test_a_listener_brought_on_stage_moves_to_the_core_and_is_heard(server, room
     try:
         assert ear.heard_from_server()
         host.act(f"/spaces/{space_id}/people/{listener.id}/make-speaker")
-        wait_until(lambda: ear.closes, 3, what="the listener's socket closed")
-        assert ear.closes[0][1] == 1012  # moved: the client comes back at once
-        wait_until(lambda: len(ear.connects) >= 2, 5, what="the reconnection")
+        closed_with_1012_and_back(ear)  # moved: the client comes back at once
         ear.stop()  # the reconnected socket is the core's; a speaking client opens its own
         listener.act(f"/spaces/{space_id}/mic", {"on": "1"})
         mouth = Mouth(dial(server, listener, space_id, "opus")(), tone(700), wire=OpusWire())
@@ -155,9 +160,7 @@ def test_when_the_relay_process_dies_its_listeners_come_back_to_the_core(server,
         ear.until(audible, what="the host's tone")
         for pid in relay_pids(server):
             os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: ear.closes, 3, what="the listener's socket closed")
-        assert ear.closes[0][1] == 1012
-        wait_until(lambda: len(ear.connects) >= 2, 5, what="the reconnection")
+        closed_with_1012_and_back(ear)
         back = len(ear.frames)
         ear.until(lambda f: len(ear.frames) > back + 10 and audible(f), within=5, what="audio")
     finally:

@@ -25,8 +25,8 @@ from collections import Counter
 
 from .audio_terms import CODECS, audio_socket_buffer
 from .close_codes import RESTART
-from .outbox import SocketShim, close_frame
-from .relay_process import ADOPT, CLOSE, FORGET, HEAD, ONE, ROOM
+from .outbox import CLOSE_WITHIN, SocketShim, close_frame
+from .relay_process import ADOPT, CLOSE, CLOSED, FORGET, HEAD, ONE, ROOM
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class ListenerRelay:
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self.broken = False
+        self.stopping = False
         self.counts: Counter = Counter()  # (Space, codec) -> sockets the relay writes
         self.dropped = 0  # room messages not queued: the relay process was behind
         self.outboxes: dict[int, RelayOutbox] = {}
@@ -64,7 +65,26 @@ class ListenerRelay:
         self.proc = subprocess.Popen([*args, str(self.send_timeout)], pass_fds=(fd,))
         theirs.close()
         self.control = ours
+        threading.Thread(target=self._read, args=(ours,), daemon=True, name="relay-read").start()
         log.info("listener relay started (pid %d)", self.proc.pid)
+
+    def _read(self, control: socket.socket) -> None:
+        """What the relay process tells us: which closes are done. Its end means it died."""
+        while True:
+            try:
+                data = control.recv(64)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            if data[:1] == CLOSED:
+                conn_id = HEAD.unpack(data[1 : 1 + HEAD.size])[0]
+                outbox = self.outboxes.get(conn_id)
+                if outbox is not None:
+                    outbox.closed.set()
+        with self.lock:
+            if not self.stopping:
+                self._broke_locked()
 
     def adopt(self, ws, space_id: int, codec: str) -> "RelayOutbox | None":
         """Hands this flask-sock socket's writing to the relay; None when the relay cannot take
@@ -130,12 +150,15 @@ class ListenerRelay:
         self.broken = True
         log.error("listener relay process gone: its listeners reconnect to the core")
         orphans = list(self.outboxes.values())
+        for outbox in orphans:
+            outbox.closed.set()  # no close will be acknowledged now
         threading.Thread(target=lambda: [o.close(RESTART, "restart") for o in orphans]).start()
 
     def stop(self) -> None:
         """After the engine closed every room: the relay writes the close frames, then ends."""
         with self.lock:
             control, proc = self.control, self.proc
+            self.stopping = True
         if control is not None:
             with contextlib.suppress(OSError):
                 control.shutdown(socket.SHUT_WR)
@@ -154,6 +177,8 @@ class RelayOutbox:
         self.relay, self.conn_id, self.space_id, self.codec = relay, conn_id, space_id, codec
         self.raw = raw
         self.dead = False
+        self.closing = False
+        self.closed = threading.Event()  # the relay wrote the close frame (or gave up)
         self.forgotten = False
         self.lock = threading.Lock()
 
@@ -173,6 +198,7 @@ class RelayOutbox:
             self.dead = True
         note = struct.pack("!H", code) + reason.encode()[:120]
         if self.relay.send(message(CLOSE, self.conn_id) + note):
+            self.closing = True
             return
         # The relay process is gone, so nothing else writes this socket: the core says goodbye,
         # with 1012 where the close meant nothing more, so the client comes back.
@@ -180,9 +206,14 @@ class RelayOutbox:
         with contextlib.suppress(OSError):
             self.raw.send(close_frame(code, reason), socket.MSG_DONTWAIT)
             self.raw.shutdown(socket.SHUT_RDWR)
+        self.closed.set()
 
     def finish(self) -> None:
-        """The handler is done: the relay closes its copy once its close frame is out."""
+        """The handler is done: waits (as Outbox.finish does) until a close under way is out,
+        since the server shuts the connection when the handler returns; then the relay closes
+        its copy."""
+        if self.closing and not self.relay.broken:
+            self.closed.wait(CLOSE_WITHIN + 1)
         with self.lock:
             if self.forgotten:
                 return

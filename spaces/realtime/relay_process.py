@@ -24,6 +24,7 @@ from .outbox import Outbox
 # Messages from the core: one kind byte, a fixed head, then the payload (relay_wire in
 # listener_relay.py builds them). ADOPT carries the socket's descriptor.
 ADOPT, ROOM, ONE, CLOSE, FORGET = b"A", b"R", b"O", b"C", b"F"
+CLOSED = b"K"  # to the core: this socket's close frame is out (or the client is gone)
 HEAD = struct.Struct("!QQB")  # connection id or 0, Space id or 0, codec index or close code part
 MAX_MESSAGE = 256 * 1024
 CODECS = ("opus", "pcm")
@@ -58,11 +59,27 @@ class RelayProcess:
                 outbox.push(payload)
         elif kind == CLOSE:
             outbox = self.outboxes.get(conn_id)
-            if outbox is not None:
-                code = struct.unpack("!H", payload[:2])[0]
-                outbox.close(code, payload[2:].decode(errors="replace"))
+            if outbox is None:
+                self.tell_closed(conn_id)
+                return
+            code = struct.unpack("!H", payload[:2])[0]
+            outbox.close(code, payload[2:].decode(errors="replace"))
+            if outbox.finished.is_set():
+                self.tell_closed(conn_id)
+            else:  # a backlog to write first: the writer thread has close_within seconds
+                threading.Thread(target=self._closed_later, args=(conn_id, outbox)).start()
         elif kind == FORGET:
             self.forget(conn_id)
+
+    def tell_closed(self, conn_id: int) -> None:
+        """The core's handler waits for this before it returns (and the server shuts the
+        connection), as it waits for its own outbox's close."""
+        with contextlib.suppress(OSError):
+            self.control.send(CLOSED + HEAD.pack(conn_id, 0, 0))
+
+    def _closed_later(self, conn_id: int, outbox: Outbox) -> None:
+        outbox.finish()
+        self.tell_closed(conn_id)
 
     def adopt(self, conn_id: int, space_id: int, codec: int, fd: int) -> None:
         sock = socket.socket(fileno=fd)

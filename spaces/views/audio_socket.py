@@ -66,6 +66,7 @@ def audio(ws, space_id: int):
     presence = hub.admit(space_id, who, outbox, "audio", request.remote_addr)
     if presence is None:
         outbox.close(TOO_MANY, "too many connections")
+        outbox.finish()  # the close frame out before the server shuts the connection
         return
     # A guest (a negative id) is never on air: the relay takes frames from people on stage only.
     conn = engine.connect(space_id, who, outbox, codec)
