@@ -40,7 +40,10 @@ class RelayProcess:
 
     def run(self) -> None:
         while True:
-            message, fds, _flags, _addr = socket.recv_fds(self.control, MAX_MESSAGE, 1)
+            try:
+                message, fds, _flags, _addr = socket.recv_fds(self.control, MAX_MESSAGE, 1)
+            except OSError:  # reset: the core went with messages of ours unread
+                return
             if not message:
                 return  # the core is gone
             self.handle(message, fds)
