@@ -161,6 +161,9 @@ class AudioEngine:
             room = self._open_room(space_id)
         with self.lock:
             room.conns[conn.id] = conn
+            moved = conn.relayed and user_id in room.stage  # brought on stage since outbox_for
+        if moved:
+            outbox.close(RESTART, "moved to the core")
         return conn
 
     def disconnect(self, conn: AudioConnection) -> None:
@@ -296,11 +299,11 @@ class AudioEngine:
             return
         if "title" in event.extra:  # a rename, for docked players (they have only this socket)
             self._tell(room, {"type": "title", "title": event.extra["title"]})
-        with self.lock:
-            conns = list(room.conns.values())
         with self.app.app_context():
             db = self._db()
             self._refresh(db, room)
+            with self.lock:  # after the refresh: a socket added meanwhile sees the new stage
+                conns = list(room.conns.values())
             # Someone who left and is already back (a second tab joined) keeps their sockets.
             left = {c.user_id for c in conns if c.user_id in event.left}
             left = {uid for uid in left if not rooms.is_present(db, room.space_id, uid)}

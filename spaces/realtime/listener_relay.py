@@ -9,29 +9,32 @@ once. The core still reads every socket, decides everything and says whom to clo
 code; the relay only writes. People on stage stay with the core, and a listener brought on stage
 is closed with 1012, as on an edge, and reconnects to a socket the core writes itself.
 
-`LISTENER_RELAY=0` keeps every write in the core. If the relay process dies its listeners are
-closed with 1012 (they reconnect) and the core writes to everyone from then on.
+`LISTENER_RELAY=0` keeps every write in the core. If the relay process dies or hangs it is
+killed, its listeners are closed by the core (with 1012 unless another close was under way: they
+reconnect) and the core writes to everyone from then on.
 """
 
 import contextlib
+import fcntl
 import itertools
 import logging
 import socket
 import struct
 import subprocess
 import sys
+import termios
 import threading
 from collections import Counter
 
 from .audio_terms import CODECS, audio_socket_buffer
 from .close_codes import RESTART
-from .outbox import CLOSE_WITHIN, SocketShim, close_frame
+from .outbox import CLOSE_LINGER, CLOSE_WITHIN, SocketShim, close_frame
 from .relay_process import ADOPT, CLOSE, CLOSED, FORGET, HEAD, ONE, ROOM
 
 log = logging.getLogger(__name__)
 
-CONTROL_BUFFER = 4 * 1024 * 1024  # bytes queued for the relay process: seconds of every room
-CONTROL_STALL = 1.0  # seconds a message that must arrive (a close) may wait for the relay
+CONTROL_BUFFER = 4 * 1024 * 1024  # bytes asked for the queue to the relay (wmem_max may cap it)
+CONTROL_STALL = 2.0  # seconds a message that must arrive (a close) may wait: then it hangs
 
 
 def message(kind: bytes, conn_id: int = 0, space_id: int = 0, small: int = 0) -> bytes:
@@ -47,6 +50,7 @@ class ListenerRelay:
         self.lock = threading.Lock()
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
+        self.room_limit = 0  # bytes queued to the relay past which room messages are dropped
         self.broken = False
         self.stopping = False
         self.counts: Counter = Counter()  # (Space, codec) -> sockets the relay writes
@@ -57,6 +61,8 @@ class ListenerRelay:
     def _start_locked(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CONTROL_BUFFER)
+        # Room messages may fill half the queue; closes and hand-overs always find room.
+        self.room_limit = ours.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 2
         whole = int(CONTROL_STALL)
         stall = struct.pack("@ll", whole, int((CONTROL_STALL - whole) * 1_000_000))
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, stall)
@@ -83,8 +89,7 @@ class ListenerRelay:
                 if outbox is not None:
                     outbox.closed.set()
         with self.lock:
-            if not self.stopping:
-                self._broke_locked()
+            self._broke_locked()
 
     def adopt(self, ws, space_id: int, codec: str) -> "RelayOutbox | None":
         """Hands this flask-sock socket's writing to the relay; None when the relay cannot take
@@ -92,29 +97,41 @@ class ListenerRelay:
         raw = ws.sock
         audio_socket_buffer(raw)
         with self.lock:
-            if self.broken:
+            if self.broken or self.stopping:
                 return None
             if self.proc is None:
                 self._start_locked()
             conn_id = next(self._ids)
+            outbox = RelayOutbox(self, conn_id, space_id, codec, raw)
+            ws.sock = SocketShim(raw, outbox)  # from now on simple-websocket writes there too
             head = message(ADOPT, conn_id, space_id, CODECS.index(codec))
             try:
                 socket.send_fds(self.control, [head], [raw.fileno()])
             except OSError:
+                ws.sock = raw
                 self._broke_locked()
                 return None
             self.counts[(space_id, codec)] += 1
-            outbox = self.outboxes[conn_id] = RelayOutbox(self, conn_id, space_id, codec, raw)
-        ws.sock = SocketShim(raw, outbox)  # simple-websocket's pongs and closes go there too
+            self.outboxes[conn_id] = outbox
         return outbox
 
     def wants(self, space_id: int, codec: str) -> bool:
         return self.counts[(space_id, codec)] > 0
 
     def put(self, space_id: int, codec: str, payload: bytes) -> None:
-        """Never waits: a relay so far behind that seconds of audio are queued loses this one."""
-        data = message(ROOM, 0, space_id, CODECS.index(codec)) + payload
-        self.send(data, wait=False)
+        """Never waits: a relay so far behind that half its queue is room messages (seconds of
+        audio) loses this one, and messages that must arrive still find room."""
+        control = self.control
+        if control is None:
+            return
+        try:
+            queued = struct.unpack("i", fcntl.ioctl(control, termios.TIOCOUTQ, b"\0" * 4))[0]
+        except OSError:
+            queued = 0
+        if queued > self.room_limit:
+            self.dropped += 1
+            return
+        self.send(message(ROOM, 0, space_id, CODECS.index(codec)) + payload, wait=False)
 
     def send(self, data: bytes, wait: bool = True) -> bool:
         """One message to the relay process; False when it is gone (or, not waiting, behind)."""
@@ -125,16 +142,14 @@ class ListenerRelay:
             control.send(data, 0 if wait else socket.MSG_DONTWAIT)
             return True
         except BlockingIOError:
-            if wait:  # stalled past CONTROL_STALL: the process is stuck
-                with self.lock:
-                    self._broke_locked()
-            else:
+            if not wait:
                 self.dropped += 1
-            return False
+                return False
         except OSError:
-            with self.lock:
-                self._broke_locked()
-            return False
+            pass
+        with self.lock:  # gone, or stalled past CONTROL_STALL: it hangs
+            self._broke_locked()
+        return False
 
     def forget(self, outbox: "RelayOutbox") -> None:
         with self.lock:
@@ -143,19 +158,28 @@ class ListenerRelay:
         self.send(message(FORGET, outbox.conn_id))
 
     def _broke_locked(self) -> None:
-        """The process died or hangs: every socket it wrote is closed with 1012 by the core
-        (clients reconnect, and the core writes to them from then on)."""
-        if self.broken:
+        """The process died or hangs (not when we are stopping it): it is killed, so that
+        nothing else writes its sockets, and then the core closes each one itself."""
+        if self.broken or self.stopping:
             return
         self.broken = True
         log.error("listener relay process gone: its listeners reconnect to the core")
-        orphans = list(self.outboxes.values())
+        orphans, proc = list(self.outboxes.values()), self.proc
+        threading.Thread(target=self._take_back, args=(proc, orphans), daemon=True).start()
+
+    def _take_back(self, proc: subprocess.Popen | None, orphans: list["RelayOutbox"]) -> None:
+        if proc is not None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+            proc.wait()
         for outbox in orphans:
-            outbox.closed.set()  # no close will be acknowledged now
-        threading.Thread(target=lambda: [o.close(RESTART, "restart") for o in orphans]).start()
+            outbox.close_here()
+        with contextlib.suppress(OSError):
+            self.control.close()
 
     def stop(self) -> None:
-        """After the engine closed every room: the relay writes the close frames, then ends."""
+        """After the engine closed every room: the relay writes the close frames (a backlog
+        within CLOSE_WITHIN), then ends."""
         with self.lock:
             control, proc = self.control, self.proc
             self.stopping = True
@@ -164,7 +188,7 @@ class ListenerRelay:
                 control.shutdown(socket.SHUT_WR)
         if proc is not None:
             try:
-                proc.wait(3)
+                proc.wait(CLOSE_WITHIN + 2)
             except subprocess.TimeoutExpired:
                 proc.kill()
 
@@ -178,7 +202,8 @@ class RelayOutbox:
         self.raw = raw
         self.dead = False
         self.closing = False
-        self.closed = threading.Event()  # the relay wrote the close frame (or gave up)
+        self.goodbye: tuple[int, str] = (RESTART, "restart")  # the close asked, if any
+        self.closed = threading.Event()  # the close frame is out (or the client gone)
         self.forgotten = False
         self.lock = threading.Lock()
 
@@ -187,32 +212,46 @@ class RelayOutbox:
         if self.dead:
             return False
         if not self.relay.send(message(ONE, self.conn_id) + bytes(data)):
-            self.dead = True  # the relay is gone: the socket's handler closes it (below)
+            self.dead = True  # the relay is gone: the core closes this socket (close_here)
             return False
         return True
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         with self.lock:
-            if self.dead and not self.relay.broken:
+            if self.closing:
                 return
-            self.dead = True
+            self.closing = self.dead = True
+            self.goodbye = (code, reason)
         note = struct.pack("!H", code) + reason.encode()[:120]
-        if self.relay.send(message(CLOSE, self.conn_id) + note):
-            self.closing = True
-            return
-        # The relay process is gone, so nothing else writes this socket: the core says goodbye,
-        # with 1012 where the close meant nothing more, so the client comes back.
+        self.relay.send(message(CLOSE, self.conn_id) + note)  # a failure: close_here follows
+
+    def close_here(self) -> None:
+        """The relay process is gone (killed), so nothing else writes this socket: the core says
+        goodbye with the close asked, or 1012 (the client comes back), then shuts it."""
+        with self.lock:
+            self.closing = self.dead = True
+            code, reason = self.goodbye
         code = RESTART if code == 1000 else code
+        data = close_frame(code, reason)
         with contextlib.suppress(OSError):
-            self.raw.send(close_frame(code, reason), socket.MSG_DONTWAIT)
-            self.raw.shutdown(socket.SHUT_RDWR)
+            if self.raw.send(data, socket.MSG_DONTWAIT) == len(data):
+                self.raw.shutdown(socket.SHUT_WR)  # the client reads the frame, then hangs up
+            else:
+                self.raw.shutdown(socket.SHUT_RDWR)  # only part fitted: no frame at all
         self.closed.set()
+        timer = threading.Timer(CLOSE_LINGER, self._shut_both)  # as Outbox.close lingers
+        timer.daemon = True
+        timer.start()
+
+    def _shut_both(self) -> None:
+        with contextlib.suppress(OSError):
+            self.raw.shutdown(socket.SHUT_RDWR)
 
     def finish(self) -> None:
         """The handler is done: waits (as Outbox.finish does) until a close under way is out,
         since the server shuts the connection when the handler returns; then the relay closes
         its copy."""
-        if self.closing and not self.relay.broken:
+        if self.closing:
             self.closed.wait(CLOSE_WITHIN + 1)
         with self.lock:
             if self.forgotten:

@@ -7,11 +7,10 @@ through the same non-blocking Outbox as the core. It decides nothing: the core k
 socket, and tells this process what to write, whom to close with which code, and whom to forget.
 
 Run by the core as `python -m spaces.realtime.relay_process FD SEND_TIMEOUT`; it ends when the
-core does (its end of the Unix socket closes, or the kernel's parent-death signal).
+core's end of the Unix socket closes, which the kernel does when the core dies, even by kill -9.
 """
 
 import contextlib
-import ctypes
 import signal
 import socket
 import struct
@@ -21,13 +20,13 @@ import threading
 from .audio_terms import AUDIO_BACKLOG
 from .outbox import Outbox
 
-# Messages from the core: one kind byte, a fixed head, then the payload (relay_wire in
-# listener_relay.py builds them). ADOPT carries the socket's descriptor.
+# Messages from the core: one kind byte, a fixed head, then the payload (`message()` in
+# listener_relay.py builds them). ADOPT carries the socket's descriptor; CLOSE's payload is the
+# close code (2 bytes) and reason.
 ADOPT, ROOM, ONE, CLOSE, FORGET = b"A", b"R", b"O", b"C", b"F"
 CLOSED = b"K"  # to the core: this socket's close frame is out (or the client is gone)
-HEAD = struct.Struct("!QQB")  # connection id or 0, Space id or 0, codec index or close code part
+HEAD = struct.Struct("!QQB")  # connection id or 0, Space id or 0, index in CODECS or 0
 MAX_MESSAGE = 256 * 1024
-CODECS = ("opus", "pcm")
 
 
 class RelayProcess:
@@ -116,14 +115,7 @@ def _close_when_done(outbox: Outbox) -> None:
         outbox.sock.close()
 
 
-def die_with_parent() -> None:
-    """SIGKILL when the core's process dies, even by kill -9 (Linux's PR_SET_PDEATHSIG)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-
-
 def main() -> None:
-    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the core, which ends us
     control = socket.socket(fileno=int(sys.argv[1]))
     RelayProcess(control, float(sys.argv[2])).run()

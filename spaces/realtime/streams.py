@@ -64,7 +64,7 @@ class OpusStreams:
         mix_ms = clock_ms()
         packet = self.encoder.encode(result.mix)
         for conn in conns:
-            if conn.codec == "opus" and conn.user_id in stage:
+            if conn.codec == "opus" and conn.user_id in stage and not conn.relayed:
                 self._send_minus(conn, seq, result, levels, mix_ms)
         if not self._batch:
             self._seq, self._mix_ms, self._voices = seq, mix_ms, []

@@ -62,20 +62,21 @@ def audio(ws, space_id: int):
     who = user["id"] if user else guests.connection_id(guest_session.number())
     codec = wire_codec(request.args)
     send_timeout = current_app.config["SOCKET_SEND_TIMEOUT"]
-    outbox = engine.outbox_for(ws, space_id, who, codec, send_timeout)  # the relay, for listeners
-    presence = hub.admit(space_id, who, outbox, "audio", request.remote_addr)
-    if presence is None:
-        outbox.close(TOO_MANY, "too many connections")
-        outbox.finish()  # the close frame out before the server shuts the connection
-        return
-    # A guest (a negative id) is never on air: the relay takes frames from people on stage only.
-    conn = engine.connect(space_id, who, outbox, codec)
-    # Asked again now that the relay knows this socket: a leave, a removal or the end published
-    # between the handshake's check and now found no socket of theirs to close.
-    gone = standing(get_db(), space_id, user)
-    if gone:
-        outbox.close(*gone)
+    # The listener relay's process writes a listener's socket; the core, a speaker's.
+    outbox = engine.outbox_for(ws, space_id, who, codec, send_timeout)
+    presence = conn = None
     try:
+        presence = hub.admit(space_id, who, outbox, "audio", request.remote_addr)
+        if presence is None:
+            outbox.close(TOO_MANY, "too many connections")
+            return
+        # A guest (a negative id) is never on air: the engine takes frames from people on stage.
+        conn = engine.connect(space_id, who, outbox, codec)
+        # Asked again now that the engine knows this socket: a leave, a removal or the end
+        # published between the handshake's check and now found no socket of theirs to close.
+        gone = standing(get_db(), space_id, user)
+        if gone:
+            outbox.close(*gone)
         while not outbox.dead:
             data = ws.receive(timeout=RECEIVE_WAIT)
             if data is not None:
@@ -83,8 +84,10 @@ def audio(ws, space_id: int):
     except ConnectionClosed:
         pass
     finally:
-        engine.disconnect(conn)
-        hub.disconnect(presence)
+        if conn is not None:
+            engine.disconnect(conn)
+        if presence is not None:
+            hub.disconnect(presence)
         if ws.connected:  # simple-websocket has not already closed it (1009, client close)
             outbox.close(1000)
-        outbox.finish()
+        outbox.finish()  # any close frame out before the server shuts the connection
