@@ -28,7 +28,7 @@ from collections import Counter
 
 from .audio_terms import CODECS, audio_socket_buffer
 from .close_codes import RESTART
-from .outbox import CLOSE_LINGER, CLOSE_WITHIN, SocketShim, close_frame
+from .outbox import CLOSE_WITHIN, SocketShim, close_frame, linger_then_shut
 from .relay_process import ADOPT, CLOSE, CLOSED, FORGET, HEAD, ONE, ROOM
 
 log = logging.getLogger(__name__)
@@ -233,19 +233,16 @@ class RelayOutbox:
             code, reason = self.goodbye
         code = RESTART if code == 1000 else code
         data = close_frame(code, reason)
-        with contextlib.suppress(OSError):
-            if self.raw.send(data, socket.MSG_DONTWAIT) == len(data):
-                self.raw.shutdown(socket.SHUT_WR)  # the client reads the frame, then hangs up
-            else:
-                self.raw.shutdown(socket.SHUT_RDWR)  # only part fitted: no frame at all
+        try:
+            whole = self.raw.send(data, socket.MSG_DONTWAIT) == len(data)
+        except OSError:
+            whole = False
+        if whole:
+            linger_then_shut(self.raw)  # the client reads the frame, then hangs up
+        else:
+            with contextlib.suppress(OSError):  # only part fitted: no frame at all
+                self.raw.shutdown(socket.SHUT_RDWR)
         self.closed.set()
-        timer = threading.Timer(CLOSE_LINGER, self._shut_both)  # as Outbox.close lingers
-        timer.daemon = True
-        timer.start()
-
-    def _shut_both(self) -> None:
-        with contextlib.suppress(OSError):
-            self.raw.shutdown(socket.SHUT_RDWR)
 
     def finish(self) -> None:
         """The handler is done: waits (as Outbox.finish does) until a close under way is out,

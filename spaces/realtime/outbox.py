@@ -197,16 +197,8 @@ class Outbox:
             self._start_writer_locked()
 
     def _closed_locked(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_WR)
+        linger_then_shut(self.sock)
         self.finished.set()
-        timer = threading.Timer(CLOSE_LINGER, self._shut_both)
-        timer.daemon = True
-        timer.start()
-
-    def _shut_both(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
 
     def finish(self) -> None:
         """Returns once a close in progress is over (at most `close_within` seconds): a socket's
@@ -214,6 +206,21 @@ class Outbox:
         and would cut off a close frame still queued."""
         if self.close_by is not None:
             self.finished.wait(self.close_within + 1)
+
+
+def linger_then_shut(sock: socket.socket) -> None:
+    """After a close frame: our side shut at once, both sides CLOSE_LINGER seconds later unless
+    the client has hung up by then (see Outbox.close)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+
+    def shut_both() -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(CLOSE_LINGER, shut_both)
+    timer.daemon = True
+    timer.start()
 
 
 class SocketShim:
