@@ -146,7 +146,7 @@ def profile_when(args, pid: int, tmp: Path) -> None:
         "--pid",
         str(pid),
         "--duration",
-        str(args.profile),
+        str(int(args.profile)),  # py-spy takes whole seconds
         "--format",
         "raw",
         "--output",

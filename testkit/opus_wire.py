@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 
 from spaces.audio_wire import Message, clock_ms, pack, unpack
-from spaces.realtime.opus import OpusDecoder, OpusEncoder
+from spaces.realtime.opus import COMPLEXITY, OpusDecoder, OpusEncoder
 
 V2_QUERY = "v=2&codec=opus"
 
@@ -62,3 +62,18 @@ class OpusWire:
         if not self.decode:
             return list(message.frames)
         return [pcm for packet in message.frames for pcm in self.decoder.decode(packet)]
+
+
+def round_trip(
+    frames: list[bytes], complexity: int = COMPLEXITY
+) -> tuple[bytes, list[bytes], float]:
+    """Frames through the product's encoder and decoder: what a listener decodes, the packets
+    sent, and the seconds spent encoding (the server's share, per frame it is what a tick pays)."""
+    encoder, decoder = OpusEncoder(complexity=complexity), OpusDecoder()
+    packets, spent = [], 0.0
+    for pcm in frames:
+        started = time.perf_counter()
+        packets.append(encoder.encode(pcm))
+        spent += time.perf_counter() - started
+    out = b"".join(f for p in packets for f in decoder.decode(p))
+    return out, packets, spent

@@ -15,7 +15,7 @@ import pytest
 
 from spaces.realtime.listener_relay import message
 from spaces.realtime.outbox import frame
-from spaces.realtime.relay_process import ADOPT, CLOSE, FORGET, ONE, ROOM, RelayProcess
+from spaces.realtime.relay_process import ADOPT, CLOSE, FORGET, NICENESS, ONE, ROOM, RelayProcess
 from testkit.audio import audible, tone
 from testkit.listen import Ear
 from testkit.opus_wire import V2_QUERY, OpusWire
@@ -132,6 +132,9 @@ def test_listeners_hear_the_host_through_the_relay_process(server, room, codec):
         (relay,) = relay_pids(server)
         # It holds the listener's socket besides its own to the server (the speaker's stays put).
         assert sockets_held(relay) >= 2
+        # When both want the CPU, the core's tick and speakers go first.
+        core = os.getpriority(os.PRIO_PROCESS, server.pid)
+        assert os.getpriority(os.PRIO_PROCESS, relay) == min(19, core + NICENESS)
     finally:
         mouth.stop()
         ear.stop()

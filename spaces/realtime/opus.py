@@ -16,19 +16,27 @@ from ..audio_format import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_DTYPE, SAMPLE_RATE
 log = logging.getLogger(__name__)
 
 BITRATE = 24_000  # bit/s asked of the encoder; speech at 16 kHz comes out near 20 kbit/s
+# libopus's effort per frame, 0-10 (its default is 10). Measured on ../shared/audio (bench/
+# opus_complexity.py): 3 encodes in about half the time of 10 with the same word error rate, and
+# a room encodes its mix and up to 11 mix-minus streams on every 20 ms tick.
+COMPLEXITY = 3
 MAX_PACKET = 1275  # bytes: the largest packet Opus makes for one frame (RFC 6716, 3.2.1)
 
 
 class OpusEncoder:
     """PCM frames in, one Opus packet out per frame (libopus returns it at once)."""
 
-    def __init__(self, bitrate: int = BITRATE) -> None:
+    def __init__(self, bitrate: int = BITRATE, complexity: int = COMPLEXITY) -> None:
         ctx = av.CodecContext.create("libopus", "w")
         ctx.sample_rate = SAMPLE_RATE
         ctx.layout = "mono"
         ctx.format = "s16"
         ctx.bit_rate = bitrate
-        ctx.options = {"application": "voip", "frame_duration": "20"}
+        ctx.options = {
+            "application": "voip",
+            "frame_duration": "20",
+            "compression_level": str(complexity),
+        }
         ctx.open()
         self._ctx = ctx
         self._pts = 0

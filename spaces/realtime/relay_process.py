@@ -6,11 +6,13 @@ room's listeners' message once; this process writes it to every listener of that
 through the same non-blocking Outbox as the core. It decides nothing: the core keeps reading each
 socket, and tells this process what to write, whom to close with which code, and whom to forget.
 
-Run by the core as `python -m spaces.realtime.relay_process FD SEND_TIMEOUT`; it ends when the
-core's end of the Unix socket closes, which the kernel does when the core dies, even by kill -9.
+It runs niced (NICENESS) below the core. Run by the core as
+`python -m spaces.realtime.relay_process FD SEND_TIMEOUT`; it ends when the core's end of the
+Unix socket closes, which the kernel does when the core dies, even by kill -9.
 """
 
 import contextlib
+import os
 import signal
 import socket
 import struct
@@ -27,6 +29,10 @@ ADOPT, ROOM, ONE, CLOSE, FORGET = b"A", b"R", b"O", b"C", b"F"
 CLOSED = b"K"  # to the core: this socket's close frame is out (or the client is gone)
 HEAD = struct.Struct("!QQB")  # connection id or 0, Space id or 0, index in CODECS or 0
 MAX_MESSAGE = 256 * 1024
+# Below the core in the CPU's queue: when both want it, the core's tick and its speakers go first
+# (they are in the conversation; a listener's message already waits 40 ms to fill). Measured at
+# 2,000 listeners, 4 windows each: the speakers' p99 101-141 ms at 10, 125-171 ms at 0.
+NICENESS = 10
 
 
 class RelayProcess:
@@ -117,6 +123,7 @@ def _close_when_done(outbox: Outbox) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the core, which ends us
+    os.nice(NICENESS)
     control = socket.socket(fileno=int(sys.argv[1]))
     RelayProcess(control, float(sys.argv[2])).run()
 
