@@ -106,18 +106,26 @@ def join(page, room_url: str) -> None:
     expect(page.get_by_role("button", name="Leave")).to_be_visible()
 
 
-def answer_captions(page, answer: str = "Not now") -> None:
-    """Answers the Captions question. A push that re-renders the controls at the moment of the
-    click (the host's own socket arriving) swallows it, so it is tried again then."""
-    question = page.get_by_role("dialog", name="Captions")
+def press_until(button, arrived) -> None:
+    """Presses `button` until `arrived(timeout)` (an `expect`) holds. A push that re-renders the
+    controls at the moment of the click (the page's own socket arriving just after a join or a new
+    Space) swallows the click, so it is pressed again then; a click that landed and was refused
+    still fails at the end."""
     for _ in range(3):
-        question.get_by_role("button", name=answer).click()
+        button.click()
         try:
-            expect(question).to_have_count(0, timeout=3_000)
+            arrived(3_000)
             return
         except AssertionError:
             continue
-    expect(question).to_have_count(0)
+    arrived(None)
+
+
+def answer_captions(page, answer: str = "Not now") -> None:
+    """Answers the Captions question (again if a push swallowed the click: press_until)."""
+    question = page.get_by_role("dialog", name="Captions")
+    button = question.get_by_role("button", name=answer)
+    press_until(button, lambda timeout: expect(question).to_have_count(0, timeout=timeout))
 
 
 def open_space(browser, base_url: str, host_name: str, title: str, *listener_names: str):

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from testkit.audio import SHARED_AUDIO
-from testkit.browser import chromium, chromiums, needs_chromium, person
+from testkit.browser import chromium, chromiums, needs_chromium, person, press_until
 from testkit.http_user import HttpUser
 
 pytestmark = [pytest.mark.browser, needs_chromium]
@@ -50,8 +50,11 @@ def test_every_page_in_every_role_state_passes_axe(live_server):
         listener.goto(host.url)
         problems["room before joining"] = serious_violations(listener)
         listener.get_by_role("button", name="Join this Space").click()
-        listener.get_by_role("button", name="Request to speak").click()
-        expect(listener.get_by_role("button", name="Cancel request")).to_be_visible()
+        cancel = listener.get_by_role("button", name="Cancel request")
+        press_until(
+            listener.get_by_role("button", name="Request to speak"),
+            lambda timeout: expect(cancel).to_be_visible(timeout=timeout),
+        )
         problems["room as requester"] = serious_violations(listener)
         # Reactions showing (issue 17): a raised hand on the item and in Requests, then a Clap.
         reactions = listener.get_by_role("group", name="Reactions")
