@@ -58,7 +58,7 @@ from spaces.realtime.streams import LISTENER_FRAMES
 from testkit.edge import LiveEdge, audio_addresses
 from testkit.http_user import HttpUser
 from testkit.redis_server import RedisServer
-from testkit.server import LiveServer, free_port, stop_process, wait_for_port
+from testkit.server import LiveServer, child_pids, free_port, stop_process, wait_for_port
 
 LADDER = [100, 250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500, 4000]
 QUICK_LADDER = [250, 500, 1000, 1500, 2000]
@@ -123,15 +123,20 @@ def run_spaces(args, ladder: list[int], pool: Pool, tmp: Path) -> list[Step]:
                 person.act(room + "/join")
                 return person.cookie_header()
 
+            # The server, then the processes it starts (the listener relay, on the first
+            # listener): their CPU is the server's, not "other programs'".
+            pids = [server.pid]
+
             def add(have: int, n: int) -> None:
                 with ThreadPoolExecutor(args.http_threads) as ex:
                     for start in range(have, n, 100):
                         batch = list(ex.map(join, range(start, min(n, start + 100))))
                         pool.connect(server.port, audio, batch)
+                pids.extend(p for p in child_pids(server.pid) if p not in pids)
 
             if args.profile:
                 profile_when(args, server.pid, tmp)
-            return search("spaces", ladder, pool, speakers, [server.pid], add, args)
+            return search("spaces", ladder, pool, speakers, pids, add, args)
     finally:
         pool.close()
         server.stop()

@@ -2,7 +2,6 @@
 machinery is the `testkit` package, which the drills in bench/ use too."""
 
 import sqlite3
-from collections import Counter
 
 import pytest
 from hypothesis import settings
@@ -20,20 +19,23 @@ from testkit.server import LiveServer
 settings.register_profile("spaces", deadline=None)
 settings.load_profile("spaces")
 
-# Rough seconds a test takes by its kind: enough to put the long files first.
-EXPECTED_SECONDS = {"browser": 15.0, "model": 4.0, "live": 2.0}
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest files first. xdist hands whole files to its workers in this order (`make test`
-    passes --no-loadscope-reorder, which would otherwise put the files with most tests first: the
-    quick ones), so the browser files start at once and the quick files fill the gaps at the end,
-    instead of a browser file starting last and running alone."""
-    cost: Counter = Counter()
+    """Slow files first, in two waves: the live-server files (sockets, real time), then the
+    browser files; the quick files fill the gaps at the end. xdist hands whole files to its
+    workers in this order (`make test` passes --no-loadscope-reorder: its own reorder puts the
+    files with most tests first, so the browser files ran last, one alone for minutes). Live
+    files judge pace and ran beside Chromiums flakily when mixed with the browser files."""
+    kinds: dict = {}
     for item in items:
-        kinds = [EXPECTED_SECONDS.get(m.name, 0.0) for m in item.iter_markers()]
-        cost[item.path] += max(kinds, default=0.0) or 0.01
-    items.sort(key=lambda item: -cost[item.path])  # stable: each file keeps its own order
+        marks = {m.name for m in item.iter_markers()}
+        kinds.setdefault(item.path, set()).update(marks & {"live", "browser"})
+
+    def wave(item: pytest.Item) -> int:
+        marks = kinds[item.path]
+        return 2 if not marks else 1 if "browser" in marks else 0
+
+    items.sort(key=wave)  # stable: files stay whole and in their own order
 
 
 @pytest.fixture(autouse=True)
