@@ -31,12 +31,13 @@ cluster: $(VENV)/.installed
 	$(BIN)/python -m spaces.cluster_demo
 
 # Three workers on two cores: most tests wait on sockets, browsers and real time (the workers used
-# 1.4 cores measured). Whole files, longest first (tests/conftest.py orders them; xdist's own
-# reorder would put the files with most tests first, and a browser file would run alone at the
-# end). Tests marked solo judge real-time behaviour and run after, alone.
+# 1.4 cores measured). Whole files, in xdist's order (most tests first, so the browser files
+# run last): starting them first cut 1.5 min but ran them beside the live files that judge pace,
+# and three fresh clones of four failed one or two such tests (2026-12-02). Tests marked solo
+# judge real-time behaviour and run after, alone.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder -m "not solo"
+	$(BIN)/python -m pytest -n 3 --dist loadfile -m "not solo"
 	$(BIN)/python -m pytest -m solo
 
 lint: $(VENV)/.installed-test

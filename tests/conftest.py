@@ -20,24 +20,6 @@ settings.register_profile("spaces", deadline=None)
 settings.load_profile("spaces")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow files first, in two waves: the live-server files (sockets, real time), then the
-    browser files; the quick files fill the gaps at the end. xdist hands whole files to its
-    workers in this order (`make test` passes --no-loadscope-reorder: its own reorder puts the
-    files with most tests first, so the browser files ran last, one alone for minutes). Live
-    files judge pace and ran beside Chromiums flakily when mixed with the browser files."""
-    kinds: dict = {}
-    for item in items:
-        marks = {m.name for m in item.iter_markers()}
-        kinds.setdefault(item.path, set()).update(marks & {"live", "browser"})
-
-    def wave(item: pytest.Item) -> int:
-        marks = kinds[item.path]
-        return 2 if not marks else 1 if "browser" in marks else 0
-
-    items.sort(key=wave)  # stable: files stay whole and in their own order
-
-
 @pytest.fixture(autouse=True)
 def fast_passwords(monkeypatch):
     """Argon2 with the smallest costs in every test: the same code path, a fraction of the time
