@@ -12,18 +12,14 @@ Last line: `opus_complexity pcm_wer=W c10_wer=.. c10_us=.. c3_wer=.. c3_us=..` (
 """
 
 import argparse
-import re
 
 import jiwer
 import numpy as np
+from fanout.quality import normalise
 
 from spaces.captions.engine import load_model
 from testkit.audio import SHARED_AUDIO, speech
 from testkit.opus_wire import round_trip
-
-
-def normalise(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
 
 
 def main() -> None:

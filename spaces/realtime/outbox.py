@@ -208,15 +208,20 @@ class Outbox:
             self.finished.wait(self.close_within + 1)
 
 
-def linger_then_shut(sock: socket.socket) -> None:
+def linger_then_shut(sock: socket.socket, close: bool = False) -> None:
     """After a close frame: our side shut at once, both sides CLOSE_LINGER seconds later unless
-    the client has hung up by then (see Outbox.close)."""
+    the client has hung up by then (see Outbox.close); with `close`, the descriptor too (the
+    listener relay's copy, which nobody else closes). Shutting before closing matters: a close
+    with the client's bytes unread sends a reset, which can overtake the close frame."""
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_WR)
 
     def shut_both() -> None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
+        if close:
+            with contextlib.suppress(OSError):
+                sock.close()
 
     timer = threading.Timer(CLOSE_LINGER, shut_both)
     timer.daemon = True

@@ -20,7 +20,7 @@ import sys
 import threading
 
 from .audio_terms import AUDIO_BACKLOG
-from .outbox import CLOSE_LINGER, Outbox
+from .outbox import Outbox, linger_then_shut
 
 # Messages from the core: one kind byte, a fixed head, then the payload (`message()` in
 # listener_relay.py builds them). ADOPT carries the socket's descriptor; CLOSE's payload is the
@@ -116,21 +116,10 @@ class RelayProcess:
 
 
 def _close_when_done(outbox: Outbox) -> None:
-    """Our copy goes once what is queued is out. The connection is shut for writing at once (a
-    FIN after the last bytes) and the descriptor closed CLOSE_LINGER seconds later: a close with
-    the client's bytes unread (the rest of an oversized message) sends a reset, which can reach
-    the client before it has read the close frame queued just before (test_fuzz saw that once)."""
+    """Our copy goes once what is queued is out, lingering as a closed socket does (the rest of
+    an oversized message unread made a reset overtake the close frame once, in test_fuzz)."""
     outbox.finish()
-    with contextlib.suppress(OSError):
-        outbox.sock.shutdown(socket.SHUT_WR)
-    timer = threading.Timer(CLOSE_LINGER, _close_quietly, args=(outbox.sock,))
-    timer.daemon = True
-    timer.start()
-
-
-def _close_quietly(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.close()
+    linger_then_shut(outbox.sock, close=True)
 
 
 def main() -> None:
