@@ -30,14 +30,14 @@ run: $(VENV)/.installed
 cluster: $(VENV)/.installed
 	$(BIN)/python -m spaces.cluster_demo
 
-# Three workers on two cores: most tests wait on sockets, browsers and real time (the workers used
-# 1.4 cores measured). Whole files, in xdist's order (most tests first, so the browser files
-# run last): starting them first cut 1.5 min but ran them beside the live files that judge pace,
-# and three fresh clones of four failed one or two such tests (2026-12-02). Tests marked solo
-# judge real-time behaviour and run after, alone.
+# Four workers on two cores: most tests wait on sockets, browsers and real time. Measured on
+# 2026-12-02: three workers 485 s, four 379-414 s, six 436 s with four pace-judging failures.
+# Whole files, in xdist's order (most tests first, so the browser files run last): starting
+# them first ran them beside the live files that judge pace, and fresh clones failed such tests.
+# Tests marked solo judge real-time behaviour and run after, alone.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 3 --dist loadfile -m "not solo"
+	$(BIN)/python -m pytest -n 4 --dist loadfile -m "not solo"
 	$(BIN)/python -m pytest -m solo
 
 lint: $(VENV)/.installed-test

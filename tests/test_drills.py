@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.live, pytest.mark.solo]
 @pytest.mark.parametrize(
     ("drill", "what"),
     [
-        ("L1", "11 speakers and 60 listeners for 15 s: no frame lost, memory flat"),
+        ("L1", "11 speakers and 60 listeners for 9 s: no frame lost, memory flat"),
         ("L2", "40 people join and leave in 4 s while people speak: presence right, no errors"),
         ("L3", "request to speak and cancel with 50 listeners connected: each pushed to the host"),
     ],

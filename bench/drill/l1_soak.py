@@ -19,7 +19,7 @@ LISTENERS = 750
 
 def run(args, tmp: Path, fig: Figures) -> None:
     n = args.listeners or (60 if args.tiny else 200 if args.quick else LISTENERS)
-    seconds = (args.minutes or (0.25 if args.tiny else 1 if args.quick else 10)) * 60
+    seconds = (args.minutes or (0.15 if args.tiny else 1 if args.quick else 10)) * 60
     server = LiveServer(tmp / "l1")
     speakers = [f"l1speaker{i:02d}" for i in range(SPEAKERS)]
     host, *others = server.people(speakers + [f"l1listener{i:05d}" for i in range(n)])
@@ -36,7 +36,7 @@ def run(args, tmp: Path, fig: Figures) -> None:
             fig["speakers"] = SPEAKERS
             fig["ramp_s"] = time.monotonic() - t
             fig.check(fig["listeners"] == n, f"only {fig['listeners']} of {n} listeners connected")
-            time.sleep(5)
+            time.sleep(2 if args.tiny else 5)  # the ramp's last joins settle
             with MemorySamples(server.pid, seconds / 10) as rss:
                 step = pool.measure(voices, server, seconds)
             fig["minutes"] = seconds / 60
