@@ -146,6 +146,24 @@
     if (target) target.focus();
   }
 
+  // A pushed section the same as the one on screen is not swapped: the room socket's first
+  // message repeats the whole room, and replacing a button under a press in that instant lost
+  // the click (the press landed on a node that was gone). Forms' CSRF inputs are left out of the
+  // comparison: a page's render has them (each token different, all valid for the session), a
+  // push has none (htmx sends the token as a header). Live regions are swapped anyway, so a
+  // message said twice is announced twice.
+  function withoutTokens(node) {
+    var copy = node.cloneNode(true);
+    copy.querySelectorAll("input[name=csrf_token]").forEach(function (input) { input.remove(); });
+    copy.normalize();
+    return copy;
+  }
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var detail = event.detail, fragment = detail.fragment, target = detail.target;
+    if (!fragment || fragment.childNodes.length !== 1 || !target) return;
+    if (fragment.firstChild.nodeType !== 1 || target.matches("[aria-live], [role=status], [role=alert]")) return;
+    if (withoutTokens(fragment.firstChild).isEqualNode(withoutTokens(target))) detail.shouldSwap = false;
+  });
   document.addEventListener("htmx:oobBeforeSwap", function (event) { remember(event.detail.target); });
   document.addEventListener("htmx:beforeSwap", function (event) { remember(event.detail.target); });
   // At once after a push's swap, not on a timer: a key pressed in between (input comes before

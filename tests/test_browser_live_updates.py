@@ -1,11 +1,12 @@
 """What a person just changed shows at once everywhere it is on screen (issue 14 item 9), walked
 in Chromium by the names in UI.md: a rename reaches the room's tab title and a docked player on
-another page; Follow changes the follower count on the profile at once, in the right number."""
+another page; Follow changes the follower count on the profile at once, in the right number. The
+room socket's first push, the whole room again, leaves alone the controls that did not change."""
 
 import pytest
 from playwright.sync_api import expect
 
-from testkit.browser import chromium, needs_chromium, open_space
+from testkit.browser import chromium, join, needs_chromium, open_space, person
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 SHOTS = "/tmp/shots-ux-room2"
@@ -53,3 +54,36 @@ def test_a_rename_and_a_follow_show_at_once(server):
         # Back in the room, the player's title is the new one too.
         player.get_by_role("link", name="Back to the Space").click()
         expect(roam.get_by_role("heading", level=1)).to_have_text("New name")
+
+
+# Marks every button of the room as the room socket starts connecting, and counts its messages.
+MARK_BUTTONS = """
+document.addEventListener("htmx:wsConnecting", () => {
+  document.querySelectorAll("#room-live button").forEach((b) => { b.markedBeforeSocket = true; });
+});
+document.addEventListener("htmx:wsAfterMessage", () => {
+  window.socketMessages = (window.socketMessages || 0) + 1;
+});
+"""
+
+
+def test_the_sockets_first_push_leaves_the_buttons_a_person_may_be_pressing(server):
+    """Replacing a button under a press loses the click; the first push repeats the room."""
+    url = server.url
+    with chromium() as chrome:
+        host, room, _ = open_space(chrome, url, "kp_host", "Keep pressing")
+        listener = person(chrome, url, "kp_listener", init_script=MARK_BUTTONS)
+        join(listener, room)
+        listener.wait_for_function("() => window.socketMessages >= 1")
+        request = listener.get_by_role("button", name="Request to speak")
+        assert request.evaluate("b => b.markedBeforeSocket === true"), "replaced by the push"
+
+        # What changed is still swapped in; what did not stays.
+        host.get_by_role("button", name="Edit").click()
+        edit = host.get_by_role("dialog", name="Edit your Space")
+        edit.get_by_label("Title").fill("Still pressing")
+        edit.get_by_role("button", name="Save").click()
+        expect(listener.get_by_role("heading", level=1)).to_have_text("Still pressing")
+        assert request.evaluate("b => b.markedBeforeSocket === true")
+        request.click()
+        expect(listener.get_by_role("button", name="Cancel request")).to_be_visible()
