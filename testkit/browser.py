@@ -1,11 +1,12 @@
 """Chromium through Playwright: Debian's /usr/bin/chromium, never a downloaded browser."""
 
+import atexit
 import contextlib
 import os
 import shutil
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, Playwright, expect, sync_playwright
 
 from .passwords import PASSWORD
 
@@ -40,20 +41,62 @@ def _flags(microphone_wav: str | None) -> list[str]:
     return flags
 
 
+# One Playwright driver and one Chromium without a microphone per test process, shared by its
+# tests (each person has a context of their own, closed when the test ends): a launch cost
+# about 1 s of CPU and the driver 0.5 s, some 60 times in a `make test` whose workers already
+# keep both cores busy. A microphone is a launch flag, so a browser with one is the test's own.
+_driver: Playwright | None = None
+_plain: Browser | None = None
+
+
+def _playwright() -> Playwright:
+    global _driver
+    if _driver is None:
+        _driver = sync_playwright().start()
+        atexit.register(_stop)
+    return _driver
+
+
+def _stop() -> None:
+    with contextlib.suppress(Exception):
+        if _plain is not None:
+            _plain.close()
+        _driver.stop()
+
+
+def _shared_plain(p: Playwright) -> Browser:
+    global _plain
+    if _plain is None or not _plain.is_connected():
+        _plain = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=_flags(None))
+    return _plain
+
+
 @contextlib.contextmanager
 def chromiums(*microphones: str | None, headless: bool = True):
-    """One Chromium process per entry; an entry that names a WAV file makes it the microphone
-    (looped), None gives a browser with no microphone."""
-    with sync_playwright() as p:
-        browsers = [
-            p.chromium.launch(executable_path=CHROMIUM, headless=headless, args=_flags(mic))
-            for mic in microphones
-        ]
-        try:
-            yield browsers
-        finally:
-            for browser in browsers:
-                browser.close()
+    """One Chromium per entry; an entry that names a WAV file makes it the microphone (looped),
+    None gives a browser with no microphone (this process's shared one, when headless). The
+    contexts a test opened in the shared browser are closed when it ends."""
+    p = _playwright()
+    own, browsers = [], []
+    shared = _shared_plain(p) if None in microphones and headless else None
+    before = set(shared.contexts) if shared is not None else set()
+    try:
+        for mic in microphones:
+            if mic is None and shared is not None:
+                browsers.append(shared)
+                continue
+            own.append(
+                p.chromium.launch(executable_path=CHROMIUM, headless=headless, args=_flags(mic))
+            )
+            browsers.append(own[-1])
+        yield browsers
+    finally:
+        for browser in own:
+            browser.close()
+        if shared is not None:
+            for context in [c for c in shared.contexts if c not in before]:
+                with contextlib.suppress(Exception):
+                    context.close()
 
 
 @contextlib.contextmanager
