@@ -98,6 +98,10 @@ def assert_understood(whisper, played: np.ndarray, speech: str) -> set[str]:
     return found
 
 
+# Judged by what the model understands of audio played in real time: beside three other workers
+# the listener's page lost words (8 and 9 of 14 heard, 9.8 asked, in two fresh clones of
+# 2026-12-02: its playback starved), so alone, as the test below.
+@pytest.mark.solo
 @pytest.mark.parametrize("codec", ["opus", "pcm"])
 def test_listener_hears_the_speakers_microphone(live_server, whisper, codec):
     url = live_server.url
