@@ -27,11 +27,13 @@ def speak_and_listen(speaker, ear, frames: int = 100, late: float = 1.0) -> int:
     heard = 0
     start = time.monotonic()
 
-    def read(timeout: float) -> None:
+    def read(until: float) -> None:
+        """What has arrived, and what arrives until `until` (the stream never pauses: a silent
+        frame every 20 ms, so past `until` it ends once what came is read)."""
         nonlocal heard
-        while True:
+        while heard < frames:
             try:
-                message = ear.recv(timeout=timeout)
+                message = ear.recv(timeout=max(0.0, until - time.monotonic()))
             except TimeoutError:
                 return
             if isinstance(message, bytes) and any(message):
@@ -41,9 +43,7 @@ def speak_and_listen(speaker, ear, frames: int = 100, late: float = 1.0) -> int:
         speaker.send(TONE)
         time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
         read(0)
-    deadline = time.monotonic() + late
-    while heard < frames and time.monotonic() < deadline:
-        read(0.05)
+    read(time.monotonic() + late)
     return heard
 
 
