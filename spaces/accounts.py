@@ -1,5 +1,6 @@
 """Accounts: sign-up, passwords (argon2), profiles, settings and admins."""
 
+import functools
 import re
 
 from argon2 import PasswordHasher
@@ -17,17 +18,14 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 256
 DISPLAY_NAME_MAX, BIO_MAX = 50, 160
 
 _hasher = PasswordHasher()
-_dummy_hashes: dict[tuple, str] = {}
 
 
-def _dummy_hash() -> str:
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
     """Verifying against this keeps a login for an unknown name as slow as one for a known name.
-    Made on first use, with the hasher's own costs: made at import, it cost every process that
+    Made on first use, with that hasher's costs: made at import, it cost every process that
     imports accounts (the server, each CLI command) 0.13 s of CPU at start."""
-    costs = (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism, _hasher.type)
-    if costs not in _dummy_hashes:
-        _dummy_hashes[costs] = _hasher.hash("not a real password")
-    return _dummy_hashes[costs]
+    return hasher.hash("not a real password")
 
 
 PUBLIC_COLUMNS = (
@@ -90,7 +88,7 @@ def authenticate(db: Database, username: str, password: str) -> dict | None:
     )
     try:
         _hasher.verify(
-            row["password_hash"] if row else _dummy_hash(), (password or "")[:PASSWORD_MAX]
+            row["password_hash"] if row else _dummy_hash(_hasher), (password or "")[:PASSWORD_MAX]
         )
     except (VerificationError, InvalidHashError):
         return None
@@ -185,7 +183,7 @@ def change_password(
     row = dbm.one(db, "SELECT password_hash FROM users WHERE id = ?", (user_id,))
     try:
         _hasher.verify(
-            row["password_hash"] if row else _dummy_hash(), (current or "")[:PASSWORD_MAX]
+            row["password_hash"] if row else _dummy_hash(_hasher), (current or "")[:PASSWORD_MAX]
         )
     except (VerificationError, InvalidHashError):
         raise Forbidden("That is not your current password.", "current_password") from None

@@ -162,14 +162,15 @@ class Ear:
         when none came within `within` seconds."""
         deadline = time.monotonic() + within
         seen = 0
-        while time.monotonic() < deadline:
+        while True:  # looks once even when `within` is 0: what has already arrived
             texts = list(self.texts)
             for at, text in texts[seen:]:
                 if at >= after and predicate(text):
                     return at
             seen = len(texts)
+            if time.monotonic() >= deadline:
+                return None
             time.sleep(0.005)
-        return None
 
     def index_at(self, t: float) -> float:
         """Which frame of this stream the server was sending at time `t`.
