@@ -13,6 +13,9 @@ Redis pub/sub keeps nothing. While Redis is down:
 - the listener reconnects with backoff (0.1 s doubling to 5 s) and subscribes again, then calls
   the `after_reconnect` callbacks so this node re-renders every open room in full, which makes
   up for the events it missed.
+The first subscription counts as a reconnect too: a node serves as soon as it starts, before
+Redis has confirmed it, and a page opened in between missed the other nodes' events (a rename
+on node a never reached a page on node b, under load in test_redis_live).
 """
 
 import logging
@@ -56,7 +59,8 @@ class RedisBroker:
         self.local.subscribe(subscriber)
 
     def after_reconnect(self, callback: Callable[[], None]) -> None:
-        """`callback` runs each time the listener subscribes again after losing Redis."""
+        """`callback` runs each time the listener subscribes: the first time, and again after
+        losing Redis."""
         self._reconnected.append(callback)
 
     def start(self) -> None:
@@ -82,7 +86,7 @@ class RedisBroker:
                 delay = BACKOFF_FIRST
                 if lost:
                     log.info("room events: subscribed to Redis again")
-                    self._catch_up()
+                self._catch_up()  # the first time too: pages may be open already
                 lost = False
                 while not self._stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)

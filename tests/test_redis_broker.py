@@ -24,6 +24,10 @@ class Node:
         self.broker.after_reconnect(self.caught_up.set)
         self.broker.start()
         wait_until(self.broker.subscribed.is_set, WITHIN, what=f"{name} subscribed")
+        wait_until(
+            self.caught_up.is_set, WITHIN, what=f"{name} caught up at its first subscription"
+        )
+        self.caught_up.clear()  # from here on: set again only by a reconnect
 
 
 @pytest.fixture
@@ -111,3 +115,23 @@ def test_the_first_event_after_a_quick_restart_is_not_lost(nodes, redis_server):
     wait_until(b.caught_up.is_set, 15, what="node b subscribed again")
     a.broker.publish(event(1, 2))
     wait_until(lambda: len(b.received) == 2, WITHIN, what="the event after the restart")
+
+
+def test_a_node_that_subscribes_late_catches_up_on_what_it_missed(nodes, redis_server):
+    """A node serves before Redis confirms its subscription: what other nodes published in
+    between never reaches it (Redis keeps nothing), so it re-renders its rooms once subscribed."""
+    a, _b = nodes
+    late = RedisBroker(cluster.connect(redis_server.url), "node-late")
+    received: list[RoomEvent] = []
+    caught_up = threading.Event()
+    late.subscribe(received.append)
+    late.after_reconnect(caught_up.set)
+    a.broker.publish(event(1, 1))  # before node-late listens: lost to it
+    late.start()
+    try:
+        wait_until(caught_up.is_set, WITHIN, what="node-late caught up once subscribed")
+        a.broker.publish(event(1, 2))
+        wait_until(lambda: len(received) == 1, WITHIN, what="event 2 on node-late")
+        assert [set(e.users) for e in received] == [{2}]
+    finally:
+        late.stop()

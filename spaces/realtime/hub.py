@@ -449,7 +449,7 @@ class LiveHub:
 
     def resync(self) -> None:
         """Every open room re-rendered in full, with everyone's controls: after room events may
-        have been missed (the broker lost Redis for a while)."""
+        have been missed (the broker lost Redis for a while, or subscribed after pages opened)."""
         with self.wake:
             for space_id, room in self.rooms.items():
                 dirt = self.dirty.setdefault(space_id, RoomDirt())
