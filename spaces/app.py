@@ -32,6 +32,7 @@ from .realtime.captions_relay import CaptionsRelay
 from .realtime.hub import LiveHub
 from .realtime.listener_relay import ListenerRelay
 from .realtime.site_feed import SiteFeed
+from .realtime.socket_reader import ReaderThread
 from .redis_broker import RedisBroker
 from .web import error_page, token_request
 
@@ -125,6 +126,9 @@ def guard_requests(app: Flask) -> None:
     app.before_request(csrf_unless_token)
     limiter.init_app(app)
     sock.init_app(app)
+    # simple-websocket's reader starts with each socket, unless the audio route defers it.
+    options = app.config["SOCK_SERVER_OPTIONS"]
+    app.config["SOCK_SERVER_OPTIONS"] = {**options, "thread_class": ReaderThread}
     app.teardown_appcontext(forget_user)
     app.after_request(security_headers)
 
@@ -210,7 +214,11 @@ def add_realtime(app: Flask) -> None:
         broker.after_reconnect(hub.resync)
     audio = AudioEngine(app)
     if app.config["LISTENER_RELAY"]:  # its process starts with the first listener's socket
-        audio.relay = ListenerRelay(app.config["SOCKET_SEND_TIMEOUT"])
+        audio.relay = ListenerRelay(
+            app.config["SOCKET_SEND_TIMEOUT"],
+            app.config["SOCK_SERVER_OPTIONS"]["max_message_size"],
+            app.config["LISTENER_RELAY_SOCKETS"],
+        )
     broker.subscribe(audio.on_event)
     broker.subscribe(functools.partial(stage_history.on_event, app.extensions["spaces_db"]))
     board = Board()

@@ -82,6 +82,9 @@ def defaults() -> dict:
         "AUDIO_LISTENER_FRAMES": _env_int("AUDIO_LISTENER_FRAMES", 3, 1, 50),
         # Listeners' audio written by a process of its own (spaces/realtime/listener_relay.py).
         "LISTENER_RELAY": os.environ.get("LISTENER_RELAY", "1") == "1",
+        # Listeners' sockets the relay reads and writes at most (no thread each; a descriptor in
+        # both processes); past it a listener's socket holds a server thread, as a speaker's does.
+        "LISTENER_RELAY_SOCKETS": _env_int("LISTENER_RELAY_SOCKETS", 10000),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),  # unset: DATA_DIR/secret_key (app.py)
         "HOST_AWAY_MINUTES": float(os.environ.get("HOST_AWAY_MINUTES", "10")),
         "LISTENERS_SHOWN": _env_int("LISTENERS_SHOWN", 60),

@@ -41,8 +41,10 @@ def main() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = config.defaults()
-    # Each socket is a file, and so is each pool thread's SQLite connection (database, WAL, shm).
-    raise_open_files_limit(settings["SERVER_CONNECTIONS"] + 3 * settings["SERVER_THREADS"] + 256)
+    # Each socket is a file, and so is each pool thread's SQLite connection (database, WAL, shm);
+    # a listener's socket the relay holds is a file in both processes (the relay inherits this).
+    connections = settings["SERVER_CONNECTIONS"] + settings["LISTENER_RELAY_SOCKETS"]
+    raise_open_files_limit(connections + 3 * settings["SERVER_THREADS"] + 256)
     Server(settings).run()
 
 
@@ -61,9 +63,10 @@ class Server(BaseApplication):
             "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
             "workers": 1,  # the hub, the mixer and presence are this process's memory
             "worker_class": Worker,
-            # Every socket holds a pool thread for its whole life (audio and live page: two per
-            # listener), so the pool is sized for the fan-out benchmark's thousands of listeners.
-            # Threads start only when needed. Connections beyond the pool wait for a free thread.
+            # Every socket holds a pool thread for its whole life (a page's, a speaker's audio),
+            # but a listener's audio socket, which the listener relay's process reads and writes
+            # (realtime/listener_relay.py). Threads start only when needed. Connections beyond
+            # the pool wait for a free thread.
             "threads": self.settings["SERVER_THREADS"],
             "worker_connections": self.settings["SERVER_CONNECTIONS"],
             "graceful_timeout": 10,  # sockets are closed with 1012 at once; requests are short

@@ -130,7 +130,10 @@ def test_a_v1_listener_on_an_edge_hears_the_same_bytes_as_one_on_the_core(cluste
     edge_frames = [data for _t, data in on_edge.frames[50:150]]
     assert len(set(edge_frames)) > 50  # speech: the frames differ from each other
     start = core_frames.index(edge_frames[0])
-    assert core_frames[start : start + len(edge_frames)] == edge_frames
+    # The core's listener was stopped once the edge's had 150 frames: its last may be in flight.
+    same_span = core_frames[start : start + len(edge_frames)]
+    assert len(same_span) >= 90
+    assert same_span == edge_frames[: len(same_span)]
 
 
 def test_opus_listeners_on_both_edges_get_the_cores_messages_with_every_sequence_number(

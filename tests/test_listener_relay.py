@@ -12,14 +12,25 @@ import threading
 from pathlib import Path
 
 import pytest
+from wsproto.frame_protocol import CloseReason, FrameProtocol
 
 from spaces.realtime.listener_relay import message
 from spaces.realtime.outbox import frame
-from spaces.realtime.relay_process import ADOPT, CLOSE, FORGET, NICENESS, ONE, ROOM, RelayProcess
+from spaces.realtime.relay_process import (
+    ADOPT,
+    CLOSE,
+    FORGET,
+    GONE,
+    HEAD,
+    NICENESS,
+    ONE,
+    ROOM,
+    RelayProcess,
+)
 from testkit.audio import audible, tone
 from testkit.listen import Ear
 from testkit.opus_wire import V2_QUERY, OpusWire
-from testkit.server import child_pids
+from testkit.server import LiveServer, child_pids
 from testkit.speak import Mouth
 from testkit.waiting import wait_until
 from testkit.websocket import WebSocket
@@ -45,6 +56,7 @@ def relay():
         clients.append(client_end)
         return client_end
 
+    ours.settimeout(2)
     yield ours, client
     ours.close()
     thread.join(2)
@@ -75,6 +87,52 @@ def test_a_close_sends_the_code_and_forgetting_lets_the_connection_go(relay):
     control.send(message(FORGET, 5))
     assert listener.recv(100) == b""  # the relay's copy closed: the client sees the end
     control.send(message(ROOM, 0, 7, 0) + frame(b"after"))  # nobody left to write to
+
+
+def close_code(data: bytes) -> int:
+    assert data[0] == 0x88, "a close frame"
+    return struct.unpack("!H", data[2:4])[0]
+
+
+def told_gone(control: socket.socket, conn_id: int) -> bool:
+    """The relay told the core this listener's socket has ended (it is read no more)."""
+    return control.recv(64) == GONE + HEAD.pack(conn_id, 0, 0)
+
+
+def test_a_listeners_close_is_answered_with_its_code_and_the_core_told(relay):
+    control, client = relay
+    listener = client(6, space_id=7)
+    listener.send(FrameProtocol(client=True, extensions=[]).close(CloseReason.GOING_AWAY, "bye"))
+    assert close_code(listener.recv(100)) == 1001
+    assert told_gone(control, 6)
+
+
+def test_a_listeners_ping_gets_its_pong(relay):
+    _control, client = relay
+    listener = client(8, space_id=7)
+    listener.send(FrameProtocol(client=True, extensions=[]).ping(b"still there?"))
+    assert listener.recv(100) == frame(b"still there?", 0xA)
+
+
+@pytest.mark.parametrize(
+    ("sent", "code"),
+    [
+        (FrameProtocol(client=True, extensions=[]).send_data(b"x" * 5000), 1009),  # over 4 KiB
+        (frame(b"unmasked"), 1002),  # a client's frames are masked
+        (FrameProtocol(client=True, extensions=[]).send_data(b"\xff\xfe"), None),  # binary: ok
+    ],
+    ids=["too big", "unmasked", "a message"],
+)
+def test_what_a_listener_sends_is_read_and_a_broken_rule_closes_it(relay, sent, code):
+    control, client = relay
+    listener = client(9, space_id=7)
+    listener.send(sent)
+    if code is None:  # read and dropped: the listener stays
+        control.send(message(ONE, 9) + frame(b"still yours"))
+        assert listener.recv(100) == frame(b"still yours")
+        return
+    assert close_code(listener.recv(100)) == code
+    assert told_gone(control, 9)
 
 
 # A live server ---------------------------------------------------------------------------------
@@ -176,3 +234,54 @@ def test_when_the_relay_process_dies_its_listeners_come_back_to_the_core(server,
     finally:
         mouth.stop()
         ear.stop()
+
+
+@live
+def test_a_node_serves_more_listeners_than_it_has_threads(tmp_path):
+    """The relay reads and writes listeners' sockets, so none holds one of the server's threads:
+    ten listen on a server of four threads (before, the fifth waited for a thread for ever)."""
+    server = LiveServer(tmp_path, SERVER_THREADS="4").start()
+    ears = []
+    try:
+        host, *listeners = server.sign_up("fewthreads", *[f"oneofmany{i}" for i in range(10)])
+        space_id = host.open_space("More than threads")
+        for listener in listeners:
+            listener.act(f"/spaces/{space_id}/join")
+            ears.append(listener.listen(f"/spaces/{space_id}/audio"))
+        assert all(ear.heard_from_server() for ear in ears)
+        # Pages are still served, and a listener who leaves is let go.
+        ears.pop().stop()
+        status, _ = listeners[-1].post(f"/spaces/{space_id}/leave")
+        assert status == 200
+        assert "More than threads" in host.get(f"/spaces/{space_id}")
+    finally:
+        for ear in ears:
+            ear.stop()
+        server.stop()
+
+
+@live
+def test_past_the_relays_cap_a_listeners_socket_is_the_cores_and_is_heard(tmp_path):
+    """LISTENER_RELAY_SOCKETS bounds the descriptors both processes hold for listeners: past it,
+    a listener's socket holds a server thread, as without the relay, and hears the same."""
+    server = LiveServer(tmp_path, LISTENER_RELAY_SOCKETS="1").start()
+    try:
+        host, first, second = server.sign_up("cappedrelay", "relayfirst", "relaysecond")
+        space_id = host.open_space("Relay capped")
+        host.act(f"/spaces/{space_id}/mic", {"on": "1"})
+        mouth = Mouth(dial(server, host, space_id, "opus")(), tone(500), wire=OpusWire())
+        ears = []
+        for listener in (first, second):
+            listener.act(f"/spaces/{space_id}/join")
+            ears.append(Ear(dial(server, listener, space_id, "opus")(), wire=OpusWire()))
+        try:
+            for ear in ears:
+                ear.until(audible, what="the host's tone")
+            (relay,) = relay_pids(server)
+            assert sockets_held(relay) == 2  # its own to the server, and the first listener's
+        finally:
+            mouth.stop()
+            for ear in ears:
+                ear.stop()
+    finally:
+        server.stop()

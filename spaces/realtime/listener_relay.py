@@ -5,9 +5,12 @@ In one process every listener's write shares the GIL with the tick and the speak
 node's process beside the core carried 2,500 (docs/bench-audio.md). So the core hands each
 listener's audio socket, once its handshake and checks are done, to a relay process (the file
 descriptor passed over a Unix socket) and sends that process each room's listeners' message
-once. The core still reads every socket, decides everything and says whom to close with which
-code; the relay only writes. People on stage stay with the core, and a listener brought on stage
-is closed with 1012, as on an edge, and reconnects to a socket the core writes itself.
+once. The relay also reads the sockets it writes: once a listener is admitted the core's handler
+returns (`RelayOutbox.hand_over`), so the core holds no thread and no request for a listener,
+only a copy of the descriptor, and learns from the relay when the listener has gone. The core
+decides everything and says whom to close with which code. People on stage stay with the core,
+and a listener brought on stage is closed with 1012, as on an edge, and reconnects to a socket
+the core reads and writes itself.
 
 `LISTENER_RELAY=0` keeps every write in the core. If the relay process dies or hangs it is
 killed, its listeners are closed by the core (with 1012 unless another close was under way: they
@@ -18,6 +21,8 @@ import contextlib
 import fcntl
 import itertools
 import logging
+import os
+import queue
 import socket
 import struct
 import subprocess
@@ -25,11 +30,12 @@ import sys
 import termios
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 from .audio_terms import CODECS, audio_socket_buffer
 from .close_codes import RESTART
 from .outbox import CLOSE_WITHIN, SocketShim, close_frame, linger_then_shut
-from .relay_process import ADOPT, CLOSE, CLOSED, FORGET, HEAD, ONE, ROOM
+from .relay_process import ADOPT, CLOSE, CLOSED, FORGET, GONE, HEAD, ONE, ROOM
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +51,12 @@ class ListenerRelay:
     """The core's side: starts the process on first use, hands it sockets, feeds it rooms. It is
     a MixSink (audio.py): the tick puts each room's listeners' bytes once per codec."""
 
-    def __init__(self, send_timeout: float) -> None:
+    def __init__(
+        self, send_timeout: float, max_message: int = 4096, max_sockets: int = 10000
+    ) -> None:
         self.send_timeout = send_timeout
+        self.max_message = max_message
+        self.max_sockets = max_sockets
         self.lock = threading.Lock()
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
@@ -57,6 +67,9 @@ class ListenerRelay:
         self.dropped = 0  # room messages not queued: the relay process was behind
         self.outboxes: dict[int, RelayOutbox] = {}
         self._ids = itertools.count(1)
+        # Sockets that ended, let go on a thread of their own: letting go sends the relay a
+        # message, and the reader must never wait on the relay while the relay waits on it.
+        self.endings: queue.SimpleQueue[RelayOutbox] = queue.SimpleQueue()
 
     def _start_locked(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -68,14 +81,17 @@ class ListenerRelay:
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, stall)
         fd = theirs.fileno()
         args = [sys.executable, "-m", "spaces.realtime.relay_process", str(fd)]
-        self.proc = subprocess.Popen([*args, str(self.send_timeout)], pass_fds=(fd,))
+        args += [str(self.send_timeout), str(self.max_message)]
+        self.proc = subprocess.Popen(args, pass_fds=(fd,))
         theirs.close()
         self.control = ours
         threading.Thread(target=self._read, args=(ours,), daemon=True, name="relay-read").start()
+        threading.Thread(target=self._end, daemon=True, name="relay-endings").start()
         log.info("listener relay started (pid %d)", self.proc.pid)
 
     def _read(self, control: socket.socket) -> None:
-        """What the relay process tells us: which closes are done. Its end means it died."""
+        """What the relay process tells us: which closes are done, which clients have gone. Its
+        end means it died."""
         while True:
             try:
                 data = control.recv(64)
@@ -83,21 +99,24 @@ class ListenerRelay:
                 data = b""
             if not data:
                 break
-            if data[:1] == CLOSED:
-                conn_id = HEAD.unpack(data[1 : 1 + HEAD.size])[0]
-                outbox = self.outboxes.get(conn_id)
-                if outbox is not None:
-                    outbox.closed.set()
+            conn_id = HEAD.unpack(data[1 : 1 + HEAD.size])[0]
+            outbox = self.outboxes.get(conn_id)
+            if outbox is not None and data[:1] in (CLOSED, GONE):
+                self.endings.put(outbox)
         with self.lock:
             self._broke_locked()
 
+    def _end(self) -> None:
+        while True:
+            self.endings.get().ended()
+
     def adopt(self, ws, space_id: int, codec: str) -> "RelayOutbox | None":
-        """Hands this flask-sock socket's writing to the relay; None when the relay cannot take
-        it (then the core writes it, as without a relay)."""
+        """Hands this flask-sock socket to the relay; None when the relay cannot take it (then the
+        core reads and writes it, as without a relay)."""
         raw = ws.sock
         audio_socket_buffer(raw)
         with self.lock:
-            if self.broken or self.stopping:
+            if self.broken or self.stopping or len(self.outboxes) >= self.max_sockets:
                 return None
             if self.proc is None:
                 self._start_locked()
@@ -195,7 +214,7 @@ class ListenerRelay:
 
 class RelayOutbox:
     """What an audio socket's Outbox does (push, close, finish, dead), carried out by the relay
-    process, which writes this socket and nobody else does."""
+    process, which writes this socket and nobody else does; once handed over, it reads it too."""
 
     def __init__(self, relay: ListenerRelay, conn_id: int, space_id: int, codec: str, raw):
         self.relay, self.conn_id, self.space_id, self.codec = relay, conn_id, space_id, codec
@@ -205,6 +224,8 @@ class RelayOutbox:
         self.goodbye: tuple[int, str] = (RESTART, "restart")  # the close asked, if any
         self.closed = threading.Event()  # the close frame is out (or the client gone)
         self.forgotten = False
+        self.handed = False  # the core's handler has returned; the relay reads the socket
+        self.on_end: Callable[[], None] | None = None
         self.lock = threading.Lock()
 
     def push(self, data: bytes) -> bool:
@@ -225,29 +246,65 @@ class RelayOutbox:
         note = struct.pack("!H", code) + reason.encode()[:120]
         self.relay.send(message(CLOSE, self.conn_id) + note)  # a failure: close_here follows
 
+    def hand_over(self, on_end: Callable[[], None]) -> bool:
+        """The core's handler may return: `on_end` runs once the socket has ended (the relay says
+        so). The server's descriptor becomes a placeholder, so that its shutdown and close after
+        the handler leave the connection alone; the core keeps a copy, to say goodbye itself
+        should the relay die. False when the socket is already closing: the handler sees to it."""
+        with self.lock:
+            if self.dead:
+                return False
+            raw = self.raw
+            self.raw = socket.socket(fileno=os.dup(raw.fileno()))
+            with socket.socket(raw.family, raw.type) as placeholder:
+                os.dup2(placeholder.fileno(), raw.fileno())
+            self.handed = True
+            self.on_end = on_end
+        return True
+
+    def ended(self, close_copy: bool = True) -> None:
+        """The close frame is out or the client has gone (the relay says so), or the relay died:
+        for a handed-over socket the core lets it go (`on_end`), then its copy."""
+        with self.lock:
+            self.dead = True
+            self.closed.set()
+            on_end, self.on_end = self.on_end, None
+        if on_end is None:
+            return
+        try:
+            on_end()
+        except Exception:
+            log.exception("a listener's socket did not end cleanly")
+        self.finish()
+        if close_copy:  # the relay holds its own: this close sends the client nothing
+            self.raw.close()
+
     def close_here(self) -> None:
         """The relay process is gone (killed), so nothing else writes this socket: the core says
         goodbye with the close asked, or 1012 (the client comes back), then shuts it."""
         with self.lock:
             self.closing = self.dead = True
             code, reason = self.goodbye
+            raw, handed = self.raw, self.handed
         code = RESTART if code == 1000 else code
         data = close_frame(code, reason)
         try:
-            whole = self.raw.send(data, socket.MSG_DONTWAIT) == len(data)
+            whole = raw.send(data, socket.MSG_DONTWAIT) == len(data)
         except OSError:
             whole = False
         if whole:
-            linger_then_shut(self.raw)  # the client reads the frame, then hangs up
+            linger_then_shut(raw, close=handed)  # the client reads the frame, then hangs up
         else:
             with contextlib.suppress(OSError):  # only part fitted: no frame at all
-                self.raw.shutdown(socket.SHUT_RDWR)
-        self.closed.set()
+                raw.shutdown(socket.SHUT_RDWR)
+            if handed:
+                raw.close()
+        self.ended(close_copy=False)
 
     def finish(self) -> None:
-        """The handler is done: waits (as Outbox.finish does) until a close under way is out,
-        since the server shuts the connection when the handler returns; then the relay closes
-        its copy."""
+        """The handler is done (or, handed over, the socket): waits (as Outbox.finish does) until
+        a close under way is out, since the server shuts the connection when the handler
+        returns; then the relay closes its copy."""
         if self.closing:
             self.closed.wait(CLOSE_WITHIN + 1)
         with self.lock:

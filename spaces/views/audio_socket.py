@@ -4,13 +4,16 @@ The protocol is documented in docs/audio-protocol.md: v1 (bare PCM) unless the c
 v2 (`?v=2&codec=opus`).
 """
 
-from flask import Blueprint, abort, current_app, request
+import functools
+
+from flask import Blueprint, abort, current_app, g, request
 from simple_websocket import ConnectionClosed
 
 from .. import guest_session, guests, policy, rooms
 from ..extensions import sock
 from ..realtime.audio_terms import RECEIVE_WAIT, wire_codec
 from ..realtime.close_codes import ENDED, GUESTS_OFF, LEFT, REMOVED, TOO_MANY
+from ..realtime.listener_relay import RelayOutbox
 from ..web import audio_engine, current_user, get_db, live_hub, same_origin
 
 bp = Blueprint("audio", __name__)
@@ -35,6 +38,7 @@ def check_audio_request():
         abort(410)
     if not policy.can(who, "leave", space):  # i.e. present in the Space
         abort(403)
+    g.read_later = True  # the listener relay's process may read this socket (socket_reader.py)
 
 
 def standing(db, space_id: int, user: dict | None) -> tuple[int, str] | None:
@@ -62,9 +66,13 @@ def audio(ws, space_id: int):
     who = user["id"] if user else guests.connection_id(guest_session.number())
     codec = wire_codec(request.args)
     send_timeout = current_app.config["SOCKET_SEND_TIMEOUT"]
-    # The listener relay's process writes a listener's socket; the core, a speaker's.
+    # The listener relay's process reads and writes a listener's socket; the core, a speaker's.
     outbox = engine.outbox_for(ws, space_id, who, codec, send_timeout)
+    relayed = isinstance(outbox, RelayOutbox)
+    if not relayed:
+        ws.thread.read()
     presence = conn = None
+    handed = False
     try:
         presence = hub.admit(space_id, who, outbox, "audio", request.remote_addr)
         if presence is None:
@@ -77,6 +85,11 @@ def audio(ws, space_id: int):
         gone = standing(get_db(), space_id, user)
         if gone:
             outbox.close(*gone)
+        if relayed:
+            handed = outbox.hand_over(functools.partial(leave, engine, hub, conn, presence))
+        if handed:
+            ws.connected = False  # flask-sock must not close it: the relay process has it
+            return
         while not outbox.dead:
             data = ws.receive(timeout=RECEIVE_WAIT)
             if data is not None:
@@ -84,10 +97,16 @@ def audio(ws, space_id: int):
     except ConnectionClosed:
         pass
     finally:
-        if conn is not None:
-            engine.disconnect(conn)
-        if presence is not None:
-            hub.disconnect(presence)
-        if ws.connected:  # simple-websocket has not already closed it (1009, client close)
-            outbox.close(1000)
-        outbox.finish()  # any close frame out before the server shuts the connection
+        if not handed:  # else the relay's end of it calls `leave`
+            leave(engine, hub, conn, presence)
+            if ws.connected:  # simple-websocket has not already closed it (1009, client close)
+                outbox.close(1000)
+            outbox.finish()  # any close frame out before the server shuts the connection
+
+
+def leave(engine, hub, conn, presence) -> None:
+    """The audio socket has ended: the engine and the hub let it go."""
+    if conn is not None:
+        engine.disconnect(conn)
+    if presence is not None:
+        hub.disconnect(presence)
