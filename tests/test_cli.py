@@ -29,6 +29,7 @@ from spaces.cli.meter import Meter
 from spaces.web import SESSION_KEY
 from testkit.audio import SHARED_AUDIO
 from testkit.http_user import HttpUser
+from testkit.server import LiveServer
 from testkit.sound_card import FileBackedSoundCard
 from testkit.waiting import wait_until
 
@@ -325,6 +326,34 @@ def test_listen_plays_the_space_on_the_speaker(space, accounts_made, tmp_path):
     # it dry (and drops what piled up), which cuts into whole seconds of the speech.
     found, of = pieces_of_the_speech_found(played, seconds=0.5)
     assert found >= 0.6 * of, f"{found} of the speech's {of} half seconds played"
+
+
+@pytest.mark.live
+def test_ctrl_c_stops_a_listener_that_is_reconnecting(tmp_path):
+    """The server went away: the client tries again for 10 s (RECONNECT_FOR), and Ctrl-C ends
+    it meanwhile, at once and cleanly (it used to wait out the attempts, then fail)."""
+    server = LiveServer(tmp_path / "server").start()
+    try:
+        host = HttpUser(server.url, "cli_gone_host")
+        name = "cli_gone_fan"
+        HttpUser(server.url, name)
+        term = Terminal(tmp_path, "gone")
+        login = term.run("login", server.url, "--username", name, "--password", "correct horse")
+        assert login.returncode == 0, login.stderr
+        url = f"{server.url}/spaces/{host.open_space('Going away')}"
+        listener = term.start("Listening to", "listen", url, "--out", os.devnull)
+    finally:
+        server.stop()
+    try:
+        wait_until(lambda: "reconnecting" in listener.err, 15, what="the client reconnecting")
+        time.sleep(1)  # into the attempts
+        listener.proc.send_signal(signal.SIGINT)
+        code, err = listener.finish(within=3)
+        assert code == 0, err
+        assert "Stopped." in err
+        assert "Lost the audio connection" not in err
+    finally:
+        listener.stop()
 
 
 @pytest.mark.live

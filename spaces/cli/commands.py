@@ -71,7 +71,7 @@ def listen(
     try:
         with _until_stopped(meter), ctrl_c_as_flag() as ctrl_c:
             _enter(url, token)
-            with AudioLink(url, token, meter.say, query=wire.query) as link:
+            with AudioLink(url, token, meter.say, query=wire.query, stop=ctrl_c) as link:
                 meter.say(f"Listening to {url.page}{where}. Ctrl-C to stop.")
                 while (limit is None or sink.frames < limit) and not ctrl_c.is_set():
                     message = link.recv(timeout=POLL_SECONDS)
@@ -112,9 +112,8 @@ def speak(
         api.set_mic(url.space_id, True)  # refuses a listener with a clear message
         try:
             source = "the microphone" if mic else file
-            link = AudioLink(url, token, meter.say, query=wire.query)
             with _until_stopped(meter), ctrl_c_as_flag() as ctrl_c:
-                with link:
+                with AudioLink(url, token, meter.say, query=wire.query, stop=ctrl_c) as link:
                     meter.say(f"Speaking in {url.page} from {source}. Ctrl-C to stop.")
                     talk = _Talk(link, wire, me, meter, speaker, ctrl_c)
                     if mic:

@@ -2,6 +2,7 @@
 close codes to clear messages, and reconnect with backoff after network trouble or a restart."""
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 
@@ -70,8 +71,10 @@ class AudioLink:
         say: Callable[[str], None] = lambda _m: None,
         open_timeout: float = 10.0,
         query: str = "",
+        stop: threading.Event | None = None,
     ) -> None:
         self.url = url
+        self.stop = stop or threading.Event()  # set (Ctrl-C): a reconnection gives up at once
         self.query = query  # the wire format asked for (protocol.V2_QUERY, or "" for v1)
         self.token = token
         self.say = say
@@ -162,11 +165,14 @@ class AudioLink:
         deadline = time.monotonic() + RECONNECT_FOR
         attempt = 0
         while True:
-            time.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+            if self.stop.wait(BACKOFF[min(attempt, len(BACKOFF) - 1)]):
+                return  # the caller's loop sees the same flag and ends
             attempt += 1
             try:
                 self._connect()  # a refusal now (removed, ended...) is final: CliError
             except (OSError, TimeoutError, InvalidHandshake) as error:
+                if self.stop.is_set():
+                    return
                 if time.monotonic() > deadline:
                     raise CliError(
                         f"Lost the audio connection to {self.url.server}: {error}"
