@@ -27,6 +27,7 @@ from .events import Broker, InProcessBroker
 from .extensions import csrf, limiter, sock
 from .presence import LocalPresence, Presence, RedisPresence
 from .reactions import Board
+from .realtime import reactions_relay
 from .realtime.audio import AudioEngine
 from .realtime.captions_relay import CaptionsRelay
 from .realtime.hub import LiveHub
@@ -223,6 +224,8 @@ def add_realtime(app: Flask) -> None:
     broker.subscribe(functools.partial(stage_history.on_event, app.extensions["spaces_db"]))
     board = Board()
     broker.subscribe(board.on_event)
+    hub.shouts = shouts = shouts_broker(app, broker)
+    shouts.subscribe(functools.partial(reactions_relay.deliver, hub))
     app.extensions.update(
         spaces_broker=broker, spaces_hub=hub, spaces_audio=audio, spaces_reactions=board
     )
@@ -249,6 +252,16 @@ def add_realtime(app: Flask) -> None:
     broker.subscribe(relay.on_event)
     audio.send_captions_to(relay.feed)
     app.extensions["spaces_captions"] = relay
+
+
+def shouts_broker(app: Flask, broker: Broker) -> Broker:
+    """Reactions' messages: this process's own, or every node's through Redis on a channel of
+    their own (reactions_relay.py), started by serve.py with the room events' broker."""
+    if not isinstance(broker, RedisBroker):
+        return InProcessBroker()
+    shouts = RedisBroker(broker.client, broker.node, reactions_relay.SHOUTS)
+    app.extensions["spaces_cluster"] += (shouts,)
+    return shouts
 
 
 def shared_state(app: Flask) -> tuple[Broker, Presence]:

@@ -3,6 +3,8 @@ pushes its changes as before; two nodes on one database share room events, prese
 limits. (The in-process path is every other live test.)"""
 
 import contextlib
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -109,6 +111,35 @@ def test_two_nodes_share_events_and_presence(tmp_path, redis_server):
             WITHIN,
             what="bob gone once no node has a page of his",
         )
+
+
+def reaction_on(room_page, within: float = WITHIN) -> dict:
+    """The first reaction message (JSON, not a fragment) the page receives within `within`."""
+    deadline = time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            message = room_page.ws.recv(timeout=left)
+        except TimeoutError:
+            break
+        if message.startswith("{") and json.loads(message).get("type") == "reaction":
+            return json.loads(message)
+    pytest.fail(f"no reaction within {within}s")
+
+
+def test_a_reaction_on_one_node_shows_on_the_pages_of_the_other(tmp_path, redis_server):
+    with nodes(tmp_path / "shared", 2, REDIS_URL=redis_server.url) as (a, b):
+        alice, bob = a.sign_up("alice", "bob")
+        space_id = alice.open_space("Claps on two nodes")
+        bob.post(f"/spaces/{space_id}/join")
+        with page(a, alice, space_id) as hosts_on_a, page(b, bob, space_id) as bobs_on_b:
+            hosts_on_a.full_state()
+            bobs_on_b.full_state()
+            bobs_on_b.ws.send(json.dumps({"type": "react", "reaction": "clap"}))
+            seen = reaction_on(hosts_on_a)
+            assert (seen["kind"], seen["label"], "mine" in seen) == ("clap", "Clap", False)
+            assert reaction_on(bobs_on_b)["mine"] is True  # and once: the echo is not his again
+            with pytest.raises(pytest.fail.Exception):
+                reaction_on(bobs_on_b, within=1)
 
 
 def test_two_nodes_count_against_one_rate_limit(tmp_path, redis_server):

@@ -98,6 +98,8 @@ class LiveHub:
         self._stopping = False
         # Listeners' room pages on edge nodes (spaces/edge/live_bridge.py; REDIS_URL set)
         self.edges = None
+        # Reactions' and hands' JSON messages to every node's pages (reactions_relay.py)
+        self.shouts: Broker | None = None
         broker.subscribe(self.on_event)
 
     # Events ------------------------------------------------------------------------------------

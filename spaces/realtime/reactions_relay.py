@@ -13,17 +13,23 @@ guest" (reactions.py); a guest raises no hand (policy.why_hand).
 A raised hand is room state, so raising or lowering it publishes a room event instead (the hub
 re-renders the person's list, their controls and the Requests area, where everything else about
 them is); a JSON message tells the pages' summaries who raised a hand.
+
+The JSON messages reach every node's pages: they travel on a broker of their own (`hub.shouts`,
+the SHOUTS channel with REDIS_URL set), not the room events' one, whose subscribers would each
+look at every clap. Edges get them from the node that took the reaction.
 """
 
 import json
 
 from .. import accounts, guests, reactions, room_render, rooms
 from ..errors import DomainError
-from ..events import Broker
+from ..events import Broker, RoomEvent
 from ..policy import Actor
 from .hub import Connection, LiveHub
 from .outbox import frame
 
+SHOUTS = "spaces:reactions"  # the Redis channel of the reactions' broker
+SHOUT = "shout"  # the kind of its events: extra = {"message": ..., "sender": user id or None}
 MESSAGES = ("react", "hand")  # what a page may send: {"type": "react", "reaction": "clap"},
 # {"type": "hand", "raised": true}
 
@@ -88,12 +94,23 @@ def hand_message(reactor: reactions.Reactor, raised: bool) -> dict:
 
 
 def send(hub: LiveHub, space_id: int, message: dict, sender: int | None = None) -> None:
-    """The same frame to every room page open in the Space, built once; the `sender`'s own pages
-    get it marked `mine` (a guest's page cannot tell its reactions from other guests' by `who`,
-    and its summary leaves out what its person did, as an account's does)."""
-    data = frame(json.dumps(message))
-    own = frame(json.dumps({**message, "mine": True})) if sender is not None else data
-    for conn in hub.connections(space_id):
-        conn.outbox.push(own if conn.user_id == sender else data)
+    """To every room page open in the Space, on every node (`deliver` there); to edges from
+    here."""
+    event = RoomEvent(space_id, kind=SHOUT, extra={"message": message, "sender": sender})
+    if hub.shouts is not None:
+        hub.shouts.publish(event)
+    else:
+        deliver(hub, event)
     if hub.edges is not None:
         hub.edges.reaction(space_id, message, sender)
+
+
+def deliver(hub: LiveHub, event: RoomEvent) -> None:
+    """The same frame to every room page of the Space on this node, built once; the sender's
+    own pages get it marked `mine` (a guest's page cannot tell its reactions from other guests'
+    by `who`, and its summary leaves out what its person did, as an account's does)."""
+    message, sender = event.extra["message"], event.extra.get("sender")
+    data = frame(json.dumps(message))
+    own = frame(json.dumps({**message, "mine": True})) if sender is not None else data
+    for conn in hub.connections(event.space_id):
+        conn.outbox.push(own if conn.user_id == sender else data)
