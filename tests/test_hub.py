@@ -6,7 +6,7 @@ import pytest
 
 from spaces import accounts, blocks, policy, rooms
 from spaces import db as dbm
-from spaces.realtime.close_codes import LEFT, REMOVED
+from spaces.realtime.close_codes import LEFT, REMOVED, RESTART
 from testkit.html_query import parse
 
 ROOM_STATE = ("space-meta", "stage", "listeners", "requests", "captions")
@@ -132,3 +132,14 @@ def test_each_account_may_hold_a_few_sockets_of_each_kind(make_app):
     hub.disconnect(first)
     hub.disconnect(second)
     assert hub.admit(space_id, host["id"], NotingOutbox()) is not None
+
+
+def test_a_socket_admitted_once_the_server_is_stopping_is_closed_like_the_others(room):
+    """Its request was under way when the server was told to stop: it gets 1012 (the client comes
+    back to the next server), not a socket left open until the server is gone."""
+    hub, _broker, _db, space_id, host, fan = room
+    _conn, before = page(hub, space_id, host)
+    hub.close_all()
+    late = NotingOutbox()
+    assert hub.admit(space_id, fan["id"], late, "audio") is not None
+    assert before.closed == late.closed == (RESTART, "restart")

@@ -100,6 +100,7 @@ class LiveHub:
         self.edges = None
         # Reactions' and hands' JSON messages to every node's pages (reactions_relay.py)
         self.shouts: Broker | None = None
+        self.closed_with: int | None = None  # the server is stopping: close_all's code
         broker.subscribe(self.on_event)
 
     # Events ------------------------------------------------------------------------------------
@@ -131,7 +132,9 @@ class LiveHub:
     ) -> Connection | None:
         """Registers a socket (a room page's, or an audio socket, which holds presence for a
         docked listener); None when its account already has SOCKETS_PER_ACCOUNT of this kind
-        open in this Space, or its address SOCKETS_PER_ADDRESS in all (each socket is a thread)."""
+        open in this Space, or its address SOCKETS_PER_ADDRESS in all (each socket is a thread).
+        Once the server is stopping (`close_all`), a socket it admits is closed at once, with the
+        same code as the others: the client comes back to the next server."""
         conn = Connection(next(self._ids), space_id, user_id, outbox, kind, address)
         with self.lock:
             if not self.caps.admit(conn):
@@ -142,6 +145,9 @@ class LiveHub:
                 self._guests_changed(space_id)
             else:
                 self.presence.hold(space_id, user_id)
+            closing = self.closed_with
+        if closing is not None:
+            outbox.close(closing, "restart")
         return conn
 
     def disconnect(self, conn: Connection) -> None:
@@ -460,8 +466,10 @@ class LiveHub:
             self.wake.notify()
 
     def close_all(self, code: int = RESTART) -> None:
-        """On shutdown: 1012 (service restart) makes browsers reconnect."""
+        """On shutdown: 1012 (service restart) makes browsers reconnect. Sockets admitted after
+        this (their requests were under way) are closed as they come."""
         with self.lock:
+            self.closed_with = code
             conns = [c for room in self.rooms.values() for c in room.values() if c.kind == "live"]
         for conn in conns:
             conn.outbox.close(code, "restart")
