@@ -9,9 +9,11 @@ import signal
 import socket
 import struct
 import threading
+import time
 from pathlib import Path
 
 import pytest
+from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, FrameProtocol
 
 from spaces.realtime.listener_relay import message
@@ -94,6 +96,18 @@ def close_code(data: bytes) -> int:
     return struct.unpack("!H", data[2:4])[0]
 
 
+def last_frame(listener: socket.socket) -> bytes:
+    """Everything the relay wrote until it shut its side; the frame at the end (unmasked, with a
+    payload under 126 bytes here)."""
+    data = b""
+    while chunk := listener.recv(65536):
+        data += chunk
+    at = 0
+    while at + 2 + data[at + 1] < len(data):
+        at += 2 + data[at + 1]
+    return data[at:]
+
+
 def told_gone(control: socket.socket, conn_id: int) -> bool:
     """The relay told the core this listener's socket has ended (it is read no more)."""
     return control.recv(64) == GONE + HEAD.pack(conn_id, 0, 0)
@@ -114,14 +128,36 @@ def test_a_listeners_ping_gets_its_pong(relay):
     assert listener.recv(100) == frame(b"still there?", 0xA)
 
 
+def deflating_client() -> FrameProtocol:
+    """A browser's side once simple-websocket agreed to permessage-deflate (it always does)."""
+    deflate = PerMessageDeflate()
+    deflate.accept("permessage-deflate")
+    return FrameProtocol(client=True, extensions=[deflate])
+
+
+def client() -> FrameProtocol:
+    return FrameProtocol(client=True, extensions=[])
+
+
+CLIENT = client()
+
+
+def empty_fragments(count: int) -> bytes:
+    fragments = client()
+    return b"".join(fragments.send_data(b"", fin=False) for _ in range(count))
+
+
 @pytest.mark.parametrize(
     ("sent", "code"),
     [
-        (FrameProtocol(client=True, extensions=[]).send_data(b"x" * 5000), 1009),  # over 4 KiB
+        (client().send_data(b"x" * 5000), 1009),  # over 4 KiB
         (frame(b"unmasked"), 1002),  # a client's frames are masked
-        (FrameProtocol(client=True, extensions=[]).send_data(b"\xff\xfe"), None),  # binary: ok
+        (b"".join(CLIENT.ping(b"") for _ in range(300)), 1008),  # 300 frames at once
+        (empty_fragments(300), 1008),  # one message that never ends
+        (client().send_data(b"\xff\xfe"), None),  # binary: read and dropped
+        (deflating_client().send_data(b"squeezed " * 20), None),  # compressed: the same
     ],
-    ids=["too big", "unmasked", "a message"],
+    ids=["too big", "unmasked", "pings", "empty fragments", "a message", "compressed"],
 )
 def test_what_a_listener_sends_is_read_and_a_broken_rule_closes_it(relay, sent, code):
     control, client = relay
@@ -131,8 +167,23 @@ def test_what_a_listener_sends_is_read_and_a_broken_rule_closes_it(relay, sent, 
         control.send(message(ONE, 9) + frame(b"still yours"))
         assert listener.recv(100) == frame(b"still yours")
         return
-    assert close_code(listener.recv(100)) == code
+    assert close_code(last_frame(listener)) == code  # after any pongs it answered first
     assert told_gone(control, 9)
+
+
+def test_a_socket_forgotten_earlier_in_the_same_wake_up_is_passed_over():
+    """The core's FORGET and the client's last bytes can come in one batch of events: the
+    relay reads on for everyone else (it used to stop on a KeyError, and every listener with it)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    process = RelayProcess(theirs, send_timeout=2.0)
+    server_end, client_end = socket.socketpair()
+    process.handle(message(ADOPT, 11, 7, 0), [os.dup(server_end.fileno())])
+    client_end.send(CLIENT.close(CloseReason.NORMAL_CLOSURE, "bye"))
+    process.handle(message(FORGET, 11), [])
+    process.from_listener(11, server_end)  # its readiness, reported in the same batch
+    assert 11 not in process.inputs and 11 not in process.outboxes
+    for end in (ours, theirs, server_end, client_end):
+        end.close()
 
 
 # A live server ---------------------------------------------------------------------------------
@@ -217,6 +268,29 @@ def test_a_listener_brought_on_stage_moves_to_the_core_and_is_heard(server, room
     finally:
         ear.stop()
         host_ear.stop()
+
+
+@live
+def test_a_listener_who_hangs_up_is_let_go_by_both_processes(server, room):
+    """No thread watches a relayed listener in the core: the relay says it has gone, and the
+    core lets go of its presence and its copy, and the relay of its own."""
+    host, listener, space_id = room
+    ear = Ear(dial(server, listener, space_id, "opus")(), wire=OpusWire())
+    assert ear.heard_from_server()
+    (relay,) = relay_pids(server)
+    # Counted once the server has closed its placeholder for the socket (after the handler).
+    core_holds = wait_until(lambda: stays_put(lambda: sockets_held(server.pid)), 5)
+    relay_holds = sockets_held(relay)
+    ear.stop()
+    wait_until(lambda: sockets_held(server.pid) == core_holds - 1, 5, what="the core's copy")
+    wait_until(lambda: sockets_held(relay) == relay_holds - 1, 5, what="the relay's copy")
+
+
+def stays_put(count) -> int | None:
+    """The count, if it is the same a tenth of a second later."""
+    first = count()
+    time.sleep(0.1)
+    return first if count() == first else None
 
 
 @live

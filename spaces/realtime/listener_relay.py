@@ -23,6 +23,7 @@ import itertools
 import logging
 import os
 import queue
+import resource
 import socket
 import struct
 import subprocess
@@ -34,7 +35,7 @@ from collections.abc import Callable
 
 from .audio_terms import CODECS, audio_socket_buffer
 from .close_codes import RESTART
-from .outbox import CLOSE_WITHIN, SocketShim, close_frame, linger_then_shut
+from .outbox import CLOSE_WITHIN, SocketShim, close_frame, close_reason, linger_then_shut
 from .relay_process import ADOPT, CLOSE, CLOSED, FORGET, GONE, HEAD, ONE, ROOM
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,10 @@ class ListenerRelay:
     ) -> None:
         self.send_timeout = send_timeout
         self.max_message = max_message
-        self.max_sockets = max_sockets
+        # Each socket is a descriptor in both processes: half the open-files limit at most
+        # (serve.py raises it for LISTENER_RELAY_SOCKETS where the system allows).
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.max_sockets = min(max_sockets, soft // 2)
         self.lock = threading.Lock()
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
@@ -108,7 +112,11 @@ class ListenerRelay:
 
     def _end(self) -> None:
         while True:
-            self.endings.get().ended()
+            outbox = self.endings.get()
+            try:
+                outbox.ended()
+            except Exception:
+                log.exception("a listener's socket did not end cleanly")
 
     def adopt(self, ws, space_id: int, codec: str) -> "RelayOutbox | None":
         """Hands this flask-sock socket to the relay; None when the relay cannot take it (then the
@@ -124,14 +132,18 @@ class ListenerRelay:
             outbox = RelayOutbox(self, conn_id, space_id, codec, raw)
             ws.sock = SocketShim(raw, outbox)  # from now on simple-websocket writes there too
             head = message(ADOPT, conn_id, space_id, CODECS.index(codec))
+            # Known before the relay has it: it reads the socket at once, and may say at once
+            # that the client has gone.
+            self.counts[(space_id, codec)] += 1
+            self.outboxes[conn_id] = outbox
             try:
                 socket.send_fds(self.control, [head], [raw.fileno()])
             except OSError:
                 ws.sock = raw
+                self.counts[(space_id, codec)] -= 1
+                del self.outboxes[conn_id]
                 self._broke_locked()
                 return None
-            self.counts[(space_id, codec)] += 1
-            self.outboxes[conn_id] = outbox
         return outbox
 
     def wants(self, space_id: int, codec: str) -> bool:
@@ -243,21 +255,28 @@ class RelayOutbox:
                 return
             self.closing = self.dead = True
             self.goodbye = (code, reason)
-        note = struct.pack("!H", code) + reason.encode()[:120]
+        note = struct.pack("!H", code) + close_reason(reason)
         self.relay.send(message(CLOSE, self.conn_id) + note)  # a failure: close_here follows
 
     def hand_over(self, on_end: Callable[[], None]) -> bool:
         """The core's handler may return: `on_end` runs once the socket has ended (the relay says
         so). The server's descriptor becomes a placeholder, so that its shutdown and close after
         the handler leave the connection alone; the core keeps a copy, to say goodbye itself
-        should the relay die. False when the socket is already closing: the handler sees to it."""
+        should the relay die. False when the socket is already closing, or no descriptor is left
+        for the copy: the handler waits for its end."""
         with self.lock:
             if self.dead:
                 return False
             raw = self.raw
-            self.raw = socket.socket(fileno=os.dup(raw.fileno()))
-            with socket.socket(raw.family, raw.type) as placeholder:
-                os.dup2(placeholder.fileno(), raw.fileno())
+            try:
+                placeholder = socket.socket(raw.family, raw.type)
+                with placeholder:
+                    kept = os.dup(raw.fileno())
+                    os.dup2(placeholder.fileno(), raw.fileno())
+            except OSError as exc:  # out of descriptors: the handler keeps it, with its thread
+                log.warning("a listener's socket stays with a server thread: %s", exc)
+                return False
+            self.raw = socket.socket(fileno=kept)
             self.handed = True
             self.on_end = on_end
         return True

@@ -44,7 +44,13 @@ def frame(payload: bytes | str, opcode: int | None = None) -> bytes:
 
 
 def close_frame(code: int, reason: str = "") -> bytes:
-    return frame(struct.pack("!H", code) + reason.encode()[:120], CLOSE)
+    return frame(struct.pack("!H", code) + close_reason(reason), CLOSE)
+
+
+def close_reason(reason: str) -> bytes:
+    """At most 120 bytes of UTF-8 (a close frame's payload is at most 125), cut between
+    characters: a client may reject a reason that is not valid UTF-8."""
+    return reason.encode()[:120].decode(errors="ignore").encode()
 
 
 class Outbox:

@@ -16,6 +16,7 @@ of the Unix socket closes, which the kernel does when the core dies, even by kil
 
 import array
 import contextlib
+import logging
 import os
 import selectors
 import signal
@@ -27,6 +28,8 @@ import threading
 from .audio_terms import AUDIO_BACKLOG
 from .listener_input import READ_BYTES, ListenerInput
 from .outbox import Outbox, linger_then_shut
+
+log = logging.getLogger(__name__)
 
 # Messages from the core: one kind byte, a fixed head, then the payload (`message()` in
 # listener_relay.py builds them). ADOPT carries the socket's descriptor; CLOSE's payload is the
@@ -63,8 +66,13 @@ class RelayProcess:
                 if key.data == 0:
                     if not self.from_core():
                         return  # the core is gone
-                else:
+                    continue
+                try:
                     self.from_listener(key.data, key.fileobj)
+                except Exception:  # one socket's trouble is not everyone's: it goes alone
+                    log.exception("listener relay: a listener's socket failed")
+                    self.stop_reading(key.data, key.fileobj)
+                    self.tell(GONE, key.data)
 
     def from_core(self) -> bool:
         """Up to BATCH of the core's messages; False when it is gone."""
@@ -78,19 +86,24 @@ class RelayProcess:
                 return False
             if not message:
                 return False
-            self.handle(message, fds)
+            try:
+                self.handle(message, fds)
+            except Exception:
+                log.exception("listener relay: a message from the core failed")
             flags = socket.MSG_DONTWAIT
         return True
 
     def from_listener(self, conn_id: int, sock: socket.socket) -> None:
+        reader, outbox = self.inputs.get(conn_id), self.outboxes.get(conn_id)
+        if reader is None or outbox is None:  # forgotten earlier in this batch of events
+            return
         try:
             data = sock.recv(READ_BYTES, socket.MSG_DONTWAIT)
         except BlockingIOError:
             return
         except OSError:
             data = b""
-        verdict = self.inputs[conn_id].feed(data)
-        outbox = self.outboxes[conn_id]
+        verdict = reader.feed(data)
         for reply in verdict.reply:
             outbox.push(reply)
         if verdict.close is not None:
@@ -109,6 +122,9 @@ class RelayProcess:
         kind, head, payload = message[:1], message[1 : 1 + HEAD.size], message[1 + HEAD.size :]
         conn_id, space_id, small = HEAD.unpack(head)
         if kind == ADOPT:
+            if not fds:  # not passed (this process is out of descriptors): the core lets it go
+                self.tell(GONE, conn_id)
+                return
             self.adopt(conn_id, space_id, small, fds[0])
         elif kind == ROOM:
             for outbox in list(self.groups.get((space_id, small), {}).values()):

@@ -87,9 +87,11 @@ def audio(ws, space_id: int):
             outbox.close(*gone)
         if relayed:
             handed = outbox.hand_over(functools.partial(leave, engine, hub, conn, presence))
-        if handed:
-            ws.connected = False  # flask-sock must not close it: the relay process has it
-            return
+            if handed:
+                ws.connected = False  # flask-sock must not close it: the relay process has it
+                return
+            outbox.closed.wait()  # kept here (closing, or no descriptor to spare): the relay
+            # still reads it, and says when it has ended
         while not outbox.dead:
             data = ws.receive(timeout=RECEIVE_WAIT)
             if data is not None:
