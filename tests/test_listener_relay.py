@@ -16,7 +16,7 @@ import pytest
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, FrameProtocol
 
-from spaces.realtime.listener_relay import message
+from spaces.realtime.listener_relay import HANG_AFTER, message
 from spaces.realtime.outbox import frame
 from spaces.realtime.relay_process import (
     ADOPT,
@@ -359,3 +359,37 @@ def test_past_the_relays_cap_a_listeners_socket_is_the_cores_and_is_heard(tmp_pa
                 ear.stop()
     finally:
         server.stop()
+
+
+@live
+def test_a_relay_that_stops_answering_is_killed_and_its_listeners_come_back(tmp_path):
+    """A stopped relay (SIGSTOP: as hung as a process gets) answers no ping: after HANG_AFTER
+    seconds the core kills it and closes its listeners with 1012; they come back to the core.
+    A server of its own: the module's keeps its relay for the other tests."""
+    server = LiveServer(tmp_path).start()
+    try:
+        hung_relay(server)
+    finally:
+        server.stop()
+
+
+def hung_relay(server) -> None:
+    host, listener = server.sign_up("hunghost", "hunglistener")
+    space_id = host.open_space("Relay hangs")
+    listener.act(f"/spaces/{space_id}/join")
+    host.act(f"/spaces/{space_id}/mic", {"on": "1"})
+    mouth = Mouth(dial(server, host, space_id, "opus")(), tone(500), wire=OpusWire())
+    ear = Ear(dial(server, listener, space_id, "opus"), reconnect=True, wire=OpusWire())
+    try:
+        ear.until(audible, what="the host's tone")
+        (relay,) = relay_pids(server)
+        os.kill(relay, signal.SIGSTOP)
+        wait_until(lambda: ear.closes, HANG_AFTER + 5, what="the listener's socket closed")
+        assert ear.closes[0][1] == 1012
+        wait_until(lambda: len(ear.connects) >= 2, 5, what="the reconnection")
+        back = len(ear.frames)
+        ear.until(lambda f: len(ear.frames) > back + 10 and audible(f), within=5, what="audio")
+        wait_until(lambda: not Path(f"/proc/{relay}").exists(), 5, what="the relay killed")
+    finally:
+        mouth.stop()
+        ear.stop()

@@ -30,18 +30,21 @@ import subprocess
 import sys
 import termios
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
 from .audio_terms import CODECS, audio_socket_buffer
 from .close_codes import RESTART
 from .outbox import CLOSE_WITHIN, SocketShim, close_frame, close_reason, linger_then_shut
-from .relay_process import ADOPT, CLOSE, CLOSED, FORGET, GONE, HEAD, ONE, ROOM
+from .relay_process import ADOPT, CLOSE, CLOSED, FORGET, GONE, HEAD, ONE, PING, ROOM
 
 log = logging.getLogger(__name__)
 
 CONTROL_BUFFER = 4 * 1024 * 1024  # bytes asked for the queue to the relay (wmem_max may cap it)
 CONTROL_STALL = 2.0  # seconds a message that must arrive (a close) may wait: then it hangs
+PING_EVERY = 1.0  # seconds between the core's pings, while the relay has listeners
+HANG_AFTER = 10.0  # seconds without a word from the relay (it answers each ping): it hangs
 
 
 def message(kind: bytes, conn_id: int = 0, space_id: int = 0, small: int = 0) -> bytes:
@@ -74,6 +77,8 @@ class ListenerRelay:
         # Sockets that ended, let go on a thread of their own: letting go sends the relay a
         # message, and the reader must never wait on the relay while the relay waits on it.
         self.endings: queue.SimpleQueue[RelayOutbox] = queue.SimpleQueue()
+        self.pinged_at = 0.0  # monotonic: our last ping
+        self.unanswered_since: float | None = None  # our first ping since the relay's last word
 
     def _start_locked(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -103,6 +108,7 @@ class ListenerRelay:
                 data = b""
             if not data:
                 break
+            self.unanswered_since = None
             conn_id = HEAD.unpack(data[1 : 1 + HEAD.size])[0]
             outbox = self.outboxes.get(conn_id)
             if outbox is not None and data[:1] in (CLOSED, GONE):
@@ -155,6 +161,7 @@ class ListenerRelay:
         control = self.control
         if control is None:
             return
+        self._watch()
         try:
             queued = struct.unpack("i", fcntl.ioctl(control, termios.TIOCOUTQ, b"\0" * 4))[0]
         except OSError:
@@ -163,6 +170,22 @@ class ListenerRelay:
             self.dropped += 1
             return
         self.send(message(ROOM, 0, space_id, CODECS.index(codec)) + payload, wait=False)
+
+    def _watch(self) -> None:
+        """On the tick, while listeners are the relay's: a ping a second, and a relay that has
+        answered nothing for HANG_AFTER seconds (stopped, deadlocked, starved) is killed, so
+        its listeners come back to the core; its sends never stall long enough to tell."""
+        now = time.monotonic()
+        if now - self.pinged_at >= PING_EVERY:
+            self.pinged_at = now
+            if self.unanswered_since is None:
+                self.unanswered_since = now
+            self.send(message(PING), wait=False)
+        since = self.unanswered_since
+        if since is not None and now - since > HANG_AFTER and not self.broken:
+            log.error("listener relay silent for %.0f s: killed", now - since)
+            with self.lock:
+                self._broke_locked()
 
     def send(self, data: bytes, wait: bool = True) -> bool:
         """One message to the relay process; False when it is gone (or, not waiting, behind)."""

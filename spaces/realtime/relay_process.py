@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 ADOPT, ROOM, ONE, CLOSE, FORGET = b"A", b"R", b"O", b"C", b"F"
 CLOSED = b"K"  # to the core: this socket's close frame is out (or the client is gone)
 GONE = b"G"  # to the core: the client closed or hung up (or broke the protocol and was closed)
+PING = b"P"  # from the core, answered at once: a relay that stops answering hangs
 HEAD = struct.Struct("!QQB")  # connection id or 0, Space id or 0, index in CODECS or 0
 MAX_MESSAGE = 256 * 1024
 BATCH = 64  # the core's messages read at most per wake-up, so listeners' sockets are read too
@@ -146,6 +147,8 @@ class RelayProcess:
                 threading.Thread(target=self._closed_later, args=(conn_id, outbox)).start()
         elif kind == FORGET:
             self.forget(conn_id)
+        elif kind == PING:
+            self.tell(PING, 0)
 
     def tell_closed(self, conn_id: int) -> None:
         """The core's handler waits for this before it returns (and the server shuts the
