@@ -23,7 +23,7 @@ from .edge.live_channel import LivePublisher
 from .edge.mix_channel import MixPublisher
 from .edge.verdicts import VerdictPublisher
 from .errors import DomainError
-from .events import Broker, InProcessBroker
+from .events import Broker, InProcessBroker, RoomEvent
 from .extensions import csrf, limiter, sock
 from .presence import LocalPresence, Presence, RedisPresence
 from .reactions import Board
@@ -264,6 +264,12 @@ def shouts_broker(app: Flask, broker: Broker) -> Broker:
     return shouts
 
 
+def guests_changed(broker: Broker, spaces: set[int]) -> None:
+    """Guests came or went on this node: every node's pages count them again."""
+    for space_id in spaces:
+        broker.publish(RoomEvent(space_id, sections=frozenset({"listeners"})))
+
+
 def shared_state(app: Flask) -> tuple[Broker, Presence]:
     """Room events and presence: this process's own (REDIS_URL unset), or shared by every node
     through Redis; then the broker's listener and the presence heartbeat are workers serve.py
@@ -274,5 +280,6 @@ def shared_state(app: Flask) -> tuple[Broker, Presence]:
     client, node = cluster.connect(url), cluster.node_name()
     broker = RedisBroker(client, node)
     presence = RedisPresence(client, node, app.config["PRESENCE_TTL_SECONDS"])
+    presence.on_guests_changed = functools.partial(guests_changed, broker)
     app.extensions.update(spaces_redis=client, spaces_cluster=(broker, presence))
     return broker, presence

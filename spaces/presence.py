@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import redis
@@ -56,6 +56,9 @@ class Presence(Protocol):
     def present(self, space_id: int) -> set[int]:
         """Everyone with a socket open in this Space, on any node."""
 
+    def others(self, space_id: int) -> set[int]:
+        """Everyone with a socket open in this Space on another node (guests counted there)."""
+
 
 class LocalPresence:
     """One node's sockets, counted per person."""
@@ -82,6 +85,9 @@ class LocalPresence:
         with self._lock:
             return {user for (space, user) in self._held if space == space_id}
 
+    def others(self, space_id: int) -> set[int]:
+        return set()
+
     def held(self) -> set[Key]:
         with self._lock:
             return set(self._held)
@@ -102,6 +108,9 @@ class RedisPresence(LocalPresence):
         self._stopping = threading.Event()
         self._written: set[Key] = set()  # this node's entries as last written to Redis
         self._thread: threading.Thread | None = None
+        # Told the Spaces whose guests on this node changed, once Redis has the change, so the
+        # other nodes' pages count them (the app publishes a room event for each).
+        self.on_guests_changed: Callable[[set[int]], None] | None = None
 
     def hold(self, space_id: int, user_id: int) -> None:
         super().hold(space_id, user_id)
@@ -144,6 +153,14 @@ class RedisPresence(LocalPresence):
         except redis.RedisError as exc:
             log.warning("presence: Redis did not answer, counting this node only: %s", exc)
             return super().present(space_id)
+
+    def others(self, space_id: int) -> set[int]:
+        """From Redis; nobody, when Redis does not answer."""
+        try:
+            entries = self._entries({space_id})[space_id]
+        except redis.RedisError:
+            return set()
+        return {user for user, node in entries if node != self.node}
 
     def _entries(self, spaces: set[int]) -> dict[int, list[tuple[int, str]]]:
         """Each Space's live (person, node) entries."""
@@ -205,7 +222,10 @@ class RedisPresence(LocalPresence):
             for space_id, user_id in gone:
                 pipe.zrem(_key(space_id), self._member(user_id))
             pipe.execute()
+        changed = {space_id for space_id, user_id in held ^ self._written if user_id < 0}
         self._written = held
+        if changed and self.on_guests_changed is not None:
+            self.on_guests_changed(changed)
 
     def _member(self, user_id: int) -> str:
         return f"{user_id}:{self.node}"

@@ -12,6 +12,7 @@ from test_live import open_pages, page, usernames
 
 from spaces import cluster
 from spaces.redis_broker import RedisBroker
+from testkit.guest import Guest
 from testkit.http_user import HttpUser
 from testkit.server import LiveServer
 from testkit.waiting import stays, wait_until
@@ -140,6 +141,28 @@ def test_a_reaction_on_one_node_shows_on_the_pages_of_the_other(tmp_path, redis_
             assert reaction_on(bobs_on_b)["mine"] is True  # and once: the echo is not his again
             with pytest.raises(pytest.fail.Exception):
                 reaction_on(bobs_on_b, within=1)
+
+
+def test_a_guest_listening_on_one_node_is_counted_on_the_others_pages(tmp_path, redis_server):
+    with nodes(tmp_path / "shared", 2, REDIS_URL=redis_server.url) as (a, b):
+        (alice,) = a.sign_up("alice")
+        space_id = alice.open_space("A guest on b")
+        guest = Guest(b.url)
+        guest.listen_to(space_id)
+        with page(a, alice, space_id) as hosts_on_a:
+            hosts_on_a.full_state()
+            guest_page = guest.listen(f"/spaces/{space_id}/live")
+            try:
+                hosts_on_a.until(lambda d: "1 guest" in listeners_text(d), what="1 guest on a")
+                guest_page.stop()
+                hosts_on_a.until(lambda d: listeners_text(d) and "guest" not in listeners_text(d))
+            finally:
+                guest_page.stop()
+
+
+def listeners_text(doc) -> str:
+    section = doc.by_id("listeners")
+    return section.text if section is not None else ""
 
 
 def test_two_nodes_count_against_one_rate_limit(tmp_path, redis_server):

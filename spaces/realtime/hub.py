@@ -141,10 +141,9 @@ class LiveHub:
                 return None
             self.rooms[space_id][conn.id] = conn
             self.last_seen.pop((space_id, user_id), None)
+            self.presence.hold(space_id, user_id)  # a guest's too: other nodes count them
             if conn.guest:
                 self._guests_changed(space_id)
-            else:
-                self.presence.hold(space_id, user_id)
             closing = self.closed_with
         if closing is not None:
             outbox.close(closing, "restart")
@@ -155,11 +154,11 @@ class LiveHub:
             self.caps.release(conn)
             room = self.rooms.get(conn.space_id, {})
             popped = room.pop(conn.id, None) is not None
-            if conn.guest:  # no presence to keep: only the count changes
+            if popped:
+                self.presence.release(conn.space_id, conn.user_id)
+            if conn.guest:  # nobody to make leave: only the count changes
                 self._guests_changed(conn.space_id)
             else:
-                if popped:
-                    self.presence.release(conn.space_id, conn.user_id)
                 if not any(c.user_id == conn.user_id for c in room.values()):
                     self.last_seen[(conn.space_id, conn.user_id)] = now()
             if not room:
@@ -173,10 +172,12 @@ class LiveHub:
         self.wake.notify()
 
     def guest_count(self, space_id: int) -> int:
-        """Guests with a socket open in the Space (one guest's tabs count once)."""
+        """Guests with a socket open in the Space (one guest's tabs count once), here and on
+        other nodes (REDIS_URL)."""
         with self.lock:
             room = list(self.rooms.get(space_id, {}).values())
-        return len({c.user_id for c in room if c.guest and c.open})
+        here = {c.user_id for c in room if c.guest and c.open}
+        return len(here | {u for u in self.presence.others(space_id) if guests.is_guest(u)})
 
     def guest_sockets(self, space_id: int, user_id: int | None = None) -> list[Connection]:
         """Guests' sockets of both kinds (or one guest's)."""
