@@ -283,19 +283,20 @@ class RelayOutbox:
 
     def hand_over(self, on_end: Callable[[], None]) -> bool:
         """The core's handler may return: `on_end` runs once the socket has ended (the relay says
-        so). The server's descriptor becomes a placeholder, so that its shutdown and close after
-        the handler leave the connection alone; the core keeps a copy, to say goodbye itself
-        should the relay die. False when the socket is already closing, or no descriptor is left
-        for the copy: the handler waits for its end."""
+        so). The server's descriptor number is pointed at a fresh, unconnected socket (a
+        stand-in), so that its shutdown and close after the handler leave the connection alone;
+        the core keeps a copy, to say goodbye itself should the relay die. False when the socket
+        is already closing, or no descriptor is left for the copy: the handler waits for its end.
+        """
         with self.lock:
             if self.dead:
                 return False
             raw = self.raw
             try:
-                placeholder = socket.socket(raw.family, raw.type)
-                with placeholder:
+                stand_in = socket.socket(raw.family, raw.type)  # never connected
+                with stand_in:
                     kept = os.dup(raw.fileno())
-                    os.dup2(placeholder.fileno(), raw.fileno())
+                    os.dup2(stand_in.fileno(), raw.fileno())
             except OSError as exc:  # out of descriptors: the handler keeps it, with its thread
                 log.warning("a listener's socket stays with a server thread: %s", exc)
                 return False
