@@ -166,7 +166,7 @@ def raise_open_files_limit(wanted: int) -> None:
     if soft != resource.RLIM_INFINITY and soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     if target < wanted:
-        log.warning("open files are limited to %d; SERVER_CONNECTIONS needs %d", target, wanted)
+        log.warning("open files are limited to %d; the settings ask for %d", target, wanted)
 
 
 def start_workers(app) -> None:

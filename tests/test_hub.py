@@ -143,3 +143,15 @@ def test_a_socket_admitted_once_the_server_is_stopping_is_closed_like_the_others
     late = NotingOutbox()
     assert hub.admit(space_id, fan["id"], late, "audio") is not None
     assert before.closed == late.closed == (RESTART, "restart")
+
+
+def test_someone_removed_behind_another_changes_flush_is_told_removed_not_left(room):
+    """The host blocked them, and a flush for another change comes before the block's own event
+    (the database already says so): their page says they were removed, with 4403, not 4404."""
+    hub, broker, db, space_id, host, fan = room
+    _conn, box = page(hub, space_id, fan)
+    rooms.block(db, space_id, host, fan["id"])  # its event not published yet
+    broker.publish(rooms.edit(db, space_id, host, "Renamed", ""))
+    hub.flush()
+    assert box.closed == (REMOVED, "removed")
+    assert "The host removed you from this Space." in parse(box.texts[-1]).text

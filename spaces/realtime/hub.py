@@ -379,12 +379,18 @@ class LiveHub:
         notices = defaultdict(list)
         for user_id, text in dirt.notices:
             notices[user_id].append(text)
-        # Whoever is not in the Space now (they left, logged out...) is told so and closed; the
-        # rest may view captions again if they are back.
+        # Whoever is not in the Space now is told why and closed: removed or blocked (when this
+        # flush is another change's and theirs is yet to come: the database already says so), or
+        # out (they left, logged out...). The rest may view captions again if they are back.
         out = {c.user_id for c in conns if c.user_id not in render.roles}
         for user in accounts.by_ids(db, list(out)).values():
+            theirs = [c for c in conns if c.user_id == user["id"]]
+            who = rooms.actor(db, space, user)
+            if not policy.can(who, "view", space):
+                _replace_room(theirs, room_render.removed(space), REMOVED, "removed")
+                continue
             html = room_render.membership(db, space, user, notices.get(user["id"], ()))
-            _close_left([c for c in conns if c.user_id == user["id"]], html)
+            _close_left(theirs, html)
         conns = [c for c in conns if c.user_id not in out]
         if edges is not None:
             edges.flush(db, space, dirt, render, notices)
