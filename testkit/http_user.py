@@ -4,6 +4,7 @@ htmx's header, redirects followed; and their websockets, which carry the same co
 import copy
 import http.client
 import re
+import time
 import urllib.parse
 
 from .listen import Ear
@@ -151,6 +152,19 @@ class HttpUser:
     ) -> Ear:
         """An Ear on `path` (`reconnect`: dialling again as a page does)."""
         return Ear(lambda: self.websocket(path, port), reconnect, keep_text)
+
+    def listen_once_let_in(self, path: str, within: float = 10) -> Ear | None:
+        """An Ear on `path` that the server let in (it sent something), dialled again while it
+        is refused: the person's earlier sockets, closed, are counted out of their cap a moment
+        after (the listener relay tells the core). None if not let in within `within`."""
+        deadline = time.monotonic() + within
+        while True:
+            ear = self.listen(path)
+            if ear.heard_from_server(min(2.0, within)) and not ear.closed.is_set():
+                return ear
+            ear.stop()
+            if time.monotonic() > deadline:
+                return None
 
     def speak(self, path: str, frames, reconnect: bool = False, port: int | None = None) -> Mouth:
         """A Mouth on `path`, sending `frames` in a loop."""

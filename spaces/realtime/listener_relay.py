@@ -112,6 +112,9 @@ class ListenerRelay:
             conn_id = HEAD.unpack(data[1 : 1 + HEAD.size])[0]
             outbox = self.outboxes.get(conn_id)
             if outbox is not None and data[:1] in (CLOSED, GONE):
+                # Counted out of the caps at once (a reload's new socket is let in), let go on
+                # the endings thread.
+                outbox.dead = True
                 self.endings.put(outbox)
         with self.lock:
             self._broke_locked()
