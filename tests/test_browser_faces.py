@@ -54,8 +54,10 @@ def test_a_picture_uploaded_in_settings_shows_in_the_room(server, tmp_path):
         # The listener's page shows it at once, with the new name, and the image really loads.
         expect(host_item).to_contain_text("Pia Host @pic_host")
         expect(pictures_in(host_item)).to_have_count(1)
-        loaded = pictures_in(host_item).evaluate("img => img.complete && img.naturalWidth")
-        assert loaded == 256
+        picture = pictures_in(host_item).element_handle()
+        # Waited for: a swapped-in image is still loading the moment it appears.
+        listener.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture)
+        assert picture.evaluate("img => img.naturalWidth") == 256
         expect(pictures_in(in_list(host, "Host"))).to_have_count(1)  # and the host's own page
         expect(listener.get_by_role("main")).to_contain_text("Hosted by Pia Host @pic_host")
         assert serious_violations(listener) == []
